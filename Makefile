@@ -1,0 +1,53 @@
+# effscale: two commands for users (make run, make test), one for maintainers (make bench).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test bench lint install install-test browser clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when a requirements file changed (the stamp is older than it).
+$(STAMP_RUN): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+$(STAMP_TEST): $(STAMP_RUN) requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+install: $(STAMP_RUN)
+install-test: $(STAMP_TEST)
+
+run: $(STAMP_RUN)
+	@echo "effscale dashboard: http://localhost:$(PORT)  (Ctrl+C to stop)"
+	HF_HUB_DISABLE_TELEMETRY=1 $(VENV)/bin/streamlit run app.py \
+		--server.headless true --server.port $(PORT) \
+		--server.fileWatcherType none --browser.gatherUsageStats false
+
+# Debian's Chromium for the end-to-end browser test (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+		{ command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) ; } || \
+		echo "note: chromium not installed; the browser test will be skipped"
+
+test: $(STAMP_TEST) browser
+	HF_HUB_OFFLINE=1 $(VENV)/bin/ruff check .
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+lint: $(STAMP_TEST)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: $(STAMP_TEST)
+	HF_HUB_OFFLINE=1 $(PY) bench/explorer_speed.py
+	@for f in bench/latency_protocol.py bench/classify_overhead.py bench/app_rerun.py bench/load.py; do \
+		if [ -f $$f ]; then echo "== $$f"; HF_HUB_OFFLINE=1 $(PY) $$f || exit 1; fi; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
