@@ -1,0 +1,32 @@
+"""Reference ImageNet accuracies and costs for EfficientNet and peer CNNs, one CSV per source.
+
+Every row carries ``source``, ``source_url`` and ``retrieved``; ``README.md`` (next to this file)
+describes each table and the caveats of its source. Standard library only at import time, and
+nothing is read until a table is asked for.
+"""
+
+from .schema import (
+    DATA_DIR,
+    PROVENANCE_COLUMNS,
+    TABLES,
+    Column,
+    DataError,
+    Table,
+    get_table,
+    load_frame,
+    load_rows,
+    read_table,
+)
+
+__all__ = [
+    "DATA_DIR",
+    "PROVENANCE_COLUMNS",
+    "TABLES",
+    "Column",
+    "DataError",
+    "Table",
+    "get_table",
+    "load_frame",
+    "load_rows",
+    "read_table",
+]
