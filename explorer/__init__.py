@@ -30,10 +30,10 @@ from explorer.scaling import (
     PAPER_GAMMA,
     CompoundMultipliers,
     ScalingError,
+    check_positive,
     compound_multipliers,
     round_channels,
     round_repeats,
-    check_positive,
     scaled_resolution,
 )
 from explorer.variants import (

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -118,8 +119,8 @@ def render_table(networks: Sequence[ScaledNetwork]) -> str:
                      str(net.num_classes), "1", "1", "1", f"{net.classifier.params:,}",
                      f"{net.classifier.macs:,}"))
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths)))
-        lines.extend("  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows)
+        lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False)))
+        lines.extend("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in rows)
         lines.append("")
     return "\n".join(lines)
 
@@ -131,10 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScalingError as exc:
         print(f"python -m explorer: error: {exc}", file=sys.stderr)
         return 2
-    if args.format == "json":
-        print(json.dumps([network_summary(n) for n in networks], indent=2))
-    else:
-        print(render_table(networks))
+    text = (
+        json.dumps([network_summary(n) for n in networks], indent=2)
+        if args.format == "json"
+        else render_table(networks)
+    )
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `python -m explorer ... | head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -36,6 +36,10 @@ MAX_RESOLUTION_PX = 4096
 # A multiplier below this is a numerical accident, not a network (channels bottom out at 8 and
 # repeats at 1 long before).
 MIN_MULTIPLIER = 1e-6
+# α, β, γ may be any positive number in principle; beyond these bounds α·β²·γ² is no longer a
+# representable float (found by property-based tests), and no such base makes sense anyway.
+MIN_COEFFICIENT = 1e-6
+MAX_COEFFICIENT = 1e6
 
 
 class ScalingError(ValueError):
@@ -76,6 +80,25 @@ def check_positive(name: str, value: float) -> float:
     number = check_finite(name, value)
     if number <= 0:
         raise ScalingError(f"{name} must be > 0 (a finite positive number), got {number}")
+    return number
+
+
+def check_coefficient(name: str, value: float) -> float:
+    """A compound-scaling base (α, β or γ): finite, > 0 and within [1e-6, 1e6].
+
+    >>> check_coefficient("gamma", 1.15)
+    1.15
+    >>> check_coefficient("gamma", 1e300)
+    Traceback (most recent call last):
+    ...
+    explorer.scaling.ScalingError: gamma=1e+300 is out of range: accepted 1e-06 to 1e+06 (the paper uses 1.2, 1.1, 1.15)
+    """
+    number = check_positive(name, value)
+    if not MIN_COEFFICIENT <= number <= MAX_COEFFICIENT:
+        raise ScalingError(
+            f"{name}={number:g} is out of range: accepted {MIN_COEFFICIENT:g} to "
+            f"{MAX_COEFFICIENT:g} (the paper uses 1.2, 1.1, 1.15)"
+        )
     return number
 
 
@@ -122,9 +145,9 @@ def compound_multipliers(
     0.9091
     """
     phi = check_finite("phi", phi)
-    alpha = check_positive("alpha", alpha)
-    beta = check_positive("beta", beta)
-    gamma = check_positive("gamma", gamma)
+    alpha = check_coefficient("alpha", alpha)
+    beta = check_coefficient("beta", beta)
+    gamma = check_coefficient("gamma", gamma)
     constraint = alpha * beta**2 * gamma**2
     return CompoundMultipliers(
         phi=phi,
