@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from explorer.network import ScaledNetwork, scale_network
+from explorer.network import B0_STAGES, ScaledNetwork, scale_network
 from explorer.scaling import (
     BASE_RESOLUTION_PX,
     MAX_DEPTH_MULTIPLIER,
@@ -160,6 +160,64 @@ def _roundest_real(
     return network
 
 
+@lru_cache(maxsize=1)
+def _depth_steps() -> tuple[tuple[float, float], ...]:
+    """The intervals (low, high] of depth multiplier over which every stage keeps the same
+    number of blocks: ``ceil(repeats · d)`` only changes at d = k / repeats."""
+    edges = {MAX_DEPTH_MULTIPLIER}
+    for spec in B0_STAGES:
+        top = math.ceil(spec.repeats * MAX_DEPTH_MULTIPLIER)
+        edges.update(k / spec.repeats for k in range(1, top + 1))
+    ordered = sorted(e for e in edges if MIN_SEARCH_MULTIPLIER < e <= MAX_DEPTH_MULTIPLIER)
+    lows = [MIN_SEARCH_MULTIPLIER, *ordered[:-1]]
+    return tuple(zip(lows, ordered, strict=True))
+
+
+def _search_depth(target: int) -> tuple[ScaledNetwork, bool]:
+    """Nearest-MACs depth-only network, by bisection over the steps of the block counts.
+
+    Why not over d directly: a deep network costs a millisecond to describe, and the steps are
+    known in advance, so each probe is one step (built from a point strictly inside it, away
+    from the rounding edges).
+    """
+    steps = _depth_steps()
+
+    def build(index: int) -> ScaledNetwork:
+        low, high = steps[index]
+        return _depth_only((low + high) / 2)
+
+    first, last = build(0), build(len(steps) - 1)
+    if target <= first.macs:
+        return _roundest_in_step(steps[0], first), target < first.macs
+    if target >= last.macs:
+        return _roundest_in_step(steps[-1], last), target > last.macs
+    lo, hi = 0, len(steps) - 1  # build(lo).macs < target <= build(hi).macs
+    net_lo, net_hi = first, last
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        net_mid = build(mid)
+        if net_mid.macs < target:
+            lo, net_lo = mid, net_mid
+        else:
+            hi, net_hi = mid, net_mid
+    if _nearer(net_lo, net_hi, target) is net_lo:
+        return _roundest_in_step(steps[lo], net_lo), False
+    return _roundest_in_step(steps[hi], net_hi), False
+
+
+def _roundest_in_step(step: tuple[float, float], network: ScaledNetwork) -> ScaledNetwork:
+    """The same depth-only network, from the d in (low, high] with the fewest decimals."""
+    low, high = step
+    middle = (low + high) / 2
+    for decimals in range(7):
+        for candidate in (round(high, decimals), round(middle, decimals)):
+            if low < candidate <= high:
+                rebuilt = _depth_only(candidate)
+                if rebuilt.macs == network.macs:
+                    return rebuilt
+    return network
+
+
 def _bisect_resolution(target: int) -> tuple[ScaledNetwork, bool]:
     """Nearest-MACs network over whole-pixel resolutions at width = depth = 1."""
     low, high = MIN_RESOLUTION_PX, MAX_RESOLUTION_PX
@@ -223,9 +281,7 @@ def equal_cost_networks(target_macs: int) -> EqualCost:
     if target_f != int(target_f):
         raise ScalingError(f"target MACs must be a whole number, got {target_macs}")
     target = int(target_f)
-    depth, depth_bound = _bisect_real(
-        _depth_only, target, MIN_SEARCH_MULTIPLIER, MAX_DEPTH_MULTIPLIER
-    )
+    depth, depth_bound = _search_depth(target)
     width, width_bound = _bisect_real(
         _width_only, target, MIN_SEARCH_MULTIPLIER, MAX_WIDTH_MULTIPLIER
     )

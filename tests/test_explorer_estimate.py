@@ -16,7 +16,9 @@ VARIANTS = ["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"]
 
 def _published() -> tuple[np.ndarray, np.ndarray]:
     top1 = {
-        r["arch"]: r["top1_pct"] for r in data.load_rows("paper_table2") if r["arxiv_version"] == "v5"
+        r["arch"]: r["top1_pct"]
+        for r in data.load_rows("paper_table2")
+        if r["arxiv_version"] == "v5"
     }
     ys = np.array([top1[f"efficientnet_{v}"] for v in VARIANTS], dtype=float)
     xs = np.log10([from_variant(v).macs for v in VARIANTS])

@@ -1,0 +1,22 @@
+"""effscale dashboard: routing, page setup and layout only (``streamlit run app.py``).
+
+The pages live in ``dashboard/``; each imports what it needs lazily, so opening the explorer
+never imports torch.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import classify_page, compare_page, explorer_page
+
+st.set_page_config(page_title="effscale: EfficientNet scaling explorer", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page(explorer_page.render, title="Explorer", url_path="explorer", default=True),
+        st.Page(compare_page.render, title="Compare", url_path="compare"),
+        st.Page(classify_page.render, title="Classify", url_path="classify"),
+    ]
+)
+page.run()

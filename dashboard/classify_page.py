@@ -1,0 +1,191 @@
+"""Classify page: upload images, pick models with real ImageNet weights, see top-5 per model.
+
+Each upload is decoded server-side by ``zoo.images.decode_image`` (explicit format list, pixel
+cap) whatever the browser's ``type=`` filter let through; a bad image shows its own error and
+the others are still classified. Models come from ``zoo.classify`` (its own thread-safe cache)
+and are additionally held by ``st.cache_resource`` across reruns and sessions.
+
+torch, timm and the zoo are imported lazily inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dashboard import figures
+
+KEY = "classify_"
+#: Models offered, in order. Those without weights on this machine are listed with how to get them.
+CANDIDATE_MODELS: tuple[str, ...] = (
+    "tf_efficientnet_lite0",
+    "tf_efficientnet_lite1",
+    "tf_efficientnet_lite2",
+    "tf_efficientnet_lite3",
+    "tf_efficientnet_lite4",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+    "efficientnet_b3",
+    "tf_efficientnet_b0",
+    "tf_efficientnet_b3",
+)
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
+MAX_UPLOAD_MB = 10
+
+
+@st.cache_data(show_spinner=False, ttl=300)
+def weights_table() -> tuple[tuple[str, str | None, str], ...]:
+    """(model, weights description or None, how to get weights) for every candidate."""
+    from zoo import weights
+
+    rows = []
+    for name in CANDIDATE_MODELS:
+        try:
+            source = weights.available_weights(name)
+        except Exception as exc:  # noqa: BLE001 - an unknown model must not break the page
+            rows.append((name, None, f"unavailable: {exc}"))
+            continue
+        if source is not None:
+            rows.append((name, source.description, ""))
+        else:
+            rows.append((name, None, _how_to_get(weights, name)))
+    return tuple(rows)
+
+
+def _how_to_get(weights_mod, name: str) -> str:
+    helper = getattr(weights_mod, "_how_to_get", None)
+    if callable(helper):
+        try:
+            return str(helper(name, "HF_HUB_OFFLINE is set or the Hub is unreachable"))
+        except Exception:  # noqa: BLE001
+            pass
+    return (
+        f"download timm's weights once while online (timm.create_model('{name}', "
+        "pretrained=True)), or pass a weights file to `effscale-zoo classify --weights`"
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)
+def _classifier(model_name: str):
+    import io
+
+    from PIL import Image
+
+    from zoo.classify import get_classifier
+
+    classifier = get_classifier(model_name)
+    # One untimed forward pass: the first call pays one-time kernel set-up (hundreds of ms on
+    # CPU), which would otherwise be reported as the first image's latency.
+    blank = io.BytesIO()
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(blank, format="PNG")
+    classifier.classify([blank.getvalue()], top_k=1)
+    return classifier
+
+
+def render() -> None:
+    st.title("Classify images")
+    st.caption(
+        "Upload photos and classify them with EfficientNets that have real ImageNet weights on "
+        "this machine. Each model gets its own preprocessing (resize, centre crop, mean/std "
+        "from its pretrained config); the crop it actually sees is shown next to the result."
+    )
+    try:
+        table = weights_table()
+    except ImportError as exc:
+        st.error(f"Classification is not available: {exc}")
+        return
+    available = [name for name, source, _ in table if source is not None]
+    with st.expander(
+        f"{len(available)} of {len(table)} models have weights here; how to get the others"
+    ):
+        for name, source, how in table:
+            if source is not None:
+                st.markdown(f"- **{name}**: {source}")
+            else:
+                st.markdown(f"- {name}: {how}")
+    if not available:
+        st.error("No model has ImageNet weights on this machine; see the list above.")
+        return
+    default = [m for m in ("tf_efficientnet_lite0",) if m in available] or available[:1]
+    models = st.multiselect("Models", available, default=default, key=KEY + "models")
+    uploads = st.file_uploader(
+        "Images (JPEG, PNG, WebP, GIF, BMP, TIFF)",
+        type=list(UPLOAD_TYPES),
+        accept_multiple_files=True,
+        key=KEY + "upload",
+        max_upload_size=MAX_UPLOAD_MB,
+    )
+    if not uploads:
+        st.info("Upload one or more images to classify them.")
+        return
+    if not models:
+        st.warning("Pick at least one model.")
+        return
+
+    loaded = {}
+    for name in models:
+        try:
+            with st.spinner(f"Loading {name}…"):
+                loaded[name] = _classifier(name)
+        except Exception as exc:  # noqa: BLE001 - NoWeightsError, ZooError: say it, go on
+            st.error(f"{name}: cannot load ({exc})")
+    if not loaded:
+        return
+
+    for position, upload in enumerate(uploads):
+        _show_image(position, upload.name, upload.getvalue(), loaded)
+
+
+def _show_image(position: int, filename: str, raw: bytes, loaded: dict) -> None:
+    from zoo.images import ImageError, decode_image
+
+    st.divider()
+    st.markdown(f"#### {filename}")
+    try:
+        image = decode_image(raw)  # server-side validation: format list + pixel cap
+    except ImageError as exc:
+        st.error(f"{filename}: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is this image's problem
+        st.error(f"{filename}: cannot decode this image ({type(exc).__name__})")
+        return
+    columns = st.columns([1] + [2] * len(loaded))
+    with columns[0]:
+        st.image(image, caption=f"uploaded, {image.width}×{image.height} px")
+    for column, (name, classifier) in zip(columns[1:], loaded.items(), strict=True):
+        with column:
+            _show_result(position, filename, raw, image, name, classifier)
+
+
+def _show_result(position: int, filename: str, raw: bytes, image, name: str, classifier) -> None:
+    try:
+        crop = classifier.preview(image)
+        started = time.perf_counter()
+        (result,) = classifier.classify([raw], top_k=5)
+        elapsed_ms = 1000.0 * (time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001 - show it inline; the other models still run
+        st.error(f"{name}: {exc}")
+        return
+    if result.error:
+        st.error(f"{name}: {result.error}")
+        return
+    inner = st.columns([1, 2])
+    with inner[0]:
+        st.image(crop, caption=f"what {name} sees ({crop.width}×{crop.height})")
+    with inner[1]:
+        st.plotly_chart(
+            figures.top5_figure(
+                [p.label for p in result.top],
+                [p.probability for p in result.top],
+                f"{name}: top-5",
+            ),
+            key=f"{KEY}chart_{position}_{name}",
+        )
+    top = result.top[0]
+    st.markdown(f"**{name}** → **{top.label}** ({100 * top.probability:.1f} %)")
+    st.caption(
+        f"{elapsed_ms:.0f} ms for decode + preprocess + forward on this image "
+        f"(batch 1, model already loaded). Weights: {result.weights}"
+    )

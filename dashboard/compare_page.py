@@ -1,0 +1,265 @@
+"""Compare page: ImageNet top-1 against latency measured on this machine, MACs or params.
+
+Accuracies come from ``data/reference_points.csv`` (source in every hover); latencies from the
+zoo's measurement store for the chosen device. Missing points can be measured from here: one
+model at a time under the zoo's measurement lock, each point stored and drawn as it lands.
+Stopping: the Stop button makes Streamlit rerun the page, which interrupts the loop between two
+models (the model being timed finishes and is stored first).
+
+torch, timm and the zoo are imported lazily inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import figures, tables
+
+KEY = "compare_"
+BATCH_SIZES = (1, 8, 32, 64)
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def _zoo(name: str) -> ModuleType | None:
+    """``zoo.<name>`` if it exists yet (the zoo is built in parallel), else None."""
+    try:
+        return importlib.import_module(f"zoo.{name}")
+    except ImportError:
+        return None
+
+
+@st.cache_data(show_spinner=False)
+def _reference() -> pd.DataFrame:
+    return tables.reference_frame()
+
+
+@st.cache_data(show_spinner=False)
+def _published_gpu() -> pd.DataFrame:
+    return tables.published_gpu_frame(tables.reference_frame())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str | None):
+    """The measurement store (shared across sessions); (store, problem) — store is None when the
+    location is unwritable or the zoo's store is not available yet."""
+    store_mod = _zoo("store")
+    if store_mod is None:
+        return None, "the zoo's measurement store (zoo/store.py) is not available yet"
+    try:
+        return store_mod.MeasurementStore(path), None
+    except Exception as exc:  # noqa: BLE001 - ZooError for an unwritable place; say so
+        return None, f"measurement store unavailable ({exc}); running without persistence"
+
+
+@st.cache_resource(show_spinner=False)
+def _devices() -> tuple[str, ...]:
+    """Devices this machine can measure on (imports torch: only called on this page)."""
+    try:
+        import torch
+    except ImportError:
+        return ("cpu",)
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices.insert(0, "cuda")
+    return tuple(devices)
+
+
+def _measurement_dicts(store, device: str) -> list[dict]:
+    if store is None:
+        return []
+    try:
+        rows = store.rows(device=device)
+    except TypeError:
+        rows = [r for r in store.rows() if getattr(r, "device", None) == device]
+    out = []
+    for r in rows:
+        out.append(r.to_dict() if hasattr(r, "to_dict") else dict(r))
+    return out
+
+
+def _measurement_running(measure_mod: ModuleType, store) -> bool:
+    probe = getattr(measure_mod, "measurement_in_progress", None)
+    if not callable(probe):
+        return False
+    try:
+        return bool(probe(store))
+    except Exception:  # noqa: BLE001 - a status probe must not break the page
+        return False
+
+
+def render() -> None:
+    st.title("Latency against accuracy")
+    st.caption(
+        "ImageNet top-1 from published evaluations (data/reference_points.csv; the source is in "
+        "each hover) against latency measured on this machine by the zoo, or against MACs or "
+        "parameters. The dotted line is the Pareto front: no other model is both faster (or "
+        "cheaper) and more accurate."
+    )
+    reference = _reference()
+    store, store_problem = _store(os.environ.get("EFFSCALE_STORE") or None)
+    if store_problem:
+        st.info(store_problem)
+
+    devices = _devices()
+    controls = st.columns([3, 1, 1, 1, 2])
+    with controls[0]:
+        axis = st.radio(
+            "x axis",
+            tuple(figures.COMPARE_AXES),
+            format_func={
+                "latency": "latency (ms)",
+                "macs": "MACs",
+                "params": "params",
+            }.__getitem__,
+            horizontal=True,
+            key=KEY + "axis",
+        )
+    with controls[1]:
+        device = st.selectbox("Device", devices, key=KEY + "device")
+    with controls[2]:
+        batch = st.selectbox("Batch", BATCH_SIZES, key=KEY + "batch")
+    with controls[3]:
+        # Reduced precision is autocast on CUDA only (the zoo refuses it on CPU).
+        precisions = PRECISIONS if device.startswith("cuda") else ("fp32",)
+        precision = st.selectbox("Precision", precisions, key=KEY + "precision")
+    with controls[4]:
+        overlay_on = st.toggle(
+            "Overlay published GPU throughput",
+            key=KEY + "overlay",
+            help="timm's RTX 4090 benchmark (AMP, large batches): 1000 / images per second. "
+            "That is time per image inside a big batch, not batch-1 latency.",
+        )
+
+    measurements = _matching(_measurement_dicts(store, device), batch, precision)
+    frame = tables.compare_frame(reference, measurements)
+    chart = st.empty()
+    overlay = _published_gpu() if overlay_on else None
+    _draw(chart, frame, axis, overlay, batch)
+    n_measured = int(frame["latency_ms"].notna().sum())
+    if axis == "latency" and n_measured == 0:
+        st.info(
+            f"No batch-{batch} {precision} latency measured on {device} yet: measure some "
+            "models below (or switch the x axis to MACs or params)."
+        )
+
+    frame = _measure_section(
+        reference, frame, store, device, batch, precision, chart, axis, overlay
+    )
+
+    st.subheader("The table behind the chart")
+    st.dataframe(
+        frame,
+        key=KEY + "table",
+        hide_index=True,
+        column_config={
+            "top1_source": st.column_config.TextColumn("top-1 source", width="small"),
+            "gmacs": st.column_config.NumberColumn("GMACs", format="%.3f"),
+            "latency_ms": st.column_config.NumberColumn("latency ms (median)", format="%.2f"),
+            "latency_ms_p90": st.column_config.NumberColumn("p90 ms", format="%.2f"),
+        },
+    )
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"effscale-compare-{device}.csv",
+        mime="text/csv",
+        key=KEY + "download",
+    )
+    if store is not None and hasattr(store, "export"):
+        with st.expander("All stored measurements"):
+            try:
+                st.download_button(
+                    "Download the measurement store (JSON)",
+                    store.export("json"),
+                    file_name="effscale-measurements.json",
+                    mime="application/json",
+                    key=KEY + "download_store",
+                )
+            except Exception as exc:  # noqa: BLE001
+                st.error(f"Cannot export the store: {exc}")
+
+
+def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict]:
+    return [
+        m for m in measurements if m.get("batch_size") == batch and m.get("precision") == precision
+    ]
+
+
+def _draw(chart, frame: pd.DataFrame, axis: str, overlay: pd.DataFrame | None, batch: int) -> None:
+    chart.plotly_chart(figures.compare_figure(frame, axis, overlay, batch_size=batch))
+
+
+def _measure_section(
+    reference, frame, store, device, batch, precision, chart, axis, overlay
+) -> pd.DataFrame:
+    """The measuring controls; returns the frame with any newly landed points."""
+    st.subheader("Measure missing points")
+    measure_mod, build_mod = _zoo("measure"), _zoo("build")
+    if measure_mod is None or build_mod is None:
+        st.info("Measuring from the page is not available yet (zoo/measure.py and zoo/build.py).")
+        return frame
+    missing = [
+        str(m) for m, lat in zip(frame["model"], frame["latency_ms"], strict=True) if pd.isna(lat)
+    ]
+    chosen = st.multiselect(
+        f"Models without a batch-{batch} {precision} point on {device} "
+        "(choose batch, precision and device above)",
+        missing,
+        key=KEY + "models",
+    )
+    if _measurement_running(measure_mod, store):
+        st.warning("Another measurement is running right now; yours will wait for it.")
+    start = st.button(
+        "Measure",
+        key=KEY + "start",
+        disabled=not chosen,
+        type="primary",
+        help="One model at a time, under the zoo's lock; each point is stored and drawn when "
+        "it lands.",
+    )
+    if not start:
+        return frame
+    st.button("Stop", key=KEY + "stop", help="Stops after the model being timed.")
+    progress = st.progress(0.0, text=f"0 / {len(chosen)} measured")
+    try:
+        protocol = measure_mod.Protocol(device=device, batch_size=batch, precision=precision)
+    except Exception as exc:  # noqa: BLE001 - ZooError: an unsupported combination
+        st.error(f"Cannot measure with this protocol: {exc}")
+        return frame
+    resolution_of = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
+    landed: list[dict] = []
+    failures = 0
+    merged = frame
+
+    def waiting() -> None:
+        progress.progress(0.0, text="waiting for another measurement to finish…")
+
+    for i, model in enumerate(chosen):
+        progress.progress(i / len(chosen), text=f"{i} / {len(chosen)} measured; timing {model}…")
+        try:
+            spec = build_mod.spec_from_timm(model, resolution=resolution_of.get(model))
+            result = measure_mod.measure(spec, protocol, store=store, on_wait=waiting)
+        except Exception as exc:  # noqa: BLE001 - one model failing must not stop the others
+            failures += 1
+            st.error(f"{model}: {exc}")
+            continue
+        landed.append(result.to_dict())
+        # Redraw with every point that has landed so far.
+        so_far = _matching(_measurement_dicts(store, device), batch, precision)
+        merged = tables.compare_frame(
+            reference, so_far if store is not None else _matching(landed, batch, precision)
+        )
+        _draw(chart, merged, axis, overlay, batch)
+    progress.progress(
+        1.0,
+        text=f"{len(landed)} / {len(chosen)} measured"
+        + (f", {failures} failed" if failures else ""),
+    )
+    if store is None and landed:
+        st.info("Not stored (no writable store): these points vanish on the next rerun.")
+    return merged

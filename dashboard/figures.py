@@ -1,0 +1,409 @@
+"""plotly figures for the dashboard, built from plain values (no streamlit, no torch).
+
+Every axis that shows a cost names its unit: MACs are multiply-accumulates (the paper's and
+timm's "FLOPs"); FLOPs, where shown, are 2 × MACs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from explorer import (
+    ScaledNetwork,
+    compound_multipliers,
+    get_variant,
+)
+from explorer.estimate import AccuracyEstimate, LineFit
+
+#: One colour per model family, stable across charts.
+FAMILY_COLOURS: dict[str, str] = {
+    "EfficientNet": "#1f77b4",
+    "EfficientNet (TF port)": "#17becf",
+    "EfficientNetV2": "#9467bd",
+    "ResNet": "#d62728",
+    "MobileNet": "#2ca02c",
+    "RegNetY": "#ff7f0e",
+    "ConvNeXt": "#8c564b",
+}
+_GAP = 24  # horizontal gap between stage boxes, in channel units
+
+
+def _box_layout(network: ScaledNetwork) -> list[dict[str, object]]:
+    """Stem + seven stages as boxes: width = output channels, height = output resolution."""
+    boxes: list[dict[str, object]] = [
+        {
+            "name": "stem",
+            "channels": network.stem_channels,
+            "px": network.stages[0].input_resolution,
+            "repeats": 1,
+            "text": "stem",
+        }
+    ]
+    for s in network.stages:
+        boxes.append(
+            {
+                "name": f"stage {s.index}",
+                "channels": s.out_channels,
+                "px": s.output_resolution,
+                "repeats": s.repeats,
+                "text": f"×{s.repeats}",
+                "detail": f"{s.block} k{s.kernel}, stride {s.stride}",
+                "macs": s.macs,
+                "params": s.params,
+            }
+        )
+    x = 0.0
+    for box in boxes:
+        box["x0"] = x
+        x += float(box["channels"])  # type: ignore[arg-type]
+        box["x1"] = x
+        x += _GAP
+    return boxes
+
+
+def network_extent(network: ScaledNetwork) -> tuple[float, float]:
+    """(total drawn width in channel units, tallest box in pixels) of ``network``'s picture."""
+    boxes = _box_layout(network)
+    return float(boxes[-1]["x1"]), float(max(b["px"] for b in boxes))  # type: ignore[arg-type]
+
+
+def network_figure(network: ScaledNetwork, frame: tuple[float, float] | None = None) -> go.Figure:
+    """The network drawn to scale: one box per stage, width by channels, height by resolution.
+
+    Each stage box is split into as many slabs as it has blocks (repeats). ``frame`` fixes the
+    axes (width in channels, height in pixels) so that moving φ visibly grows or shrinks the
+    picture instead of being re-fitted to the same size.
+    """
+    boxes = _box_layout(network)
+    width, height = frame or network_extent(network)
+    width = max(width, float(boxes[-1]["x1"]))  # type: ignore[arg-type]
+    height = max(height, float(max(b["px"] for b in boxes)))  # type: ignore[arg-type]
+    centres = [(float(b["x0"]) + float(b["x1"])) / 2 for b in boxes]  # type: ignore[arg-type]
+    heights = [float(b["px"]) for b in boxes]  # type: ignore[arg-type]
+    hover = [
+        f"{b['name']}<br>{b['channels']} channels × {b['px']}×{b['px']} px"
+        f"<br>{b['repeats']} block(s)"
+        + (
+            f"<br>{b['detail']}<br>{b['macs']:,} MACs, {b['params']:,} params"
+            if "macs" in b
+            else ""
+        )
+        for b in boxes
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=centres,
+            y=heights,
+            base=[-h / 2 for h in heights],
+            width=[float(b["channels"]) for b in boxes],  # type: ignore[arg-type]
+            text=[str(b["text"]) for b in boxes],
+            textposition="inside",
+            insidetextanchor="middle",
+            hovertext=hover,
+            hoverinfo="text",
+            marker={
+                "color": ["#7f7f7f"] + ["#1f77b4"] * (len(boxes) - 1),
+                "line": {"color": "#0b3c5d", "width": 1},
+            },
+            name="stages",
+        )
+    )
+    # Block boundaries inside each stage: one vertical line between consecutive repeats.
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for b in boxes:
+        n = int(b["repeats"])  # type: ignore[arg-type]
+        x0, x1, h = float(b["x0"]), float(b["x1"]), float(b["px"])  # type: ignore[arg-type]
+        for k in range(1, n):
+            x = x0 + (x1 - x0) * k / n
+            xs += [x, x, None]
+            ys += [-h / 2, h / 2, None]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": "white", "width": 1},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(
+        title=(
+            f"{network.label}: {network.total_blocks} blocks, {network.resolution} px input "
+            "(box width = channels, height = feature-map size, slabs = blocks)"
+        ),
+        title_font_size=13,
+        showlegend=False,
+        height=400,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        bargap=0,
+        xaxis={
+            "range": [-_GAP, width + _GAP],
+            "title": "output channels (stages side by side)",
+            "tickvals": centres,
+            "ticktext": [str(b["name"]).replace("stage ", "S") for b in boxes],
+        },
+        yaxis={"range": [-height / 2 * 1.05, height / 2 * 1.05], "title": "feature map (px)"},
+    )
+    return fig
+
+
+def formula_figure(
+    alpha: float,
+    beta: float,
+    gamma: float,
+    phi: float,
+    phi_range: tuple[float, float] = (-2.0, 9.0),
+    variants: Sequence[str] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"),
+) -> go.Figure:
+    """α^φ, β^φ, γ^φ over φ with the official B0–B7 multipliers at φ = 0 … 7."""
+    lo, hi = phi_range
+    steps = 110
+    phis = [lo + (hi - lo) * i / steps for i in range(steps + 1)]
+    depth, width, res = [], [], []
+    for p in phis:
+        m = compound_multipliers(p, alpha, beta, gamma)
+        depth.append(m.depth)
+        width.append(m.width)
+        res.append(m.resolution)
+    colours = {"depth": "#1f77b4", "width": "#ff7f0e", "resolution": "#2ca02c"}
+    fig = go.Figure()
+    for name, values, symbol in (
+        ("depth α^φ", depth, "depth"),
+        ("width β^φ", width, "width"),
+        ("resolution γ^φ", res, "resolution"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=phis,
+                y=values,
+                mode="lines",
+                name=name,
+                line={"color": colours[symbol]},
+            )
+        )
+    official = [get_variant(v) for v in variants]
+    ks = list(range(len(official)))
+    for name, values, symbol in (
+        ("official depth", [v.depth_multiplier for v in official], "depth"),
+        ("official width", [v.width_multiplier for v in official], "width"),
+        ("official resolution", [v.resolution / 224 for v in official], "resolution"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=values,
+                mode="markers+text",
+                name=name,
+                text=[v.variant.upper() for v in official],
+                textposition="top center",
+                textfont={"size": 9},
+                marker={
+                    "color": colours[symbol],
+                    "size": 9,
+                    "symbol": "diamond",
+                    "line": {"color": "black", "width": 1},
+                },
+            )
+        )
+    fig.add_vline(x=phi, line_dash="dot", line_color="black", annotation_text=f"φ={phi:g}")
+    fig.update_layout(
+        height=360,
+        margin={"l": 50, "r": 10, "t": 30, "b": 40},
+        xaxis_title="compound coefficient φ (official Bk drawn at φ = k)",
+        yaxis_title="multiplier relative to B0",
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def estimate_figure(fit: LineFit, estimate: AccuracyEstimate) -> go.Figure:
+    """Published B0–B7 top-1 against MACs, the fitted line, and the current estimate."""
+    lo, hi = fit.macs_range
+    lo = min(lo, estimate.macs) / 1.3
+    hi = max(hi, estimate.macs) * 1.3
+    xs = [lo * (hi / lo) ** (i / 40) for i in range(41)]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[p.macs / 1e9 for p in fit.points],
+            y=[p.top1_pct for p in fit.points],
+            mode="markers+text",
+            text=[p.variant.upper() for p in fit.points],
+            textposition="top left",
+            name="published (paper v5 Table 2)",
+            marker={"size": 9, "color": "#1f77b4"},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[x / 1e9 for x in xs],
+            y=[fit.predict(x) for x in xs],
+            mode="lines",
+            name="least-squares fit",
+            line={"dash": "dash", "color": "#7f7f7f"},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[estimate.macs / 1e9],
+            y=[estimate.top1_pct],
+            mode="markers",
+            name="this configuration (estimate)",
+            marker={"size": 13, "color": "#d62728", "symbol": "star"},
+            error_y={"type": "constant", "value": estimate.loo_rmse_pct, "visible": True},
+        )
+    )
+    fig.update_layout(
+        height=320,
+        margin={"l": 50, "r": 10, "t": 30, "b": 40},
+        xaxis={"type": "log", "title": "GMACs (multiply-accumulates; FLOPs = 2 × MACs)"},
+        yaxis_title="ImageNet top-1 (%)",
+        legend={"orientation": "h", "y": -0.3},
+    )
+    return fig
+
+
+#: x-axis choices of the compare scatter: column, title, log axis.
+COMPARE_AXES: dict[str, tuple[str, str]] = {
+    "latency": ("latency_ms", "latency (ms, median, this machine; log scale)"),
+    "macs": ("gmacs", "GMACs per image (multiply-accumulates; log scale)"),
+    "params": ("params_m", "parameters (millions; log scale)"),
+}
+
+
+def compare_figure(
+    frame: pd.DataFrame,
+    axis: str = "latency",
+    overlay: pd.DataFrame | None = None,
+    *,
+    batch_size: int = 1,
+) -> go.Figure:
+    """Top-1 against latency, MACs or params (log x), coloured by family, Pareto front drawn.
+
+    ``overlay`` (``tables.published_gpu_frame``) adds timm's published GPU throughput as a
+    separate series, in ms per image within a large AMP batch.
+    """
+    from dashboard.tables import pareto_mask
+
+    column, title = COMPARE_AXES[axis]
+    if axis == "latency" and batch_size != 1:
+        title = f"latency per batch of {batch_size} (ms, median, this machine; log scale)"
+    points = frame[frame[column].notna() & frame["top1_pct"].notna()]
+    fig = go.Figure()
+    for family, group in points.groupby("family", sort=False):
+        hover = [
+            f"<b>{r.model}</b> ({r.checkpoint})<br>top-1 {r.top1_pct:.2f} %"
+            f"<br>source: {str(r.top1_source)[:70]}"
+            f"<br>params {r.params_m:.2f} M, {_gmacs(r.gmacs)} GMACs, {r.resolution_px} px"
+            + (
+                f"<br>latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})"
+                f"<br>batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}"
+                if pd.notna(r.latency_ms)
+                else "<br>latency: not measured"
+            )
+            for r in group.itertuples()
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=group[column],
+                y=group["top1_pct"],
+                mode="markers+text",
+                name=str(family),
+                text=[_short(m) for m in group["model"]],
+                textposition="top center",
+                textfont={"size": 9},
+                hovertext=hover,
+                hoverinfo="text",
+                marker={"size": 10, "color": FAMILY_COLOURS.get(str(family), "#333333")},
+            )
+        )
+    if len(points) >= 2:
+        mask = pareto_mask(list(points[column]), list(points["top1_pct"]))
+        front = points[mask].sort_values(column)
+        fig.add_trace(
+            go.Scatter(
+                x=front[column],
+                y=front["top1_pct"],
+                mode="lines",
+                name="Pareto front",
+                line={"color": "black", "dash": "dot", "shape": "hv"},
+                hoverinfo="skip",
+            )
+        )
+    if overlay is not None and not overlay.empty and axis == "latency":
+        hover = [
+            f"<b>{r.model}</b> (published)<br>{r.ms_per_image:.3f} ms/image = 1000 / "
+            f"{r.throughput_ips:.0f} img/s<br>batch {r.batch_size}, {r.resolution_px} px, "
+            f"{r.device}, {r.precision}<br>{str(r.source)[:80]}"
+            for r in overlay.itertuples()
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=overlay["ms_per_image"],
+                y=overlay["top1_pct"],
+                mode="markers",
+                name="published RTX 4090 AMP throughput (ms/image in a large batch)",
+                hovertext=hover,
+                hoverinfo="text",
+                marker={"size": 8, "symbol": "x", "color": "#555555"},
+            )
+        )
+    fig.update_layout(
+        height=480,
+        margin={"l": 50, "r": 10, "t": 30, "b": 40},
+        xaxis={"type": "log", "title": title},
+        yaxis_title="ImageNet top-1 (%)",
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def _short(model: str) -> str:
+    return model.replace("efficientnet_", "").replace("tf_", "tf-")
+
+
+def _num(value: object) -> str:
+    return f"{value:.2f} ms" if isinstance(value, int | float) and value == value else "n/a"
+
+
+def _gmacs(value: object) -> str:
+    return f"{value:.3g}" if isinstance(value, int | float) and value == value else "?"
+
+
+def top5_figure(labels: Sequence[str], probabilities: Sequence[float], title: str) -> go.Figure:
+    """A horizontal bar chart of the top-k classes, most likely on top."""
+    fig = go.Figure(
+        go.Bar(
+            x=[100.0 * p for p in probabilities][::-1],
+            y=list(labels)[::-1],
+            orientation="h",
+            text=[f"{100.0 * p:.1f} %" for p in probabilities][::-1],
+            textposition="auto",
+            marker={"color": "#1f77b4"},
+        )
+    )
+    fig.update_layout(
+        title=title,
+        title_font_size=12,
+        height=230,
+        margin={"l": 10, "r": 10, "t": 30, "b": 30},
+        xaxis={"title": "probability (%)", "range": [0, 100]},
+    )
+    return fig
+
+
+__all__ = [
+    "COMPARE_AXES",
+    "FAMILY_COLOURS",
+    "compare_figure",
+    "estimate_figure",
+    "formula_figure",
+    "network_extent",
+    "network_figure",
+    "top5_figure",
+]

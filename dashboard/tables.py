@@ -1,0 +1,397 @@
+"""pandas frames behind the dashboard's tables and charts (no streamlit, no torch).
+
+Column names carry units (``params``, ``macs``, ``latency_ms``, ``top1_pct``, ``resolution_px``).
+MACs are multiply-accumulates; ``flops`` where present is ``2 * macs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+import data
+from explorer import (
+    BASE_RESOLUTION_PX,
+    ScaledNetwork,
+    compound_multipliers,
+    from_variant,
+    get_variant,
+    implied_phi,
+    scaled_resolution,
+)
+from explorer.equal_cost import EqualCost
+
+#: B0 … B7: the variants with a published ImageNet top-1 (paper Table 2).
+PUBLISHED_VARIANTS: tuple[str, ...] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
+
+
+def stage_frame(network: ScaledNetwork) -> pd.DataFrame:
+    """The per-stage table: stem, the seven MBConv stages, head and classifier."""
+    rows: list[dict[str, object]] = [
+        {
+            "stage": "stem",
+            "block": "Conv3x3",
+            "kernel": 3,
+            "stride": 2,
+            "expand": None,
+            "in_channels": 3,
+            "out_channels": network.stem_channels,
+            "repeats": 1,
+            "input_px": network.resolution,
+            "output_px": network.stages[0].input_resolution,
+            "params": network.stem.params,
+            "macs": network.stem.macs,
+        }
+    ]
+    for s in network.stages:
+        rows.append(
+            {
+                "stage": str(s.index),
+                "block": s.block,
+                "kernel": s.kernel,
+                "stride": s.stride,
+                "expand": s.expand_ratio,
+                "in_channels": s.in_channels,
+                "out_channels": s.out_channels,
+                "repeats": s.repeats,
+                "input_px": s.input_resolution,
+                "output_px": s.output_resolution,
+                "params": s.params,
+                "macs": s.macs,
+            }
+        )
+    last = network.stages[-1]
+    rows.append(
+        {
+            "stage": "head",
+            "block": "Conv1x1",
+            "kernel": 1,
+            "stride": 1,
+            "expand": None,
+            "in_channels": last.out_channels,
+            "out_channels": network.head_channels,
+            "repeats": 1,
+            "input_px": last.output_resolution,
+            "output_px": last.output_resolution,
+            "params": network.head.params,
+            "macs": network.head.macs,
+        }
+    )
+    rows.append(
+        {
+            "stage": "fc",
+            "block": "Linear",
+            "kernel": None,
+            "stride": None,
+            "expand": None,
+            "in_channels": network.head_channels,
+            "out_channels": network.num_classes,
+            "repeats": 1,
+            "input_px": 1,
+            "output_px": 1,
+            "params": network.classifier.params,
+            "macs": network.classifier.macs,
+        }
+    )
+    frame = pd.DataFrame(rows)
+    frame["macs_share_pct"] = 100.0 * frame["macs"] / network.macs
+    return frame
+
+
+def formula_vs_official_frame(
+    alpha: float, beta: float, gamma: float, variants: Sequence[str] = PUBLISHED_VARIANTS
+) -> pd.DataFrame:
+    """Official B0–B7 against α^φ, β^φ, γ^φ at φ = 0 … 7, with the per-dimension implied φ.
+
+    Why integer φ: the paper names B1–B7 as φ = 1 … 7 steps but publishes hand-rounded values,
+    so the table shows how far each is from the formula.
+    """
+    rows = []
+    for phi, name in enumerate(variants):
+        v = get_variant(name)
+        m = compound_multipliers(phi, alpha, beta, gamma)
+        implied = implied_phi(v, alpha, beta, gamma)
+        formula_px = scaled_resolution(m.resolution)
+        rows.append(
+            {
+                "variant": name.upper(),
+                "phi": phi,
+                "official_depth": v.depth_multiplier,
+                "formula_depth": m.depth,
+                "depth_diff_pct": 100.0 * (v.depth_multiplier / m.depth - 1),
+                "official_width": v.width_multiplier,
+                "formula_width": m.width,
+                "width_diff_pct": 100.0 * (v.width_multiplier / m.width - 1),
+                "official_px": v.resolution,
+                "formula_px": formula_px,
+                "resolution_diff_pct": 100.0 * (v.resolution / formula_px - 1),
+                "implied_phi_depth": implied.depth,
+                "implied_phi_width": implied.width,
+                "implied_phi_resolution": implied.resolution,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def equal_cost_frame(compound: ScaledNetwork, eq: EqualCost) -> pd.DataFrame:
+    """Compound network next to its depth-only, width-only and resolution-only twins."""
+    rows = []
+    for label, net, at_bound in (
+        ("compound", compound, False),
+        ("depth only", eq.depth.network, eq.depth.at_bound),
+        ("width only", eq.width.network, eq.width.at_bound),
+        ("resolution only", eq.resolution.network, eq.resolution.at_bound),
+    ):
+        rows.append(
+            {
+                "scaling": label,
+                "depth_multiplier": net.depth_multiplier,
+                "width_multiplier": net.width_multiplier,
+                "resolution_px": net.resolution,
+                "total_blocks": net.total_blocks,
+                "params": net.params,
+                "macs": net.macs,
+                "macs_vs_target_pct": 100.0 * (net.macs / eq.target_macs - 1),
+                "reachable": not at_bound,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def table7_frame() -> pd.DataFrame:
+    """The paper's Table 7 (B0 scaled in one dimension vs compound, about 1.8 B MACs)."""
+    frame = data.load_frame("paper_table7")
+    return frame[
+        [
+            "scaling",
+            "depth_multiplier",
+            "width_multiplier",
+            "resolution_multiplier",
+            "paper_flops_b",
+            "top1_pct",
+        ]
+    ].rename(columns={"paper_flops_b": "paper_gmacs"})
+
+
+# --------------------------------------------------------------------------- compare page
+
+#: Columns of the compare table, in display order.
+COMPARE_COLUMNS: tuple[str, ...] = (
+    "model",
+    "family",
+    "checkpoint",
+    "top1_pct",
+    "top1_source",
+    "resolution_px",
+    "params_m",
+    "gmacs",
+    "macs_source",
+    "latency_ms",
+    "latency_ms_p90",
+    "throughput_ips",
+    "batch_size",
+    "precision",
+    "device",
+    "protocol",
+    "measured_at",
+)
+
+
+def reference_frame() -> pd.DataFrame:
+    """One row per model the zoo can measure: published top-1 and the best-known MACs."""
+    ref = data.load_frame("reference_points")
+    gpu = data.load_frame("timm_benchmark_gpu")
+    gmacs_by_arch_px = {
+        (str(r.arch), int(r.resolution_px)): float(r.gmacs) for r in gpu.itertuples()
+    }
+    rows = []
+    for r in ref.itertuples():
+        arch, px = str(r.arch), int(r.resolution_px)
+        gmacs, macs_source = _explorer_gmacs(arch, px)
+        if gmacs is None and (arch, px) in gmacs_by_arch_px:
+            gmacs, macs_source = gmacs_by_arch_px[(arch, px)], "timm benchmark CSV (fvcore)"
+        rows.append(
+            {
+                "model": arch,
+                "family": str(r.family),
+                "checkpoint": str(r.checkpoint),
+                "top1_pct": float(r.top1_pct),
+                "top1_source": str(r.source),
+                "resolution_px": px,
+                "params_m": float(r.params_m),
+                "gmacs": gmacs,
+                "macs_source": macs_source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _explorer_gmacs(arch: str, resolution_px: int) -> tuple[float | None, str | None]:
+    """Exact MACs for efficientnet_b0…b7 / tf_efficientnet_b0…b7 at ``resolution_px``."""
+    name = arch.removeprefix("tf_").removeprefix("efficientnet_")
+    if not arch.removeprefix("tf_").startswith("efficientnet_b") or len(name) != 2:
+        return None, None
+    try:
+        v = from_variant(name)
+    except ValueError:
+        return None, None
+    if resolution_px != v.resolution:
+        from explorer import scale_network
+
+        v = scale_network(v.width_multiplier, v.depth_multiplier, resolution_px)
+    return v.macs / 1e9, "explorer (exact)"
+
+
+def protocol_label(m: Mapping[str, object]) -> str:
+    """A one-line description of how a latency was measured."""
+    threads = m.get("threads")
+    parts = [
+        f"batch {m.get('batch_size')}",
+        str(m.get("precision")),
+        "channels_last" if m.get("channels_last") else "NCHW",
+        f"{m.get('iterations')} iters",
+    ]
+    if threads:
+        parts.append(f"{threads} threads")
+    parts.append(f"torch {m.get('torch_version')}")
+    return ", ".join(parts)
+
+
+def compare_frame(
+    reference: pd.DataFrame, measurements: Iterable[Mapping[str, object]]
+) -> pd.DataFrame:
+    """Reference rows joined with the newest measurement of each model at the reference
+    resolution (plain dicts, e.g. ``Measurement.to_dict()``; pass one protocol's rows). Models
+    without a measurement keep an empty latency."""
+    wanted_px = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
+    latest: dict[str, Mapping[str, object]] = {}
+    for m in measurements:
+        model = str(m.get("model", "")).partition(".")[0]
+        if not model:
+            continue
+        # Only a measurement at the resolution the accuracy was measured at belongs on the chart.
+        if model in wanted_px and m.get("resolution") not in (None, wanted_px[model]):
+            continue
+        old = latest.get(model)
+        if old is None or str(m.get("measured_at", "")) >= str(old.get("measured_at", "")):
+            latest[model] = m
+    frame = reference.copy()
+    extra: dict[str, list[object]] = {
+        c: []
+        for c in (
+            "latency_ms",
+            "latency_ms_p90",
+            "throughput_ips",
+            "batch_size",
+            "precision",
+            "device",
+            "protocol",
+            "measured_at",
+        )
+    }
+    for r in frame.itertuples():
+        m = latest.get(str(r.model))
+        if m is None:
+            for values in extra.values():
+                values.append(None)
+            continue
+        extra["latency_ms"].append(_float(m.get("latency_ms_median")))
+        extra["latency_ms_p90"].append(_float(m.get("latency_ms_p90")))
+        extra["throughput_ips"].append(_float(m.get("throughput_ips")))
+        extra["batch_size"].append(m.get("batch_size"))
+        extra["precision"].append(m.get("precision"))
+        extra["device"].append(m.get("device_name") or m.get("device"))
+        extra["protocol"].append(protocol_label(m))
+        extra["measured_at"].append(m.get("measured_at"))
+    for column, values in extra.items():
+        frame[column] = values
+    # A measured MACs count (from the zoo's counter) replaces a missing reference one.
+    for i, r in enumerate(frame.itertuples()):
+        m = latest.get(str(r.model))
+        if m is not None and pd.isna(r.gmacs) and _float(m.get("macs")):
+            frame.loc[frame.index[i], "gmacs"] = float(m["macs"]) / 1e9
+            frame.loc[frame.index[i], "macs_source"] = f"zoo ({m.get('macs_backend')})"
+    return frame[list(COMPARE_COLUMNS)]
+
+
+def _float(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number == number else None  # NaN → None
+
+
+def published_gpu_frame(reference: pd.DataFrame) -> pd.DataFrame:
+    """timm's published RTX 4090 throughput for the reference models, as ms per image.
+
+    ``1000 / throughput_ips`` is time per image *within a large batch* (AMP, batch up to 1024),
+    not batch-1 latency: the page labels the series that way.
+    """
+    gpu = data.load_frame("timm_benchmark_gpu")
+    rows = []
+    for r in reference.itertuples():
+        candidates = gpu[gpu["arch"] == r.model]
+        if candidates.empty:
+            continue
+        exact = candidates[candidates["resolution_px"] == r.resolution_px]
+        row = (
+            exact.iloc[0]
+            if not exact.empty
+            else candidates.iloc[
+                (candidates["resolution_px"] - r.resolution_px).abs().argsort().iloc[0]
+            ]
+        )
+        rows.append(
+            {
+                "model": r.model,
+                "family": r.family,
+                "top1_pct": r.top1_pct,
+                "ms_per_image": 1000.0 / float(row["throughput_ips"]),
+                "throughput_ips": float(row["throughput_ips"]),
+                "batch_size": int(row["batch_size"]),
+                "resolution_px": int(row["resolution_px"]),
+                "device": str(row["device"]),
+                "precision": str(row["precision"]),
+                "source": str(row["source"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pareto_mask(x: Sequence[float], y: Sequence[float]) -> list[bool]:
+    """True for points no other point beats on both axes (lower x and higher y).
+
+    >>> pareto_mask([1, 2, 3, 2.5], [70, 80, 79, 81])
+    [True, True, False, True]
+    """
+    points = list(zip(x, y, strict=True))
+    mask = []
+    for i, (xi, yi) in enumerate(points):
+        dominated = any(
+            (xj <= xi and yj >= yi) and (xj < xi or yj > yi)
+            for j, (xj, yj) in enumerate(points)
+            if j != i
+        )
+        mask.append(not dominated)
+    return mask
+
+
+def resolution_multiplier(resolution_px: int) -> float:
+    return resolution_px / BASE_RESOLUTION_PX
+
+
+__all__ = [
+    "COMPARE_COLUMNS",
+    "PUBLISHED_VARIANTS",
+    "compare_frame",
+    "equal_cost_frame",
+    "formula_vs_official_frame",
+    "pareto_mask",
+    "protocol_label",
+    "published_gpu_frame",
+    "reference_frame",
+    "stage_frame",
+    "table7_frame",
+]

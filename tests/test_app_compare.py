@@ -1,0 +1,162 @@
+"""AppTest of the compare page, from a small temporary measurement store."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+store_mod = pytest.importorskip("zoo.store", reason="zoo/store.py is not available yet")
+measure_mod = pytest.importorskip("zoo.measure", reason="zoo/measure.py is not available yet")
+
+PAGE = "from dashboard.compare_page import render\nrender()\n"
+TIMEOUT = 120
+
+
+def _fake(model: str, resolution: int, latency_ms: float, **changes) -> object:
+    """A synthetic stored row (numbers made up for the test; the page only displays them)."""
+    row = dict(
+        model=model,
+        resolution=resolution,
+        params=5_288_548,
+        macs=385_825_092,
+        macs_backend="ptflops-aten",
+        batch_size=1,
+        precision="fp32",
+        device="cpu",
+        device_name="Test CPU",
+        channels_last=True,
+        latency_ms_median=latency_ms,
+        latency_ms_p90=latency_ms * 1.1,
+        latency_ms_mean=latency_ms * 1.02,
+        latency_ms_std=0.1,
+        throughput_ips=1000.0 / latency_ms,
+        iterations=20,
+        warmup_iters=3,
+        peak_memory_mb=300.0,
+        peak_memory_kind="worker_peak_rss",
+        cpu_model="Test CPU",
+        threads=2,
+        torch_version="2.14.1",
+        timm_version="1.0.31",
+        measured_at="2026-11-29T10:00:00+00:00",
+        environment_key="test",
+    )
+    row.update(changes)
+    return measure_mod.Measurement(**row)
+
+
+@pytest.fixture
+def store_path(tmp_path, monkeypatch):
+    path = tmp_path / "measurements.sqlite"
+    store = store_mod.MeasurementStore(path)
+    store.put(_fake("efficientnet_b0", 224, 12.5))
+    store.put(_fake("mobilenetv3_large_100", 224, 6.0))
+    store.put(_fake("resnet50", 224, 30.0))
+    # Not this protocol, or not the reference resolution: must not appear on the batch-1 chart.
+    store.put(_fake("efficientnet_b1", 240, 99.0, batch_size=8))
+    store.put(_fake("efficientnet_b2", 999, 99.0))
+    store.close()
+    monkeypatch.setenv("EFFSCALE_STORE", str(path))
+    return path
+
+
+def _chart(at: AppTest) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def _values(array) -> list:
+    """A plotly JSON array: a list, or plotly 6's typed-array encoding {dtype, bdata}."""
+    if isinstance(array, dict) and "bdata" in array:
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def _table(at: AppTest):
+    for element in at.dataframe:
+        if "latency_ms" in element.value.columns:
+            return element.value
+    raise AssertionError("no compare table")
+
+
+def test_renders_latency_points_from_the_store(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert not at.error
+    table = _table(at)
+    measured = table[table["latency_ms"].notna()].set_index("model")["latency_ms"]
+    assert measured.to_dict() == {
+        "efficientnet_b0": 12.5,
+        "resnet50": 30.0,
+        "mobilenetv3_large_100": 6.0,
+    }
+    chart = _chart(at)
+    xs = sorted(
+        x
+        for trace in chart["data"]
+        if trace.get("mode") == "markers+text"
+        for x in _values(trace["x"])
+    )
+    assert xs == [6.0, 12.5, 30.0]
+    assert chart["layout"]["xaxis"]["type"] == "log"
+    names = [trace.get("name") for trace in chart["data"]]
+    assert "Pareto front" in names
+    hover = " ".join(h for trace in chart["data"] for h in trace.get("hovertext") or [])
+    assert "batch 1, fp32" in hover and "results-imagenet.csv" in hover
+    assert at.get("download_button")
+
+
+def test_axes_and_published_overlay(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    at.toggle(key="compare_overlay").set_value(True).run()
+    names = [t.get("name") for t in _chart(at)["data"]]
+    assert any("published RTX 4090" in str(n) for n in names)
+    at.radio(key="compare_axis").set_value("macs").run()
+    assert not at.exception
+    chart = _chart(at)
+    points = sum(len(_values(t["x"])) for t in chart["data"] if t.get("mode") == "markers+text")
+    assert points == len(_table(at))  # every reference model has MACs and a top-1
+    assert "GMACs" in chart["layout"]["xaxis"]["title"]["text"]
+    at.radio(key="compare_axis").set_value("params").run()
+    assert "parameters" in _chart(at)["layout"]["xaxis"]["title"]["text"]
+
+
+def test_batch_choice_filters_the_points(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    at.selectbox(key="compare_batch").set_value(8).run()
+    assert not at.exception
+    measured = _table(at).dropna(subset=["latency_ms"])
+    assert list(measured["model"]) == ["efficientnet_b1"]
+
+
+def test_unwritable_store_runs_without_persistence(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("EFFSCALE_STORE", str(blocker / "sub" / "m.sqlite"))
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("without persistence" in i.value for i in at.info)
+    assert _table(at)["latency_ms"].isna().all()
+
+
+@pytest.mark.slow
+def test_measuring_a_missing_point_from_the_page(tmp_path, monkeypatch):
+    # One real, small measurement (MobileNetV3 at batch 1 on CPU, a few seconds): the button
+    # path, the store write and the redraw.
+    monkeypatch.setenv("EFFSCALE_STORE", str(tmp_path / "m.sqlite"))
+    at = AppTest.from_string(PAGE, default_timeout=300).run()
+    at.multiselect(key="compare_models").set_value(["mobilenetv3_large_100"]).run()
+    try:
+        at.button(key="compare_start").click().run()
+    finally:
+        measure_mod.shutdown_worker()
+    assert not at.exception
+    assert not at.error
+    measured = _table(at).dropna(subset=["latency_ms"])
+    assert list(measured["model"]) == ["mobilenetv3_large_100"]
+    assert measured["latency_ms"].iloc[0] > 0
+    rows = store_mod.MeasurementStore(tmp_path / "m.sqlite").rows(device="cpu")
+    assert [m.model for m in rows] == ["mobilenetv3_large_100"]

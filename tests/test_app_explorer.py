@@ -1,0 +1,207 @@
+"""AppTest of the explorer page: widgets by key, numbers against the explorer's own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import from_multipliers, from_phi, from_variant
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGE = "from dashboard.explorer_page import render\nrender()\n"
+TIMEOUT = 60
+
+
+def _page() -> AppTest:
+    return AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _count(value: float) -> str:
+    # The page's own formatting rule, restated: 3 significant digits with a unit.
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g}"
+
+
+def _frame(at: AppTest, column: str):
+    """The first dataframe that has ``column`` (non-widget dataframes carry no key)."""
+    for element in at.dataframe:
+        if column in element.value.columns:
+            return element.value
+    raise AssertionError(f"no dataframe with a {column!r} column")
+
+
+def _check_against(at: AppTest, net) -> None:
+    metrics = _metrics(at)
+    assert metrics["Depth multiplier"] == f"{net.depth_multiplier:.3f}"
+    assert metrics["Width multiplier"] == f"{net.width_multiplier:.3f}"
+    assert metrics["Resolution"] == f"{net.resolution} px"
+    assert metrics["Params"] == _count(net.params)
+    assert metrics["MACs"] == _count(net.macs)
+    assert metrics["FLOPs (= 2 × MACs)"] == _count(2 * net.macs)
+    assert metrics["Total blocks"] == str(net.total_blocks)
+    table = _frame(at, "stage")
+    stages = table[table["stage"].isin([str(i) for i in range(1, 8)])]
+    assert list(stages["out_channels"]) == [s.out_channels for s in net.stages]
+    assert list(stages["repeats"]) == [s.repeats for s in net.stages]
+    assert list(stages["macs"]) == [s.macs for s in net.stages]
+    assert int(table["params"].sum()) == net.params
+    assert int(table["macs"].sum()) == net.macs
+
+
+def test_app_opens_on_the_explorer_with_b0():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    _check_against(at, from_phi(0.0))
+
+
+def test_moving_phi_changes_table_and_metrics():
+    at = _page().run()
+    before = _frame(at, "stage").copy()
+    at.slider(key="explorer_phi").set_value(3.0).run()
+    assert not at.exception
+    _check_against(at, from_phi(3.0))
+    assert not _frame(at, "stage").equals(before)
+    assert at.query_params["phi"] in ("3", ["3"])
+    at.slider(key="explorer_phi").set_value(-1.5).run()
+    _check_against(at, from_phi(-1.5))
+
+
+def test_custom_coefficients_follow_the_formula():
+    at = _page().run()
+    at.number_input(key="explorer_alpha").set_value(1.3).run()
+    at.slider(key="explorer_phi").set_value(2.0).run()
+    assert not at.exception
+    _check_against(at, from_phi(2.0, 1.3, 1.1, 1.15))
+    constraint = _metrics(at)["Constraint α·β²·γ²"]
+    assert constraint == f"{1.3 * 1.1**2 * 1.15**2:.4f}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "phi"),
+    [("explorer_alpha", 0.0, 0.0), ("explorer_beta", 0.0, 2.0), ("explorer_alpha", 10.0, 9.0)],
+)
+def test_invalid_coefficients_show_an_error_not_an_exception(name, value, phi):
+    at = _page().run()
+    at.slider(key="explorer_phi").set_value(phi).run()
+    at.number_input(key=name).set_value(value).run()
+    assert not at.exception
+    assert at.error, "an invalid coefficient must show st.error"
+    assert "Invalid" in at.error[0].value
+
+
+def test_variant_mode_and_starting_point():
+    at = _page().run()
+    at.selectbox(key="explorer_variant").set_value("b4").run()
+    # Choosing a variant moves φ to the cost-equivalent value and fills the explicit fields.
+    assert at.slider(key="explorer_phi").value > 3.5
+    at.radio(key="explorer_mode").set_value("variant").run()
+    assert not at.exception
+    _check_against(at, from_variant("b4"))
+    at.radio(key="explorer_mode").set_value("explicit").run()
+    assert at.number_input(key="explorer_resolution").value == 380
+    _check_against(at, from_variant("b4"))
+    at.number_input(key="explorer_width").set_value(1.25).run()
+    _check_against(at, from_multipliers(1.25, 1.8, 380))
+
+
+def test_state_comes_from_the_url():
+    at = _page()
+    at.query_params["phi"] = "2.5"
+    at.query_params["variant"] = "b2"
+    at.run()
+    assert not at.exception
+    assert at.slider(key="explorer_phi").value == 2.5
+    _check_against(at, from_phi(2.5))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"phi": "nan"},
+        {"phi": "1e999", "alpha": "-3"},
+        {"mode": "<script>alert(1)</script>", "r": "3.5"},
+        {"phi": "9" * 5000},
+        {"gamma": "0", "w": "abc", "d": ["2", "3"], "variant": "b99"},
+    ],
+)
+def test_hostile_url_falls_back_to_defaults_with_a_warning(params):
+    at = _page()
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert not at.error
+    assert any("URL" in w.value for w in at.warning)
+
+
+def test_sections_render():
+    at = _page().run()
+    at.slider(key="explorer_phi").set_value(3.0).run()
+    eq = _frame(at, "macs_vs_target_pct")
+    assert list(eq["scaling"]) == ["compound", "depth only", "width only", "resolution only"]
+    assert eq["macs"].iloc[0] == from_phi(3.0).macs
+    assert _frame(at, "paper_gmacs").shape[0] == 5
+    assert "Estimated ImageNet top-1" in _metrics(at)
+    assert any("Estimate only" in c.value for c in at.caption)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 3
+
+
+def test_explorer_page_imports_no_torch():
+    # The whole app (app.py routes to all three pages) opened on its default page, the explorer.
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
+        "at.slider(key='explorer_phi').set_value(2.0).run()\n"
+        "assert not at.exception, at.exception\n"
+        "bad = sorted({'torch', 'timm', 'zoo'} & set(sys.modules))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+def test_values_survive_mode_and_page_switches():
+    # Streamlit forgets the value of a widget a run does not draw; the page keeps its own copy.
+    script = (
+        "import streamlit as st\n"
+        "from dashboard.explorer_page import render\n"
+        "if st.session_state.get('show_explorer', True):\n"
+        "    render()\n"
+        "else:\n"
+        "    st.write('another page')\n"
+    )
+    at = AppTest.from_string(script, default_timeout=TIMEOUT).run()
+    at.slider(key="explorer_phi").set_value(2.5).run()
+    at.number_input(key="explorer_alpha").set_value(1.3).run()
+    at.radio(key="explorer_mode").set_value("explicit").run()
+    at.number_input(key="explorer_width").set_value(1.3).run()
+    at.radio(key="explorer_mode").set_value("phi").run()  # the w/d/r inputs are not drawn
+    at.slider(key="explorer_phi").set_value(2.0).run()
+    at.session_state["show_explorer"] = False  # another page
+    at.run()
+    at.session_state["show_explorer"] = True
+    at.run()
+    assert not at.exception and not at.error
+    assert at.slider(key="explorer_phi").value == 2.0
+    assert at.number_input(key="explorer_alpha").value == 1.3
+    _check_against(at, from_phi(2.0, 1.3, 1.1, 1.15))
+    at.radio(key="explorer_mode").set_value("explicit").run()
+    assert at.number_input(key="explorer_width").value == 1.3
+    _check_against(at, from_multipliers(1.3, 1.0, 224))

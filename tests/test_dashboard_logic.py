@@ -1,0 +1,290 @@
+"""The dashboard's plain-value logic: URL state, frames and figures (no streamlit runtime)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import data
+from dashboard import figures, state, tables
+from explorer import from_phi, from_variant
+from explorer.equal_cost import equal_cost_networks
+from explorer.estimate import estimate_top1, published_fit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ----------------------------------------------------------------------------- state
+
+
+def test_defaults_are_the_paper():
+    assert state.DEFAULT_STATE.alpha == 1.2
+    assert state.DEFAULT_STATE.beta == 1.1
+    assert state.DEFAULT_STATE.gamma == 1.15
+    assert state.DEFAULT_STATE.phi == 0.0
+    assert state.parse_query_params({}) == (state.DEFAULT_STATE, [])
+
+
+def test_good_values_are_read():
+    parsed, warnings = state.parse_query_params(
+        {
+            "mode": "explicit",
+            "phi": "3.14159",
+            "alpha": "1.3",
+            "variant": "EfficientNet-B5",
+            "w": "1.25",
+            "d": ["2.0", "9"],
+            "r": "300",
+        }
+    )
+    assert warnings == []
+    assert parsed.mode == "explicit"
+    assert parsed.phi == 3.14  # the slider's step
+    assert parsed.alpha == 1.3
+    assert parsed.variant == "b5"
+    assert (parsed.width, parsed.depth, parsed.resolution) == (1.25, 2.0, 300)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"phi": "nan"}, "phi"),
+        ({"phi": "inf"}, "phi"),
+        ({"phi": "-3"}, "phi"),
+        ({"phi": "1e308"}, "phi"),
+        ({"alpha": "0"}, "alpha"),
+        ({"beta": "-1.1"}, "beta"),
+        ({"gamma": "11"}, "gamma"),
+        ({"mode": "drop table"}, "mode"),
+        ({"variant": "b9"}, "variant"),
+        ({"w": "0"}, "width"),
+        ({"d": "17"}, "depth"),
+        ({"r": "299.5"}, "resolution"),
+        ({"r": "5000"}, "resolution"),
+        ({"phi": "1" * 100}, "phi"),
+        ({"phi": []}, "phi"),
+    ],
+)
+def test_bad_values_fall_back_with_a_warning(params, field):
+    parsed, warnings = state.parse_query_params(params)
+    assert getattr(parsed, field) == getattr(state.DEFAULT_STATE, field)
+    if params[next(iter(params))] != []:
+        assert len(warnings) == 1
+        assert "ignored" in warnings[0]
+
+
+def test_unknown_parameters_are_not_ours():
+    assert state.parse_query_params({"utm_source": "x", "page": "compare"}) == (
+        state.DEFAULT_STATE,
+        [],
+    )
+
+
+def test_a_mapping_that_raises_is_survived():
+    class Hostile(dict):
+        def keys(self):
+            raise RuntimeError("boom")
+
+    parsed, warnings = state.parse_query_params(Hostile(phi="2"))
+    assert parsed == state.DEFAULT_STATE and warnings
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["mode", "phi", "alpha", "beta", "gamma", "variant", "w", "d", "r", "x"]),
+        st.one_of(st.text(max_size=80), st.lists(st.text(max_size=10), max_size=3)),
+        max_size=6,
+    )
+)
+def test_parsing_never_raises_and_stays_in_range(params):
+    parsed, warnings = state.parse_query_params(params)
+    assert parsed.mode in state.MODES
+    assert parsed.variant in state.VARIANTS
+    assert state.PHI_MIN <= parsed.phi <= state.PHI_MAX
+    for value in (parsed.alpha, parsed.beta, parsed.gamma):
+        assert 0 < value <= state.COEFFICIENT_MAX
+    assert state.RESOLUTION_MIN <= parsed.resolution <= state.RESOLUTION_MAX
+    assert all(isinstance(w, str) and len(w) < 300 for w in warnings)
+
+
+def test_round_trip():
+    s = state.ExplorerState(
+        mode="phi", phi=2.37, alpha=1.25, beta=1.05, gamma=1.2, variant="b3", width=1.5
+    )
+    assert state.parse_query_params(state.to_query_params(s)) == (s, [])
+    assert state.to_query_params(state.DEFAULT_STATE) == {}
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def test_stage_frame_adds_up_to_the_network():
+    net = from_phi(2.5)
+    frame = tables.stage_frame(net)
+    assert list(frame["stage"]) == ["stem", "1", "2", "3", "4", "5", "6", "7", "head", "fc"]
+    assert frame["params"].sum() == net.params
+    assert frame["macs"].sum() == net.macs
+    assert frame["macs_share_pct"].sum() == pytest.approx(100.0)
+
+
+def test_formula_table_b1_row_matches_the_reference():
+    # Reference §1.3: formula at φ=1 gives (w 1.10, d 1.20, 258 px); official B1 is (1.0, 1.1, 240).
+    row = tables.formula_vs_official_frame(1.2, 1.1, 1.15).set_index("variant").loc["B1"]
+    assert (row.official_width, row.official_depth, row.official_px) == (1.0, 1.1, 240)
+    assert round(row.formula_width, 2) == 1.10 and round(row.formula_depth, 2) == 1.20
+    assert row.formula_px == 258
+    assert row.depth_diff_pct == pytest.approx(100 * (1.1 / 1.2 - 1))
+
+
+def test_equal_cost_frame():
+    net = from_variant("b3")
+    frame = tables.equal_cost_frame(net, equal_cost_networks(net.macs))
+    assert list(frame["scaling"]) == ["compound", "depth only", "width only", "resolution only"]
+    assert frame["macs_vs_target_pct"].iloc[0] == 0
+    assert frame["reachable"].all()
+
+
+def test_table7_is_the_paper():
+    frame = tables.table7_frame()
+    assert list(frame["scaling"]) == ["baseline", "depth", "width", "resolution", "compound"]
+    assert frame.set_index("scaling").loc["compound", "top1_pct"] == 81.1
+
+
+def test_reference_frame_has_every_reference_point_with_macs():
+    frame = tables.reference_frame()
+    assert len(frame) == len(data.load_rows("reference_points"))
+    assert frame["gmacs"].notna().all()
+    b3 = frame.set_index("model").loc["tf_efficientnet_b3"]
+    assert b3.gmacs == pytest.approx(from_variant("b3").macs / 1e9)
+    assert b3.macs_source == "explorer (exact)"
+
+
+def _measurement(model, resolution, latency, when="2026-01-01T00:00:00+00:00", **extra):
+    row = {
+        "model": model,
+        "resolution": resolution,
+        "latency_ms_median": latency,
+        "latency_ms_p90": latency + 1,
+        "throughput_ips": 1000 / latency,
+        "batch_size": 1,
+        "precision": "fp32",
+        "device": "cpu",
+        "device_name": "cpu",
+        "channels_last": True,
+        "iterations": 10,
+        "threads": 2,
+        "torch_version": "2.14.1",
+        "measured_at": when,
+        "macs": 1,
+    }
+    row.update(extra)
+    return row
+
+
+def test_compare_frame_joins_the_newest_measurement_at_the_reference_resolution():
+    ref = tables.reference_frame()
+    frame = tables.compare_frame(
+        ref,
+        [
+            _measurement("efficientnet_b0", 224, 10.0, "2026-01-01T00:00:00+00:00"),
+            _measurement("efficientnet_b0", 224, 8.0, "2026-02-01T00:00:00+00:00"),
+            _measurement("efficientnet_b0", 512, 1.0, "2026-03-01T00:00:00+00:00"),
+            _measurement("resnet50.a1_in1k", 224, 20.0),
+            _measurement("not_in_reference", 224, 1.0),
+        ],
+    ).set_index("model")
+    assert frame.loc["efficientnet_b0", "latency_ms"] == 8.0
+    assert frame.loc["resnet50", "latency_ms"] == 20.0
+    assert "batch 1, fp32, channels_last" in frame.loc["resnet50", "protocol"]
+    assert frame["latency_ms"].notna().sum() == 2
+    assert list(frame.reset_index().columns) == list(tables.COMPARE_COLUMNS)
+
+
+def test_published_gpu_latency_is_inverse_throughput():
+    gpu = tables.published_gpu_frame(tables.reference_frame()).set_index("model")
+    row = gpu.loc["efficientnet_b0"]
+    assert row.ms_per_image == pytest.approx(1000 / row.throughput_ips)
+    assert row.resolution_px == 224 and row.device == "RTX 4090"
+
+
+def test_pareto_mask():
+    assert tables.pareto_mask([1, 2, 3], [1, 2, 3]) == [True, True, True]
+    assert tables.pareto_mask([1, 2, 3], [3, 2, 1]) == [True, False, False]
+    assert tables.pareto_mask([1, 1], [5, 5]) == [True, True]  # ties dominate nobody
+    assert tables.pareto_mask([], []) == []
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def test_network_figure_is_drawn_to_scale():
+    net = from_phi(3.0)
+    fig = figures.network_figure(net, figures.network_extent(from_variant("b7")))
+    boxes = fig.data[0]
+    assert list(boxes.width) == [net.stem_channels] + [s.out_channels for s in net.stages]
+    assert list(boxes.y) == [net.stages[0].input_resolution] + [
+        s.output_resolution for s in net.stages
+    ]
+    assert list(boxes.text)[1:] == [f"×{s.repeats}" for s in net.stages]
+    # One divider line (three points: two ends and a break) between consecutive blocks.
+    assert len(fig.data[1].x) == 3 * (net.total_blocks - len(net.stages))
+    # Fixed axes: B0 and B7 are drawn in the same frame, so B0 looks smaller.
+    b0 = figures.network_figure(from_phi(0), figures.network_extent(from_variant("b7")))
+    assert b0.layout.xaxis.range == fig.layout.xaxis.range
+
+
+def test_formula_figure_has_curves_and_official_points():
+    fig = figures.formula_figure(1.2, 1.1, 1.15, 2.0)
+    names = [t.name for t in fig.data]
+    assert names[:3] == ["depth α^φ", "width β^φ", "resolution γ^φ"]
+    official_depth = next(t for t in fig.data if t.name == "official depth")
+    assert list(official_depth.y) == [
+        from_variant(v).depth_multiplier for v in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
+    ]
+
+
+def test_estimate_and_compare_figures_build():
+    est = estimate_top1(from_phi(2).macs)
+    fig = figures.estimate_figure(published_fit(), est)
+    assert fig.data[-1].y[0] == est.top1_pct
+    ref = tables.reference_frame()
+    frame = tables.compare_frame(ref, [_measurement("efficientnet_b0", 224, 10.0)])
+    latency = figures.compare_figure(frame, "latency", tables.published_gpu_frame(ref))
+    assert latency.layout.xaxis.type == "log"
+    assert sum(len(t.x) for t in latency.data if t.mode == "markers+text") == 1
+    top5 = figures.top5_figure(["tabby", "tiger cat"], [0.6, 0.3], "t")
+    assert list(top5.data[0].y) == ["tiger cat", "tabby"]
+
+
+# ----------------------------------------------------------------------------- boundaries
+
+
+def test_dashboard_logic_and_explorer_page_import_no_torch():
+    code = (
+        "import sys\n"
+        "import dashboard.state, dashboard.tables, dashboard.figures, dashboard.explorer_page\n"
+        "import dashboard.compare_page, dashboard.classify_page\n"
+        "bad = sorted({'torch', 'timm', 'zoo'} & set(sys.modules))\n"
+        "print(bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+
+
+def test_streamlit_config():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["headless"] is True
+    assert config["server"]["fileWatcherType"] == "none"
+    assert config["server"]["maxUploadSize"] == 10
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["showErrorDetails"] in (False, "none")
