@@ -1,0 +1,375 @@
+"""Classify images with a pretrained ImageNet model, preprocessing exactly as the model was evaluated.
+
+Preprocessing comes from the model's own pretrained configuration:
+``timm.data.resolve_model_data_config(model, use_test_size=True)`` then
+``timm.data.create_transform(**config, is_training=False)`` (resize to ``size / crop_pct``,
+centre crop, normalise with the weights' mean and std; the TF-ported Lite models use mean = std =
+0.5). Labels come from timm's bundled ImageNet metadata (``ImageNetInfo``).
+
+A ``Classifier`` only exists with weights loaded by ``zoo.weights.load_pretrained``, so there is
+no path that classifies with a randomly initialised network. Classifiers are cached in a small,
+lock-protected LRU keyed by (model name, weights); inference runs under ``torch.inference_mode``
+on a model in eval mode that is never modified after loading, so threads can share it.
+
+Speed at batch 1 (``bench/classify_overhead.py``): large JPEGs are decoded at reduced size
+(``zoo.images``), and the transform's resize + centre crop run as one Pillow resize of the crop
+region only (``_FusedResizeCrop``, checked against the timm transform in the tests).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import ZooError
+from zoo.images import MAX_PIXELS, ImageError, decode_image, describe_source
+from zoo.weights import WeightsSource, check_model_name, file_sha256, load_pretrained
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image as PILImage
+
+__all__ = [
+    "CACHE_SIZE",
+    "Classifier",
+    "ImageResult",
+    "Prediction",
+    "classify",
+    "clear_cache",
+    "get_classifier",
+    "preprocess_preview",
+]
+
+#: How many loaded models stay resident (a Lite model is 20-40 MB; B7 is 260 MB).
+CACHE_SIZE: int = 3
+#: Images per forward pass when many are classified in one call.
+MAX_BATCH: int = 32
+# Before a centre crop only the middle of a very long strip matters; trimming the long side to
+# this many times the short side keeps the resize small (a 1×50000 strip would otherwise be
+# upscaled to 256×12.8M pixels) and leaves the crop the model sees unchanged.
+_MAX_ASPECT: int = 4
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One of the top-k classes: ImageNet index, human-readable label, softmax probability."""
+
+    index: int
+    label: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """The classification of one image, or the reason it could not be classified (``error``)."""
+
+    image: str
+    model: str
+    weights: str
+    top: tuple[Prediction, ...]
+    error: str | None
+
+
+@functools.lru_cache(maxsize=4)
+def _labels(subset: str, num_classes: int) -> tuple[str, ...]:
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo(subset)
+    if info.num_classes() != num_classes:
+        return tuple(f"class {i}" for i in range(num_classes))
+    return tuple(info.index_to_description(i) for i in range(num_classes))
+
+
+class Classifier:
+    """A pretrained model with its evaluation transform and labels. Build it with ``load``."""
+
+    def __init__(
+        self, model_name: str, model: torch.nn.Module, weights: WeightsSource, *, _token: object
+    ) -> None:
+        if _token is not _LOAD_TOKEN:
+            raise TypeError(
+                "use Classifier.load(...) or get_classifier(...): weights must be loaded"
+            )
+        import timm.data
+
+        self.model_name = model_name
+        self.model = model
+        self.weights = weights
+        self.data_config: dict[str, Any] = dict(
+            timm.data.resolve_model_data_config(model, use_test_size=True)
+        )
+        self.transform = timm.data.create_transform(**self.data_config, is_training=False)
+        self.num_classes: int = int(model.num_classes)
+        subset = timm.data.infer_imagenet_subset(model) or "imagenet-1k"
+        self.labels = _labels(subset, self.num_classes)
+        height, width = self.data_config["input_size"][1:]
+        # The transform first resizes to size / crop_pct; JPEGs may be decoded down to that.
+        self.resize_px: int = math.ceil(max(height, width) / self.data_config["crop_pct"])
+        self._fused = _FusedResizeCrop.from_transform(self.transform)
+
+    @classmethod
+    def load(cls, model_name: str, weights_path: str | Path | None = None) -> Classifier:
+        model, source = load_pretrained(model_name, weights_path)
+        return cls(model_name, model, source, _token=_LOAD_TOKEN)
+
+    # ---- preprocessing
+
+    def decode(self, data: bytes | Path | str, *, max_pixels: int = MAX_PIXELS) -> PILImage.Image:
+        """Decode untrusted bytes or a file to RGB, JPEGs at the reduced size the resize allows."""
+        return decode_image(data, max_pixels=max_pixels, target_size=self.resize_px)
+
+    def _trim_aspect(self, image: PILImage.Image) -> PILImage.Image:
+        if self.data_config.get("crop_mode", "center") != "center":
+            return image
+        width, height = image.size
+        short = min(width, height)
+        if max(width, height) <= _MAX_ASPECT * short:
+            return image
+        keep = _MAX_ASPECT * short
+        if width > height:
+            left = (width - keep) // 2
+            return image.crop((left, 0, left + keep, height))
+        top = (height - keep) // 2
+        return image.crop((0, top, width, top + keep))
+
+    def preprocess(self, image: PILImage.Image) -> torch.Tensor:
+        """The model's input tensor (C, H, W) for one RGB image: ``self.transform``'s result.
+
+        When the transform is the usual resize-shortest-side + centre crop, both steps run as one
+        Pillow resize of just the cropped region (same sample positions and filter support, so
+        the same pixels; a test checks it against the timm transform), which saves a third of
+        the preprocessing time at batch 1.
+        """
+        image = self._trim_aspect(image)
+        if self._fused is not None:
+            return self._fused(image)
+        return self.transform(image)
+
+    def preview(self, image: PILImage.Image) -> PILImage.Image:
+        """The crop the model sees, as an 8-bit RGB image (the input tensor, un-normalised)."""
+        import torch
+        from PIL import Image
+
+        tensor = self.preprocess(image)
+        mean = torch.tensor(self.data_config["mean"]).view(-1, 1, 1)
+        std = torch.tensor(self.data_config["std"]).view(-1, 1, 1)
+        pixels = (tensor * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
+        return Image.fromarray(pixels.permute(1, 2, 0).contiguous().numpy(), mode="RGB")
+
+    # ---- inference
+
+    def predict(self, batch: torch.Tensor, top_k: int = 5) -> list[tuple[Prediction, ...]]:
+        """Top-k predictions for a preprocessed batch (N, C, H, W)."""
+        import torch
+
+        self._check_top_k(top_k)
+        with torch.inference_mode():
+            probabilities = self.model(batch).softmax(dim=-1)
+            values, indices = probabilities.topk(top_k, dim=-1)
+        return [
+            tuple(
+                Prediction(index=i, label=self.labels[i], probability=p)
+                for i, p in zip(row_indices, row_values, strict=True)
+            )
+            for row_indices, row_values in zip(indices.tolist(), values.tolist(), strict=True)
+        ]
+
+    def _check_top_k(self, top_k: int) -> None:
+        if (
+            isinstance(top_k, bool)
+            or not isinstance(top_k, int)
+            or not 1 <= top_k <= self.num_classes
+        ):
+            raise ZooError(f"top_k must be an integer from 1 to {self.num_classes}, got {top_k!r}")
+
+    def classify(self, images: Sequence[bytes | Path | str], top_k: int = 5) -> list[ImageResult]:
+        """Classify many images: valid ones in batched forward passes, each failure reported."""
+        import torch
+
+        self._check_top_k(top_k)
+        names = [describe_source(item) for item in images]
+        tops: list[tuple[Prediction, ...]] = [()] * len(images)
+        errors: list[str | None] = [None] * len(images)
+        ready: list[tuple[int, torch.Tensor]] = []
+        for position, item in enumerate(images):
+            try:
+                ready.append((position, self.preprocess(self.decode(item))))
+            except ImageError as exc:
+                errors[position] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
+                errors[position] = f"cannot preprocess this image ({type(exc).__name__}: {exc})"
+        for start in range(0, len(ready), MAX_BATCH):
+            chunk = ready[start : start + MAX_BATCH]
+            batch = torch.stack([tensor for _, tensor in chunk])
+            for (position, _), top in zip(chunk, self.predict(batch, top_k), strict=True):
+                tops[position] = top
+        return [
+            ImageResult(
+                image=name,
+                model=self.model_name,
+                weights=self.weights.description,
+                top=top,
+                error=error,
+            )
+            for name, top, error in zip(names, tops, errors, strict=True)
+        ]
+
+
+_LOAD_TOKEN = object()
+
+
+class _FusedResizeCrop:
+    """torchvision ``Resize(short side, PIL filter)`` + ``CenterCrop`` as one ``Image.resize(box=)``.
+
+    Pillow maps output pixel ``i`` to source position ``box_left + (i + 0.5) * scale`` and clamps
+    the filter to the *whole* image, so resizing only the crop's pre-image with the same scale
+    samples where resize-then-crop would. Output sizes and crop offsets are computed the way
+    torchvision computes them (``int`` truncation, ``round`` to even). The result differs from
+    the timm transform only by floating-point rounding: at most 1/255, in under 0.1 % of values
+    (tests/test_classify.py checks it).
+    """
+
+    def __init__(self, short_px: int, crop_hw: tuple[int, int], resample: int, rest: list) -> None:
+        self.short_px = short_px
+        self.crop_hw = crop_hw
+        self.resample = resample
+        self.support = {3: 2.0, 2: 1.0}[resample]  # filter half-width at scale 1 (Pillow)
+        self.rest = rest  # ToTensor, Normalize, ...
+
+    @classmethod
+    def from_transform(cls, transform: Any) -> _FusedResizeCrop | None:
+        from torchvision import transforms as T
+        from torchvision.transforms.functional import InterpolationMode
+
+        steps = list(getattr(transform, "transforms", []))
+        if len(steps) < 2 or type(steps[0]) is not T.Resize or type(steps[1]) is not T.CenterCrop:
+            return None
+        resize, crop = steps[0], steps[1]
+        size = resize.size
+        if isinstance(size, list | tuple):
+            if len(size) != 1:
+                return None
+            size = size[0]
+        filters = {InterpolationMode.BICUBIC: 3, InterpolationMode.BILINEAR: 2}  # PIL constants
+        if resize.max_size is not None or resize.interpolation not in filters:
+            return None
+        crop_h, crop_w = crop.size
+        if crop_h > size or crop_w > size:
+            return None  # CenterCrop would pad
+        return cls(int(size), (crop_h, crop_w), filters[resize.interpolation], steps[2:])
+
+    def __call__(self, image: PILImage.Image) -> torch.Tensor:
+        width, height = image.size
+        short, long = (width, height) if width <= height else (height, width)
+        new_long = int(self.short_px * long / short)
+        new_w, new_h = (self.short_px, new_long) if width <= height else (new_long, self.short_px)
+        crop_h, crop_w = self.crop_hw
+        top = int(round((new_h - crop_h) / 2.0))
+        left = int(round((new_w - crop_w) / 2.0))
+        scale_x, scale_y = width / new_w, height / new_h
+        x0, x1 = left * scale_x, (left + crop_w) * scale_x
+        y0, y1 = top * scale_y, (top + crop_h) * scale_y
+        # Pillow resizes horizontally first and rounds the intermediate to 8 bits; given a 2-D
+        # box it may pick another order, so run the two passes explicitly, in Pillow's order.
+        # The horizontal pass only needs the rows the vertical filter will read.
+        reach = self.support * max(scale_y, 1.0) + 1.0
+        row_first = max(0, math.floor(y0 - reach))
+        row_last = min(height, math.ceil(y1 + reach))
+        rows = row_last - row_first
+        strip = image if rows == height else image.crop((0, row_first, width, row_last))
+        strip = strip.resize((crop_w, rows), self.resample, box=(x0, 0, x1, rows))
+        box = (0, y0 - row_first, crop_w, y1 - row_first)
+        result: Any = strip.resize((crop_w, crop_h), self.resample, box=box)
+        for step in self.rest:
+            result = step(result)
+        return result
+
+
+# ---- the cache of loaded classifiers
+
+_cache: OrderedDict[tuple[str, str], Classifier] = OrderedDict()
+_cache_lock = threading.Lock()
+_load_locks: dict[tuple[str, str], threading.Lock] = {}
+
+
+def _cache_key(model_name: str, weights_path: str | Path | None) -> tuple[str, str]:
+    if weights_path is None:
+        return model_name, "auto"  # resolved by load_pretrained: hub cache, download, package
+    try:
+        return model_name, file_sha256(weights_path)
+    except OSError as exc:
+        raise ZooError(
+            f"weights file {weights_path} cannot be read ({exc.strerror or exc})"
+        ) from None
+
+
+def get_classifier(model_name: str, weights_path: str | Path | None = None) -> Classifier:
+    """A loaded ``Classifier`` from the LRU cache, loading it (once, even across threads) if needed."""
+    check_model_name(model_name)
+    key = _cache_key(model_name, weights_path)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        load_lock = _load_locks.setdefault(key, threading.Lock())
+    with load_lock:  # a second thread asking for the same model waits for the first load
+        with _cache_lock:
+            if key in _cache:
+                return _cache[key]
+        try:
+            classifier = Classifier.load(model_name, weights_path)
+        finally:
+            with _cache_lock:
+                _load_locks.pop(key, None)
+        with _cache_lock:
+            _cache[key] = classifier
+            _cache.move_to_end(key)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        return classifier
+
+
+def clear_cache() -> None:
+    """Forget every loaded classifier (tests; freeing memory)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def classify(
+    images: Sequence[bytes | Path | str],
+    model_name: str,
+    weights_path: str | Path | None = None,
+    top_k: int = 5,
+) -> list[ImageResult]:
+    """Classify images (bytes or paths) with ``model_name``; one ``ImageResult`` per image, in order.
+
+    Model, weights and ``top_k`` problems raise ``ZooError`` (``NoWeightsError`` when no real
+    weights exist); a bad image only sets that image's ``error``.
+    """
+    if isinstance(images, bytes | str | Path):
+        raise ZooError("images must be a sequence of bytes or paths, e.g. [Path('cat.jpg')]")
+    return get_classifier(model_name, weights_path).classify(images, top_k)
+
+
+def preprocess_preview(
+    image: bytes | Path | str | PILImage.Image,
+    model_name: str,
+    weights_path: str | Path | None = None,
+) -> PILImage.Image:
+    """The exact crop ``model_name`` sees for an image, as an RGB PIL image (for display)."""
+    from PIL import Image
+
+    classifier = get_classifier(model_name, weights_path)
+    if isinstance(image, Image.Image):
+        from zoo.images import to_upright_rgb
+
+        decoded = to_upright_rgb(image)
+    else:
+        decoded = classifier.decode(image)
+    return classifier.preview(decoded)
