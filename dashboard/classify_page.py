@@ -50,21 +50,8 @@ def weights_table() -> tuple[tuple[str, str | None, str], ...]:
         if source is not None:
             rows.append((name, source.description, ""))
         else:
-            rows.append((name, None, _how_to_get(weights, name)))
+            rows.append((name, None, weights.how_to_get_weights(name)))
     return tuple(rows)
-
-
-def _how_to_get(weights_mod, name: str) -> str:
-    helper = getattr(weights_mod, "_how_to_get", None)
-    if callable(helper):
-        try:
-            return str(helper(name, "HF_HUB_OFFLINE is set or the Hub is unreachable"))
-        except Exception:  # noqa: BLE001
-            pass
-    return (
-        f"download timm's weights once while online (timm.create_model('{name}', "
-        "pretrained=True)), or pass a weights file to `effscale-zoo classify --weights`"
-    )
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
