@@ -1,0 +1,263 @@
+"""zoo.store: the SQLite measurement store (keys, export, concurrency, crash safety)."""
+
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from zoo import ZooError
+from zoo.build import spec_from_phi, spec_from_variant
+from zoo.measure import Measurement, Protocol
+from zoo.store import SCHEMA_VERSION, MeasurementStore, default_store_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fake(model="efficientnet_b0", resolution=224, batch_size=1, device="cpu", env="env1", **kw):
+    base = dict(
+        model=model,
+        resolution=resolution,
+        params=5_288_548,
+        macs=385_825_092,
+        macs_backend="aten",
+        batch_size=batch_size,
+        precision="fp32",
+        device=device,
+        device_name="Test CPU",
+        channels_last=True,
+        latency_ms_median=10.0,
+        latency_ms_p90=12.0,
+        latency_ms_mean=10.5,
+        latency_ms_std=0.5,
+        throughput_ips=95.2,
+        iterations=5,
+        warmup_iters=3,
+        peak_memory_mb=450.0,
+        peak_memory_kind="worker_peak_rss",
+        cpu_model="Test CPU",
+        threads=2,
+        torch_version="2.14.1",
+        timm_version="1.0.31",
+        measured_at="2026-11-29T10:00:00+00:00",
+        environment_key=env,
+    )
+    base.update(kw)
+    return Measurement(**base)
+
+
+def test_put_get_roundtrip_and_unique_key(tmp_path):
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        spec = spec_from_variant("b0")
+        protocol = Protocol(device="cpu")
+        assert store.get(spec, protocol, "env1") is None
+        store.put(fake())
+        got = store.get(spec, protocol, "env1")
+        assert got == replace(fake(), from_store=True)
+        assert store.get(spec, protocol, "env2") is None  # another environment
+        assert store.get(spec, replace(protocol, batch_size=2), "env1") is None
+        assert store.get(spec, replace(protocol, channels_last=False), "env1") is None
+        store.put(fake(latency_ms_median=9.0))  # same key: replaced, not duplicated
+        assert len(store.rows()) == 1
+        assert store.get(spec, protocol, "env1").latency_ms_median == 9.0
+
+
+def test_rows_filter_by_device(tmp_path):
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        store.put(fake())
+        store.put(fake(device="cuda:0", precision="bf16"))
+        store.put(fake(device="cuda:1"))
+        assert [m.device for m in store.rows("cpu")] == ["cpu"]
+        assert [m.device for m in store.rows("cuda")] == ["cuda:0", "cuda:1"]
+        assert [m.device for m in store.rows("cuda:1")] == ["cuda:1"]
+        assert len(store.rows()) == 3 and all(m.from_store for m in store.rows())
+
+
+def test_export_csv_and_json(tmp_path):
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        store.put(fake())
+        store.put(fake(model="resnet50", resolution=288))
+        records = json.loads(store.export("json"))
+        assert [r["model"] for r in records] == ["efficientnet_b0", "resnet50"]
+        rows = list(csv.DictReader(io.StringIO(store.export("csv"))))
+        assert rows[1]["model"] == "resnet50" and rows[1]["resolution"] == "288"
+        assert {"latency_ms_median", "throughput_ips", "peak_memory_mb"} <= set(rows[0])
+        with pytest.raises(ZooError, match="accepted csv, json"):
+            store.export("xml")
+
+
+def test_schema_and_wal(tmp_path):
+    path = tmp_path / "m.sqlite"
+    MeasurementStore(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    conn.execute("UPDATE schema_version SET version = 99")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ZooError, match="schema version 99"):
+        MeasurementStore(path)
+
+
+def test_unusable_location_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ZooError, match="cannot use the measurement store"):
+        MeasurementStore(blocker / "m.sqlite")
+    with pytest.raises(ZooError, match="writable"):
+        MeasurementStore(tmp_path)  # a folder, not a database file
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores modes")
+def test_read_only_database_is_a_clear_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    MeasurementStore(folder / "m.sqlite").close()
+    for p in folder.iterdir():
+        p.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(ZooError, match="cannot use the measurement store"):
+            MeasurementStore(folder / "m.sqlite").put(fake())
+    finally:
+        folder.chmod(0o755)
+
+
+def test_default_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("EFFSCALE_STORE", str(tmp_path / "x.sqlite"))
+    assert default_store_path() == tmp_path / "x.sqlite"
+    monkeypatch.delenv("EFFSCALE_STORE")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_store_path() == tmp_path / "data" / "effscale" / "measurements.sqlite"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert default_store_path() == Path.home() / ".local/share/effscale/measurements.sqlite"
+
+
+WRITER = """
+import sys
+from tests.test_zoo_store import fake
+from zoo.store import MeasurementStore
+store = MeasurementStore(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    store.put(fake(model=f"m{i}"))
+store.close()
+"""
+
+
+def test_concurrent_readers_and_writers_do_not_corrupt(tmp_path):
+    path = tmp_path / "m.sqlite"
+    MeasurementStore(path).close()
+    count = 150
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(count)], cwd=ROOT)
+    store = MeasurementStore(path)
+    seen: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read(counts):
+        reader = MeasurementStore(path)  # its own connection, like another process
+        try:
+            while not stop.is_set():
+                rows = reader.rows() if len(counts) % 2 else store.rows()
+                assert all(r.model[0] in "mt" and r.params == 5_288_548 for r in rows)
+                counts.append(len(rows))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            reader.close()
+
+    def write():  # a second writer in this process, sharing the connection across threads
+        try:
+            for i in range(50):
+                store.put(fake(model=f"t{i}", device="cuda:0"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(c,)) for c in seen]
+    threads.append(threading.Thread(target=write))
+    for t in threads:
+        t.start()
+    assert writer.wait(timeout=120) == 0
+    stop.set()
+    for t in threads:
+        t.join()
+    assert not errors
+    for counts in seen:  # each reader saw the table only grow, one committed row at a time
+        assert counts and counts == sorted(counts) and counts[-1] <= count + 50
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == count + 50
+    conn.close()
+    store.close()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _row_models(path: Path) -> list[str]:
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return [r[0] for r in conn.execute("SELECT model FROM measurements ORDER BY id")]
+    except sqlite3.OperationalError:  # the table does not exist yet
+        return []
+    finally:
+        conn.close()
+
+
+def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(tmp_path):
+    path = tmp_path / "m.sqlite"
+    phis = ["-3", "-2.75", "-2.5", "-2.25"]
+    command = [
+        sys.executable, "-m", "zoo", "measure", "--phi", *phis, "--device", "cpu",
+        "--iters", "2", "--warmup", "0", "--store", str(path), "--format", "json",
+        "--no-progress",
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _row_models(path) and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the sweep finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        # the measurement helper and its child die with their parent (PR_SET_PDEATHSIG)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _group_alive(proc.pid):
+            time.sleep(0.1)
+        assert not _group_alive(proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    done = _row_models(path)
+    assert 1 <= len(done) < len(phis)
+    assert len(done) == len(set(done))  # each finished row exactly once
+
+    out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    records = json.loads(out.stdout)
+    expected = [spec_from_phi(float(p)).model for p in phis]
+    assert [r["model"] for r in records] == expected
+    assert [r["from_store"] for r in records] == [m in done for m in expected]
+    assert sorted(_row_models(path)) == sorted(expected)

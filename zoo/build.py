@@ -1,0 +1,294 @@
+"""Build the PyTorch model for anything the explorer describes, and peer models by timm name.
+
+A ``ModelSpec`` is a plain, hashable record of *what* to build; ``build_model`` is the only
+function here that returns a torch object. EfficientNets go through timm's EfficientNet builder
+(``timm.models.efficientnet._gen_efficientnet``, a private API: timm is pinned), which scales the
+B0 block table by width and depth before any layer exists, exactly as the explorer does
+(Tan & Le 2019, section 3.3, equation 3). Official variants use timm's registered entrypoint
+(``efficientnet_b3`` …), which is the same network with the right ``pretrained_cfg``.
+
+Weights are random (``pretrained=False``): this module builds architectures to count and time;
+``zoo.weights`` loads ImageNet weights for classification.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+import explorer
+from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, ScaledNetwork, ScalingError
+from explorer.scaling import MAX_RESOLUTION_PX, MIN_RESOLUTION_PX
+from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "PEER_MODELS",
+    "ModelSpec",
+    "build_model",
+    "network_for",
+    "spec_from_multipliers",
+    "spec_from_phi",
+    "spec_from_timm",
+    "spec_from_variant",
+]
+
+ModelKind = Literal["efficientnet", "timm"]
+
+#: Peer models (timm names) built for the latency–accuracy chart. The ``tf_efficientnet_*`` and
+#: ``efficientnet_lite*`` families, and any other timm name, are accepted by ``spec_from_timm``.
+PEER_MODELS: tuple[str, ...] = (
+    "resnet50",
+    "mobilenetv2_100",
+    "mobilenetv3_large_100",
+    "regnety_016",
+    "regnety_032",
+    "regnety_040",
+    "convnext_tiny",
+    "efficientnetv2_rw_s",
+    "tf_efficientnetv2_s",
+)
+
+# Longest prefix first: the family colours a point on the chart.
+_FAMILIES: tuple[str, ...] = (
+    "tf_efficientnetv2",
+    "tf_efficientnet_lite",
+    "tf_efficientnet",
+    "efficientnetv2",
+    "efficientnet_lite",
+    "efficientnet",
+    "mobilenetv2",
+    "mobilenetv3",
+    "regnetx",
+    "regnety",
+    "resnet",
+    "convnext",
+)
+
+_OFFICIAL_TIMM_NAME = re.compile(r"^efficientnet_(b[0-8]|l2)$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to build: an EfficientNet the explorer describes, or a timm model by name.
+
+    ``model`` is a canonical id: the timm name for official variants and peers
+    (``efficientnet_b3``, ``resnet50``), ``efficientnet_phi2.5_a1.2_b1.1_g1.15`` for a compound
+    coefficient and ``efficientnet_w1.2_d1.4`` for explicit multipliers (the resolution is a field
+    of its own). Together with ``resolution`` it identifies the network exactly.
+    """
+
+    model: str
+    kind: ModelKind
+    resolution: int  # input pixels (square)
+    width_multiplier: float | None  # None for timm peers
+    depth_multiplier: float | None
+    variant: str | None  # "b0" … "l2" for official EfficientNets
+    phi: float | None
+    alpha: float | None
+    beta: float | None
+    gamma: float | None
+    family: str  # "efficientnet", "resnet", "tf_efficientnet", …
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} @{self.resolution}px"
+
+
+def _num(value: float) -> str:
+    # Ten significant digits: distinct configurations get distinct ids, and 1.1 stays "1.1".
+    return format(float(value), ".10g")
+
+
+def _check_resolution(resolution: object) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, int):
+        raise ZooError(f"resolution must be a whole number of pixels, got {resolution!r}")
+    if not MIN_RESOLUTION_PX <= resolution <= MAX_RESOLUTION_PX:
+        raise ZooError(
+            f"resolution {resolution} px is out of range: accepted {MIN_RESOLUTION_PX} to "
+            f"{MAX_RESOLUTION_PX} px"
+        )
+    return resolution
+
+
+def _from_network(model: str, net: ScaledNetwork) -> ModelSpec:
+    return ModelSpec(
+        model=model,
+        kind="efficientnet",
+        resolution=net.resolution,
+        width_multiplier=net.width_multiplier,
+        depth_multiplier=net.depth_multiplier,
+        variant=net.variant,
+        phi=net.phi,
+        alpha=net.alpha,
+        beta=net.beta,
+        gamma=net.gamma,
+        family="efficientnet",
+    )
+
+
+def spec_from_variant(name: str, resolution: int | None = None) -> ModelSpec:
+    """An official EfficientNet (``b0`` … ``b7``, ``b8``, ``l2``; ``efficientnet_b3`` also works),
+    at its published resolution unless ``resolution`` is given.
+
+    >>> spec = spec_from_variant("B3")
+    >>> spec.model, spec.resolution, spec.width_multiplier, spec.depth_multiplier
+    ('efficientnet_b3', 300, 1.2, 1.4)
+    """
+    try:
+        net = explorer.from_variant(name)
+    except ScalingError as exc:
+        raise ZooError(str(exc)) from None
+    spec = _from_network(f"efficientnet_{net.variant}", net)
+    if resolution is not None and resolution != spec.resolution:
+        spec = replace(spec, resolution=_check_resolution(resolution))
+    return spec
+
+
+def spec_from_phi(
+    phi: float, alpha: float = PAPER_ALPHA, beta: float = PAPER_BETA, gamma: float = PAPER_GAMMA
+) -> ModelSpec:
+    """The EfficientNet for compound coefficient φ with depth α^φ, width β^φ, resolution 224·γ^φ.
+
+    >>> spec_from_phi(2.5).model
+    'efficientnet_phi2.5_a1.2_b1.1_g1.15'
+    """
+    try:
+        net = explorer.from_phi(phi, alpha, beta, gamma)
+    except ScalingError as exc:
+        raise ZooError(str(exc)) from None
+    model = (
+        f"efficientnet_phi{_num(net.phi)}_a{_num(net.alpha)}_b{_num(net.beta)}_g{_num(net.gamma)}"
+    )
+    return _from_network(model, net)
+
+
+def spec_from_multipliers(width: float, depth: float, resolution: int = 224) -> ModelSpec:
+    """An EfficientNet with explicit width and depth multipliers at ``resolution`` pixels.
+
+    >>> spec = spec_from_multipliers(1.2, 1.4, 300)
+    >>> spec.model, spec.resolution
+    ('efficientnet_w1.2_d1.4', 300)
+    """
+    try:
+        net = explorer.from_multipliers(width, depth, _check_resolution(resolution))
+    except ScalingError as exc:
+        raise ZooError(str(exc)) from None
+    return _from_network(
+        f"efficientnet_w{_num(net.width_multiplier)}_d{_num(net.depth_multiplier)}", net
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _timm_model_names() -> tuple[str, ...]:
+    import timm
+
+    return tuple(timm.list_models())
+
+
+def _family(name: str) -> str:
+    for family in _FAMILIES:
+        if name.startswith(family):
+            return family
+    match = re.match(r"[a-z]+", name)
+    return match.group() if match else name
+
+
+def spec_from_timm(name: str, resolution: int | None = None) -> ModelSpec:
+    """A timm model by name (``resnet50``, ``tf_efficientnet_b3``, ``arch.tag`` …), at the test
+    resolution of its pretrained config unless ``resolution`` is given.
+
+    ``efficientnet_b0`` … ``efficientnet_b8`` and ``efficientnet_l2`` are the explorer's official
+    variants (at the paper's resolution by default), so their structure is cross-checked.
+    Unknown names raise ``ZooError`` listing close matches from ``timm.list_models()``.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ZooError(f"model must be a timm model name such as 'resnet50', got {name!r}")
+    key = name.strip()
+    arch = key.split(".", 1)[0]
+    official = _OFFICIAL_TIMM_NAME.match(arch)
+    if official and "." not in key:
+        return spec_from_variant(official.group(1), resolution)
+    names = _timm_model_names()
+    if arch not in names:
+        close = difflib.get_close_matches(arch.lower(), names, n=5, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ZooError(
+            f"unknown model {name!r}: {hint}accepted any of the {len(names)} names in "
+            f"timm.list_models(), e.g. {', '.join(PEER_MODELS[:4])}"
+        )
+    if resolution is None:
+        from timm.models import get_pretrained_cfg
+
+        cfg = get_pretrained_cfg(key, allow_unregistered=True)
+        if cfg is None:
+            resolution = 224
+        else:
+            size = cfg.test_input_size or cfg.input_size
+            resolution = int(size[-1])
+    return ModelSpec(
+        model=arch,
+        kind="timm",
+        resolution=_check_resolution(resolution),
+        width_multiplier=None,
+        depth_multiplier=None,
+        variant=None,
+        phi=None,
+        alpha=None,
+        beta=None,
+        gamma=None,
+        family=_family(arch),
+    )
+
+
+def network_for(spec: ModelSpec) -> ScaledNetwork | None:
+    """The explorer's exact description of ``spec`` (``None`` for timm peers).
+
+    >>> network_for(spec_from_variant("b0")).params
+    5288548
+    """
+    if spec.kind != "efficientnet":
+        return None
+    assert spec.width_multiplier is not None and spec.depth_multiplier is not None
+    if spec.phi is not None:
+        return explorer.from_phi(spec.phi, spec.alpha, spec.beta, spec.gamma)
+    if spec.variant is not None:
+        net = explorer.from_variant(spec.variant)
+        if net.resolution == spec.resolution:
+            return net
+    return explorer.from_multipliers(spec.width_multiplier, spec.depth_multiplier, spec.resolution)
+
+
+def build_model(spec: ModelSpec, *, device: str = "cpu") -> torch.nn.Module:
+    """The model for ``spec`` in eval mode with random weights, its tensors on ``device``.
+
+    ``device="meta"`` gives shapes without memory: enough to count parameters and MACs.
+    """
+    import torch
+
+    with torch.device(device):
+        if spec.kind == "timm":
+            import timm
+
+            model = timm.create_model(spec.model, pretrained=False)
+        elif spec.variant is not None:
+            import timm
+
+            # The registered entrypoint is the same network as the generator below at the
+            # variant's multipliers, and it carries the variant's pretrained_cfg.
+            model = timm.create_model(f"efficientnet_{spec.variant}", pretrained=False)
+        else:
+            from timm.models.efficientnet import _gen_efficientnet
+
+            model = _gen_efficientnet(
+                "efficientnet_b0",
+                channel_multiplier=spec.width_multiplier,
+                depth_multiplier=spec.depth_multiplier,
+                pretrained=False,
+            )
+    return model.eval()

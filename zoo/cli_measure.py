@@ -1,0 +1,302 @@
+"""``python -m zoo measure`` and ``python -m zoo export``.
+
+``measure`` takes one or more ``--variant b0 … b7``, ``--phi`` values (with ``--alpha --beta
+--gamma``) or ``--model`` timm names, measures each with the stated protocol (or returns the
+stored result) and prints a table, JSON or CSV on stdout; a progress bar goes to stderr for
+sweeps. Everything is validated before anything runs: bad input prints one line, exits with
+status 2 and stores nothing. ``export`` dumps the whole store as CSV or JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
+
+__all__ = ["add_parsers", "format_measurements", "run_export", "run_measure"]
+
+#: The columns every output format carries, in order (JSON/CSV add the rest of the record).
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "model",
+    "resolution",
+    "params",
+    "macs",
+    "batch_size",
+    "precision",
+    "device",
+    "latency_ms_median",
+    "latency_ms_p90",
+    "throughput_ips",
+    "peak_memory_mb",
+)
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Register ``measure`` and ``export`` on ``python -m zoo``'s subparsers."""
+    p = subparsers.add_parser(
+        "measure",
+        help="measure params, MACs, latency and peak memory (stored; re-asks are instant)",
+        description=(
+            "Measure EfficientNets and timm models with a stated latency protocol "
+            "(see docs/benchmarks.md). Results are stored; asking again returns them."
+        ),
+    )
+    p.add_argument(
+        "--variant",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="bN",
+        help="official EfficientNet variants: b0 … b7 (also b8, l2)",
+    )
+    p.add_argument(
+        "--phi",
+        nargs="+",
+        action="extend",
+        default=[],
+        type=float,
+        metavar="PHI",
+        help="compound coefficients, scaled with --alpha --beta --gamma",
+    )
+    p.add_argument("--alpha", type=float, default=PAPER_ALPHA, help="depth base (default 1.2)")
+    p.add_argument("--beta", type=float, default=PAPER_BETA, help="width base (default 1.1)")
+    p.add_argument(
+        "--gamma", type=float, default=PAPER_GAMMA, help="resolution base (default 1.15)"
+    )
+    p.add_argument(
+        "--model",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="timm model names, e.g. resnet50 mobilenetv3_large_100",
+    )
+    p.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="input size for --model (default: the model's test size)",
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--precision", default="fp32", help="fp32; bf16 or fp16 (autocast) on CUDA only")
+    p.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="channels_last memory format (default on)",
+    )
+    p.add_argument(
+        "--iters",
+        type=int,
+        default=None,
+        help="timed iterations (the maximum; default 50, bounded by --max-seconds)",
+    )
+    p.add_argument("--warmup", type=int, default=None, help="warm-up iterations (default 3)")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="stop timing after this much timed work (default 10)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: the physical cores available)",
+    )
+    p.add_argument("--remeasure", action="store_true", help="measure even if a result is stored")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH",
+        help="SQLite store (default $EFFSCALE_STORE or the per-user data folder)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(handler=run_measure)
+
+    e = subparsers.add_parser("export", help="dump the measurement store as CSV or JSON")
+    e.add_argument("--format", choices=("csv", "json"), default="csv")
+    e.add_argument(
+        "--store",
+        default=None,
+        metavar="PATH",
+        help="SQLite store (default $EFFSCALE_STORE or the per-user data folder)",
+    )
+    e.set_defaults(handler=run_export)
+
+
+def _protocol(args: argparse.Namespace) -> Any:
+    from zoo.measure import Protocol
+
+    defaults = Protocol(device="cpu")
+    options: dict[str, Any] = {
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+        "threads": args.threads,
+    }
+    if args.iters is not None:
+        options["max_iters"] = args.iters
+        # --iters N asks for N samples: fewer only if N is below the default minimum.
+        options["min_iters"] = max(1, min(defaults.min_iters, args.iters))
+    if args.warmup is not None:
+        options["warmup_iters"] = args.warmup
+    if args.max_seconds is not None:
+        options["max_seconds"] = args.max_seconds
+    return Protocol(**options)
+
+
+def _specs(args: argparse.Namespace) -> list[Any]:
+    from zoo.build import spec_from_phi, spec_from_timm, spec_from_variant
+    from zoo.errors import ZooError
+
+    if not (args.variant or args.phi or args.model):
+        raise ZooError("nothing to measure: give --variant b0 … b7, --phi VALUES or --model NAMES")
+    specs = [spec_from_variant(v) for v in args.variant]
+    specs += [spec_from_phi(phi, args.alpha, args.beta, args.gamma) for phi in args.phi]
+    specs += [spec_from_timm(name, args.resolution) for name in args.model]
+    unique = list(dict.fromkeys(specs))  # keep order, drop repeats
+    return unique
+
+
+def _cell(value: object, digits: int = 2) -> str:
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_measurements(measurements: Sequence[Any], fmt: str) -> str:
+    """The measurements as an aligned table, a JSON array or CSV (header + rows)."""
+    records = [m.to_dict() for m in measurements]
+    if fmt == "json":
+        return json.dumps(records, indent=2) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        names = list(records[0]) if records else list(SUMMARY_COLUMNS)
+        writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return buffer.getvalue()
+    header = (
+        "model",
+        "res",
+        "params",
+        "GMACs",
+        "batch",
+        "prec",
+        "device",
+        "median ms",
+        "min ms",
+        "p90 ms",
+        "img/s",
+        "peak MB",
+        "iters",
+        "source",
+    )
+    rows = [
+        (
+            r["model"],
+            str(r["resolution"]),
+            _cell(r["params"]),
+            f"{r['macs'] / 1e9:.3f}",
+            str(r["batch_size"]),
+            r["precision"],
+            r["device"],
+            _cell(r["latency_ms_median"]),
+            _cell(r["latency_ms_min"]),
+            _cell(r["latency_ms_p90"]),
+            _cell(r["throughput_ips"], 1),
+            _cell(r["peak_memory_mb"], 0),
+            str(r["iterations"]),
+            "stored" if r["from_store"] else "measured",
+        )
+        for r in records
+    ]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
+    lines = [
+        "  ".join(
+            str(c).rjust(w) if i else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in (header, *rows)
+    ]
+    if records:
+        first = records[0]
+        lines.append(
+            f"# {first['device_name']}; {first['threads']} threads; torch "
+            f"{first['torch_version']}, timm {first['timm_version']}; channels_last="
+            f"{first['channels_last']}; warm-up {first['warmup_iters']}; MACs by ptflops "
+            f"{first['macs_backend']}; peak memory = {first['peak_memory_kind']}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def run_measure(args: argparse.Namespace) -> int:
+    from zoo.measure import MeasurementError, resolve_protocol, sweep
+    from zoo.memory import check_fits
+    from zoo.store import MeasurementStore
+
+    specs = _specs(args)
+    protocol = resolve_protocol(_protocol(args))
+    # Refuse what cannot fit before the store is even opened: bad input stores nothing.
+    for spec in specs:
+        check_fits(spec, protocol.batch_size, protocol.precision, protocol.device)
+    store = MeasurementStore(args.store)
+    try:
+        progress = None
+        if len(specs) > 1 and not args.no_progress:
+            from tqdm import tqdm
+
+            progress = tqdm(total=len(specs), file=sys.stderr, unit="model", leave=False)
+
+        def on_wait() -> None:
+            print("another measurement is running, waiting", file=sys.stderr)
+
+        done: list[Any] = []
+
+        def on_result(m: Any) -> None:
+            done.append(m)
+            if progress is not None:
+                progress.set_postfix_str(m.model, refresh=False)
+                progress.update(1)
+
+        try:
+            results = sweep(
+                specs,
+                protocol,
+                store=store,
+                remeasure=args.remeasure,
+                on_result=on_result,
+                on_wait=on_wait,
+            )
+        except MeasurementError as exc:
+            # A run that failed on the device (not bad input): keep what finished, say why.
+            sys.stdout.write(format_measurements(done, args.format) if done else "")
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if progress is not None:
+                progress.close()
+    finally:
+        store.close()
+    sys.stdout.write(format_measurements(results, args.format))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from zoo.store import MeasurementStore
+
+    with MeasurementStore(args.store) as store:
+        sys.stdout.write(store.export(args.format))
+    return 0
