@@ -11,6 +11,7 @@ is skipped.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -172,13 +173,14 @@ def _wait_idle(page, timeout_ms: int = 120_000) -> None:
 
 
 def _metric(page, label: str) -> str:
-    """The value of the metric whose label is exactly ``label``."""
-    metrics = page.locator("[data-testid='stMetric']")
-    for i in range(metrics.count()):
-        metric = metrics.nth(i)
-        if metric.locator("[data-testid='stMetricLabel']").inner_text().strip() == label:
-            return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
-    raise AssertionError(f"no metric labelled {label!r}")
+    """The value of the metric whose label is exactly ``label``, waiting until it is drawn
+    (metrics arrive one by one while a run streams in)."""
+    label_re = re.compile(rf"^\s*{re.escape(label)}\s*$")
+    metric = page.locator("[data-testid='stMetric']").filter(
+        has=page.locator("[data-testid='stMetricLabel']", has_text=label_re)
+    ).first
+    metric.wait_for(timeout=60_000)
+    return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
 
 
 def _table_text(page, containing: str = "") -> str:
