@@ -6,7 +6,7 @@ PORT   ?= 8501
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench lint install install-test browser clean
+.PHONY: run test bench lint install install-test browser screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ browser:
 test: $(STAMP_TEST) browser
 	HF_HUB_OFFLINE=1 $(VENV)/bin/ruff check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+# Re-take the README's screenshots with the browser test (real measurements on this machine).
+screenshots: $(STAMP_TEST) browser
+	HF_HUB_OFFLINE=1 EFFSCALE_UPDATE_SCREENSHOTS=1 $(PY) -m pytest -q tests/test_e2e_browser.py
 
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -31,7 +31,11 @@ CANDIDATE_MODELS: tuple[str, ...] = (
     "tf_efficientnet_b0",
     "tf_efficientnet_b3",
 )
-UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff")
+# MIME types, not extensions: the browser's file picker still filters on them, but Streamlit then
+# skips its own server-side extension check, which (in 1.67) raises before the script runs and
+# fails the whole session on a forged name. The real check is ours: every upload is decoded with
+# an explicit format list and a pixel cap, and a bad file is an inline error for that file only.
+UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff")
 MAX_UPLOAD_MB = 10
 
 

@@ -73,7 +73,9 @@ def _init_session() -> None:
     widget values across pages).
     """
     if _SAVED not in st.session_state:
-        parsed, warnings = state.parse_query_params(st.query_params.to_dict())
+        parsed, warnings = state.parse_query_params(
+            {key: st.query_params.get_all(key) for key in st.query_params}
+        )
         st.session_state[KEY + "query_warnings"] = warnings
         st.session_state[_SAVED] = replace(
             parsed, phi=min(max(parsed.phi, state.PHI_MIN), state.PHI_MAX)

@@ -1,7 +1,7 @@
 """Generated image corpora shared by the tests and the load benchmark (no files on disk).
 
 ``bad_input_corpus()`` is the classification issue's upload corpus: a copy of the generator in
-``tests/test_images.py`` (kept there too; that file may import it from here instead). Each item is
+``tests/test_images.py`` originally; the image tests import it from here). Each item is
 ``name -> (bytes, expected error substring or None when it must decode)``.
 
 ``load_photos(n)`` makes ``n`` distinct real photos (crops, flips and rotations of

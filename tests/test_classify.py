@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_images import bad_input_corpus, exif_rotated_jpeg
 
+from tests.corpus import bad_input_corpus, exif_rotated_jpeg
 from zoo.classify import (
     Classifier,
     ImageResult,

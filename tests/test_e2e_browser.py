@@ -2,7 +2,8 @@
 
 Load the app, move the φ slider, see the table and metrics change, open the compare page, switch
 to classify, upload scikit-image's cat photo and see a cat label. Screenshots go to
-``test-artifacts/`` and the final ones to ``docs/screenshots/`` (used by the README).
+``test-artifacts/``; ``make screenshots`` also copies the final ones to ``docs/screenshots/``
+(used by the README).
 
 No browser is downloaded: ``make browser`` installs Debian's ``chromium``; without it the test
 is skipped.
@@ -13,29 +14,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, wait_idle
+
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = os.environ.get("EFFSCALE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CAT_WORDS = ("tabby", "tiger cat", "persian", "siamese", "egyptian cat")
 # Small models measured (really, on this CPU) before the browser opens, so that the compare
 # page's screenshot shows this machine's latencies.
@@ -58,12 +45,6 @@ if not Path(CHROMIUM).exists():
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is needed")
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the cat photo")
 CAT = Path(skimage_data.__file__).parent / "chelsea.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _premeasure(store_path: Path) -> None:
@@ -91,63 +72,19 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     store = tmp / "measurements.sqlite"
     _premeasure(store)
-    port = _free_port()
     # A private measurement lock for the server: the page's "another measurement is running"
     # notice must not depend on other work on this machine (the pre-measurement above used
     # the machine-wide lock, so it did wait for any other measurement).
-    env = dict(
-        os.environ,
-        HF_HUB_OFFLINE="1",
-        EFFSCALE_STORE=str(store),
-        EFFSCALE_LOCK=str(tmp / "measure.lock"),
-    )
-    log = open(tmp / "streamlit.log", "w+b")  # noqa: SIM115 - closed in the teardown
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.fileWatcherType",
-            "none",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    env = {"EFFSCALE_STORE": str(store), "EFFSCALE_LOCK": str(tmp / "measure.lock")}
+    server = StreamlitServer(env, log_path=tmp / "streamlit.log")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"streamlit did not start:\n{log.read().decode(errors='replace')}")
-            time.sleep(0.5)
-        yield url
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -158,18 +95,6 @@ def browser():
             yield chromium
         finally:
             chromium.close()
-
-
-def _wait_idle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until the app is connected and no script run is in progress (Streamlit's own e2e
-    pattern, e2e_playwright/conftest.py)."""
-    page.wait_for_selector(
-        "[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout_ms
-    )
-    page.wait_for_timeout(300)  # let a just-triggered rerun start
-    page.wait_for_selector(
-        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout_ms
-    )
 
 
 def _metric(page, label: str) -> str:
@@ -209,8 +134,11 @@ def _shot(page, name: str, height: int | None = None) -> Path:
 
 
 def _publish(path: Path, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+    """Copy a screenshot to docs/screenshots/ (the README's) when asked: `make screenshots`
+    sets EFFSCALE_UPDATE_SCREENSHOTS=1, so an ordinary test run leaves the tree clean."""
+    if os.environ.get("EFFSCALE_UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
 
 
 def test_explorer_compare_and_classify_in_chromium(server, browser):
@@ -219,7 +147,7 @@ def test_explorer_compare_and_classify_in_chromium(server, browser):
     try:
         # --- explorer: B0 first, then drag φ to the end of the slider
         page.goto(server + "/")
-        _wait_idle(page)
+        wait_idle(page)
         page.wait_for_selector("[data-testid='stMetric']")
         assert _metric(page, "Total blocks") == "16"
         assert _metric(page, "Resolution") == "224 px"
@@ -234,12 +162,12 @@ def test_explorer_compare_and_classify_in_chromium(server, browser):
         thumb.focus()
         for _ in range(300):  # 300 steps of 0.01: φ = 3.00
             page.keyboard.press("ArrowRight")
-        _wait_idle(page)
+        wait_idle(page)
         page.wait_for_function(
             "() => [...document.querySelectorAll('[data-testid=stMetric]')]"
             ".some(m => m.innerText.includes('Total blocks') && !m.innerText.includes('\\n16'))"
         )
-        _wait_idle(page)
+        wait_idle(page)
         # The page writes φ into the URL (shareable state); read it back from there.
         query = parse_qs(urlparse(page.url).query)
         phi = float(query["phi"][0])
@@ -255,27 +183,27 @@ def test_explorer_compare_and_classify_in_chromium(server, browser):
 
         # --- compare
         page.get_by_role("link", name="Compare").click()
-        _wait_idle(page)
+        wait_idle(page)
         page.wait_for_selector("[data-testid='stPlotlyChart']")
         page.wait_for_timeout(1500)  # plotly draws after the run
         _publish(_shot(page, "compare", 1700), "compare")
 
         # --- classify: upload the cat
         page.get_by_role("link", name="Classify").click()
-        _wait_idle(page)
+        wait_idle(page)
         # A second model next to the default one (both have offline weights).
         page.get_by_test_id("stMultiSelect").click()
         page.keyboard.type("tf_efficientnet_lite1")
         page.keyboard.press("Enter")
         page.keyboard.press("Escape")
-        _wait_idle(page)
+        wait_idle(page)
         with page.expect_file_chooser() as chooser:
             page.get_by_test_id("stFileUploaderDropzone").click()
         chooser.value.set_files(
             files=[{"name": "cat.png", "mimeType": "image/png", "buffer": CAT.read_bytes()}]
         )
         page.wait_for_selector("text=→", timeout=180_000)
-        _wait_idle(page, 180_000)
+        wait_idle(page, 180_000)
         verdicts = page.locator("[data-testid='stMarkdown']").filter(has_text="→")
         texts = [verdicts.nth(i).inner_text().lower() for i in range(verdicts.count())]
         assert texts and all(any(word in t for word in CAT_WORDS) for t in texts), texts
@@ -285,7 +213,7 @@ def test_explorer_compare_and_classify_in_chromium(server, browser):
 
         # --- back to the explorer: the page is as it was left
         page.get_by_role("link", name="Explorer").click()
-        _wait_idle(page)
+        wait_idle(page)
         page.wait_for_selector("[data-testid='stMetric']")
         assert _metric(page, "Total blocks") == str(expected.total_blocks)
     except Exception:
