@@ -151,7 +151,9 @@ def test_sections_render():
     eq = _frame(at, "macs_vs_target_pct")
     assert list(eq["scaling"]) == ["compound", "depth only", "width only", "resolution only"]
     assert eq["macs"].iloc[0] == from_phi(3.0).macs
-    assert _frame(at, "paper_gmacs").shape[0] == 5
+    assert _frame(at, "resolution_multiplier").shape[0] == 5  # the paper's Table 7
+    paper = _frame(at, "exact_params")  # the paper's Table 2 against the exact counts
+    assert list(paper["exact_params"]) == [from_variant(f"b{i}").params for i in range(8)]
     assert "Estimated ImageNet top-1" in _metrics(at)
     assert any("Estimate only" in c.value for c in at.caption)
     charts = at.get("plotly_chart")

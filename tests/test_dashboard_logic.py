@@ -288,3 +288,19 @@ def test_streamlit_config():
     assert config["server"]["maxUploadSize"] == 10
     assert config["browser"]["gatherUsageStats"] is False
     assert config["client"]["showErrorDetails"] in (False, "none")
+
+
+def test_paper_table2_against_exact_counts_shows_the_differences():
+    from dashboard.tables import paper_vs_exact_frame
+
+    frame = paper_vs_exact_frame().set_index("variant")
+    # Printed in the paper's Table 2 (reference doc 1.2): B2 9.2M params, B4 4.2B and B5 9.9B
+    # FLOPs; exact counts equal torchvision's published ones (reference doc 3.1).
+    assert frame.loc["B2", "paper_params_m"] == 9.2
+    assert frame.loc["B2", "exact_params"] == 9_109_994
+    assert frame.loc["B4", "paper_gmacs"] == 4.2
+    assert frame.loc["B4", "macs_diff_pct"] > 4.0
+    assert frame.loc["B5", "paper_gmacs"] == 9.9
+    assert frame.loc["B5", "macs_diff_pct"] > 3.0
+    assert (frame["exact_params"] == frame["torchvision_params"]).all()
+    assert frame.loc["B7", "torchvision_params"] == 66_347_960
