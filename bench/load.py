@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import statistics
@@ -46,6 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, IDLE_SELECTORS, StreamlitServer  # noqa: E402
+from zoo.measure import lock_file_held  # noqa: E402
 
 VERBOSE = False
 HOSTILE_QUERY = {
@@ -295,18 +295,6 @@ async def run_session(
 # --------------------------------------------------------------------------- serialization
 
 
-def _lock_held(path: Path) -> bool:
-    if not path.exists():
-        return False
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
-
-
 def _timing_processes(root_pid: int) -> list[int]:
     """Processes under ``root_pid`` that are timing a model right now: the zoo forks one child
     per measurement from its worker helper (``zoo.measure._serve``), so a timing process is a
@@ -388,7 +376,7 @@ async def measurement_check(
         deadline = time.monotonic() + timeout_ms / 1000
         while not watch.seen["cli"] and cli.returncode is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        cli_timing_when_asked = bool(watch.seen["cli"]) and _lock_held(lock)
+        cli_timing_when_asked = bool(watch.seen["cli"]) and lock_file_held(lock)
         asked_at = time.monotonic() - t0
         await page.get_by_role("button", name="Measure").click()
         # Watch the page until its measurement has landed, noting what it said meanwhile.

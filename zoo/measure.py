@@ -678,13 +678,15 @@ def measurement_in_progress(store: MeasurementStore | None = None) -> bool:
     """Whether a measurement is running now, in this process or in any other on this machine
     (the dashboard shows "another measurement is running, waiting"). ``store`` is accepted for
     symmetry and ignored: the lock is machine-wide."""
-    if _THREAD_LOCK.locked():
-        return True
+    return _THREAD_LOCK.locked() or lock_file_held(lock_path())
+
+
+def lock_file_held(path: Path) -> bool:
+    """Whether some process holds the measurement lock file at ``path`` (a non-blocking probe)."""
     try:
         import fcntl
     except ImportError:
         return False
-    path = lock_path()
     if not path.exists():
         return False
     with open(path, "a+") as handle:
