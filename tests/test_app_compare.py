@@ -12,41 +12,27 @@ from streamlit.testing.v1 import AppTest
 store_mod = pytest.importorskip("zoo.store", reason="zoo/store.py is not available yet")
 measure_mod = pytest.importorskip("zoo.measure", reason="zoo/measure.py is not available yet")
 
+from tests.fakes import fake_measurement  # noqa: E402
+
 PAGE = "from dashboard.compare_page import render\nrender()\n"
 TIMEOUT = 120
 
 
 def _fake(model: str, resolution: int, latency_ms: float, **changes) -> object:
     """A synthetic stored row (numbers made up for the test; the page only displays them)."""
-    row = dict(
-        model=model,
-        resolution=resolution,
-        params=5_288_548,
-        macs=385_825_092,
-        macs_backend="ptflops-aten",
-        batch_size=1,
-        precision="fp32",
-        device="cpu",
-        device_name="Test CPU",
-        channels_last=True,
+    return fake_measurement(
+        model,
+        resolution,
         latency_ms_median=latency_ms,
         latency_ms_p90=latency_ms * 1.1,
         latency_ms_mean=latency_ms * 1.02,
         latency_ms_std=0.1,
         throughput_ips=1000.0 / latency_ms,
         iterations=20,
-        warmup_iters=3,
         peak_memory_mb=300.0,
-        peak_memory_kind="worker_peak_rss",
-        cpu_model="Test CPU",
-        threads=2,
-        torch_version="2.14.1",
-        timm_version="1.0.31",
-        measured_at="2026-11-29T10:00:00+00:00",
-        environment_key="test",
+        env="test",
+        **changes,
     )
-    row.update(changes)
-    return measure_mod.Measurement(**row)
 
 
 @pytest.fixture

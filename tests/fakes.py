@@ -1,0 +1,60 @@
+"""Shared test doubles: a synthetic stored measurement and a process-group probe.
+
+The numbers are made up for tests of the store and the pages (which only keep and display
+them); no test takes them as measurements.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def fake_measurement(
+    model: str = "efficientnet_b0",
+    resolution: int = 224,
+    batch_size: int = 1,
+    device: str = "cpu",
+    env: str = "env1",
+    **changes: object,
+):
+    """A ``zoo.measure.Measurement`` with plausible B0 numbers; ``changes`` override fields."""
+    from zoo.measure import Measurement
+
+    row: dict[str, object] = dict(
+        model=model,
+        resolution=resolution,
+        params=5_288_548,
+        macs=385_825_092,
+        macs_backend="aten",
+        batch_size=batch_size,
+        precision="fp32",
+        device=device,
+        device_name="Test CPU",
+        channels_last=True,
+        latency_ms_median=10.0,
+        latency_ms_p90=12.0,
+        latency_ms_mean=10.5,
+        latency_ms_std=0.5,
+        throughput_ips=95.2,
+        iterations=5,
+        warmup_iters=3,
+        peak_memory_mb=450.0,
+        peak_memory_kind="worker_peak_rss",
+        cpu_model="Test CPU",
+        threads=2,
+        torch_version="2.14.1",
+        timm_version="1.0.31",
+        measured_at="2026-11-29T10:00:00+00:00",
+        environment_key=env,
+    )
+    row.update(changes)
+    return Measurement(**row)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the process group ``pgid`` is still alive."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
