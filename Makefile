@@ -38,7 +38,8 @@ browser:
 		echo "note: chromium not installed; the browser test will be skipped"
 
 test: $(STAMP_TEST) browser
-	HF_HUB_OFFLINE=1 $(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 # Re-take the README's screenshots with the browser test (real measurements on this machine).

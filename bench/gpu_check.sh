@@ -61,7 +61,8 @@ import statistics
 import torch
 from torch.utils.benchmark import Timer
 from zoo.build import build_model, spec_from_variant
-from zoo.measure import Protocol, time_forward
+from zoo.protocol import Protocol
+from zoo.timing import time_forward
 
 print(f"{'model':<16}{'batch':>6}{'prec':>6}{'ours ms':>10}{'Timer ms':>10}{'ratio':>8}  within 10 %")
 failures = 0

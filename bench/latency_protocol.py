@@ -35,7 +35,10 @@ import torch  # noqa: E402
 from torch.utils.benchmark import Timer  # noqa: E402
 
 from zoo.build import build_model, spec_from_variant  # noqa: E402
-from zoo.measure import Protocol, cpu_model, measure, time_forward  # noqa: E402
+from zoo.environment import cpu_model  # noqa: E402
+from zoo.measure import measure  # noqa: E402
+from zoo.protocol import Protocol  # noqa: E402
+from zoo.timing import time_forward  # noqa: E402
 
 AGREEMENT = 0.10  # medians must agree within 10 %
 CHANNELS_LAST_TARGET = 1.2  # expected speed-up of channels_last over NCHW for B0 on CPU

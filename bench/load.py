@@ -45,7 +45,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, IDLE_SELECTORS, StreamlitServer  # noqa: E402
-from zoo.measure import lock_file_held  # noqa: E402
+from zoo.locking import lock_file_held  # noqa: E402
 
 VERBOSE = False
 HOSTILE_QUERY = {
@@ -295,10 +295,13 @@ async def run_session(
 # --------------------------------------------------------------------------- serialization
 
 
+_SERVER = "multiprocessing.forkserver"
+
+
 def _timing_processes(root_pid: int) -> list[int]:
-    """Processes under ``root_pid`` that are timing a model right now: the zoo forks one child
-    per measurement from its worker helper (``zoo.measure._serve``), so a timing process is a
-    ``_serve`` process whose parent is a ``_serve`` process too."""
+    """Processes under ``root_pid`` that are timing a model right now: the zoo forks one process
+    per measurement from a ``multiprocessing`` fork server (``zoo.isolation``), so a timing
+    process is a fork-server process whose parent is the fork server."""
     import psutil
 
     out = []
@@ -308,9 +311,9 @@ def _timing_processes(root_pid: int) -> list[int]:
         return out
     for child in children:
         with contextlib.suppress(psutil.Error):
-            if "_serve" in " ".join(child.cmdline()):
+            if _SERVER in " ".join(child.cmdline()):
                 parent = child.parent()
-                if parent is not None and "_serve" in " ".join(parent.cmdline()):
+                if parent is not None and _SERVER in " ".join(parent.cmdline()):
                     out.append(child.pid)
     return out
 

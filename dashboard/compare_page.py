@@ -6,31 +6,25 @@ model at a time under the zoo's measurement lock, each point stored and drawn as
 Stopping: the Stop button makes Streamlit rerun the page, which interrupts the loop between two
 models (the model being timed finishes and is stored first).
 
-torch, timm and the zoo are imported lazily inside the functions that need them.
+The zoo is imported inside the functions that use it, so that opening another page of the app
+never loads it (a test checks this for the explorer page).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import figures, tables
 
+if TYPE_CHECKING:
+    from zoo.store import MeasurementStore
+
 KEY = "compare_"
 BATCH_SIZES = (1, 8, 32, 64)
-PRECISIONS = ("fp32", "bf16", "fp16")
-
-
-def _zoo(name: str) -> ModuleType | None:
-    """``zoo.<name>`` if it exists yet (the zoo is built in parallel), else None."""
-    try:
-        return importlib.import_module(f"zoo.{name}")
-    except ImportError:
-        return None
 
 
 @st.cache_data(show_spinner=False)
@@ -46,53 +40,32 @@ def _published_gpu() -> pd.DataFrame:
 @st.cache_resource(show_spinner=False)
 def _store(path: str | None):
     """The measurement store (shared across sessions); (store, problem) — store is None when the
-    location is unwritable or the zoo's store is not available yet."""
-    store_mod = _zoo("store")
-    if store_mod is None:
-        return None, "the zoo's measurement store (zoo/store.py) is not available yet"
+    location cannot be used."""
+    from zoo.store import MeasurementStore
+
     try:
-        return store_mod.MeasurementStore(path), None
-    except Exception as exc:  # noqa: BLE001 - ZooError for an unwritable place; say so
+        return MeasurementStore(path), None
+    except ValueError as exc:  # ZooError for an unwritable place; say so
         return None, f"measurement store unavailable ({exc}); running without persistence"
 
 
 @st.cache_resource(show_spinner=False)
 def _devices() -> tuple[str, ...]:
-    """Devices this machine can measure on (imports torch: only called on this page)."""
-    try:
-        import torch
-    except ImportError:
-        return ("cpu",)
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices.insert(0, "cuda")
-    return tuple(devices)
+    """Devices this machine can measure on."""
+    from zoo.environment import cuda_present
+
+    return ("cuda", "cpu") if cuda_present() else ("cpu",)
 
 
-def _measurement_dicts(store, device: str) -> list[dict]:
+def _measurement_dicts(store: MeasurementStore | None, device: str) -> list[dict]:
     if store is None:
         return []
-    try:
-        rows = store.rows(device=device)
-    except TypeError:
-        rows = [r for r in store.rows() if getattr(r, "device", None) == device]
-    out = []
-    for r in rows:
-        out.append(r.to_dict() if hasattr(r, "to_dict") else dict(r))
-    return out
-
-
-def _measurement_running(measure_mod: ModuleType, store) -> bool:
-    probe = getattr(measure_mod, "measurement_in_progress", None)
-    if not callable(probe):
-        return False
-    try:
-        return bool(probe(store))
-    except Exception:  # noqa: BLE001 - a status probe must not break the page
-        return False
+    return [row.to_dict() for row in store.rows(device=device)]
 
 
 def render() -> None:
+    from zoo.protocol import PRECISIONS
+
     st.title("Latency against accuracy")
     st.caption(
         "ImageNet top-1 from published evaluations (data/reference_points.csv; the source is in "
@@ -170,7 +143,7 @@ def render() -> None:
         mime="text/csv",
         key=KEY + "download",
     )
-    if store is not None and hasattr(store, "export"):
+    if store is not None:
         with st.expander("All stored measurements"):
             try:
                 st.download_button(
@@ -198,11 +171,12 @@ def _measure_section(
     reference, frame, store, device, batch, precision, chart, axis, overlay
 ) -> pd.DataFrame:
     """The measuring controls; returns the frame with any newly landed points."""
+    from zoo.build import spec_from_timm
+    from zoo.locking import measurement_in_progress
+    from zoo.measure import measure
+    from zoo.protocol import Protocol
+
     st.subheader("Measure missing points")
-    measure_mod, build_mod = _zoo("measure"), _zoo("build")
-    if measure_mod is None or build_mod is None:
-        st.info("Measuring from the page is not available yet (zoo/measure.py and zoo/build.py).")
-        return frame
     missing = [
         str(m) for m, lat in zip(frame["model"], frame["latency_ms"], strict=True) if pd.isna(lat)
     ]
@@ -212,7 +186,7 @@ def _measure_section(
         missing,
         key=KEY + "models",
     )
-    if _measurement_running(measure_mod, store):
+    if measurement_in_progress():
         st.warning("Another measurement is running right now; yours will wait for it.")
     start = st.button(
         "Measure",
@@ -227,8 +201,8 @@ def _measure_section(
     st.button("Stop", key=KEY + "stop", help="Stops after the model being timed.")
     progress = st.progress(0.0, text=f"0 / {len(chosen)} measured")
     try:
-        protocol = measure_mod.Protocol(device=device, batch_size=batch, precision=precision)
-    except Exception as exc:  # noqa: BLE001 - ZooError: an unsupported combination
+        protocol = Protocol(device=device, batch_size=batch, precision=precision)
+    except ValueError as exc:  # ZooError: an unsupported combination
         st.error(f"Cannot measure with this protocol: {exc}")
         return frame
     resolution_of = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
@@ -242,8 +216,8 @@ def _measure_section(
     for i, model in enumerate(chosen):
         progress.progress(i / len(chosen), text=f"{i} / {len(chosen)} measured; timing {model}…")
         try:
-            spec = build_mod.spec_from_timm(model, resolution=resolution_of.get(model))
-            result = measure_mod.measure(spec, protocol, store=store, on_wait=waiting)
+            spec = spec_from_timm(model, resolution=resolution_of.get(model))
+            result = measure(spec, protocol, store=store, on_wait=waiting)
         except Exception as exc:  # noqa: BLE001 - one model failing must not stop the others
             failures += 1
             st.error(f"{model}: {exc}")

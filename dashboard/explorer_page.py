@@ -7,7 +7,6 @@ torch, timm or the zoo, so the page opens fast (a test checks it).
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import streamlit as st
@@ -17,9 +16,11 @@ from explorer import (
     ScaledNetwork,
     ScalingError,
     compound_multipliers,
+    cost_matching_phi,
     from_multipliers,
     from_phi,
     from_variant,
+    official_variant_names,
 )
 from explorer.equal_cost import equal_cost_networks
 from explorer.estimate import estimate_top1, published_fit
@@ -113,14 +114,13 @@ def _on_variant_change() -> None:
         "depth": net.depth_multiplier,
         "resolution": net.resolution,
     }
-    # φ at which the compound formula costs what this variant costs (MACs grow by (αβ²γ²)^φ).
+    # φ at which the compound formula costs what this variant costs.
     try:
-        m = compound_multipliers(1.0, saved.alpha, saved.beta, saved.gamma)
-        if m.constraint > 1.0:
-            phi = math.log(net.macs / from_variant("b0").macs) / math.log(m.constraint)
-            changes["phi"] = min(max(round(phi, 2), state.PHI_MIN), state.PHI_MAX)
+        phi = cost_matching_phi(net.macs, saved.alpha, saved.beta, saved.gamma)
     except ScalingError:
-        pass
+        phi = None
+    if phi is not None:
+        changes["phi"] = min(max(round(phi, 2), state.PHI_MIN), state.PHI_MAX)
     st.session_state[_SAVED] = replace(saved, **changes)
 
 
@@ -182,7 +182,7 @@ def render() -> None:
     with top[1]:
         st.selectbox(
             "Official variant (starting point)",
-            state.VARIANTS,
+            official_variant_names(),
             format_func=lambda v: f"EfficientNet-{v.upper()}",
             key=KEY + "variant",
             on_change=_on_variant_change,
@@ -222,39 +222,25 @@ def render() -> None:
                 disabled=mode != "phi",
             )
     if mode == "explicit":
-        explicit = st.columns(3)
-        with explicit[0]:
-            st.number_input(
-                "width multiplier w",
-                min_value=state.WIDTH_MIN,
-                max_value=state.WIDTH_MAX,
-                step=0.05,
-                format="%.3f",
-                key=KEY + "width",
-                on_change=_store,
-                args=("width",),
-            )
-        with explicit[1]:
-            st.number_input(
-                "depth multiplier d",
-                min_value=state.DEPTH_MIN,
-                max_value=state.DEPTH_MAX,
-                step=0.05,
-                format="%.3f",
-                key=KEY + "depth",
-                on_change=_store,
-                args=("depth",),
-            )
-        with explicit[2]:
-            st.number_input(
-                "resolution (px)",
-                min_value=state.RESOLUTION_MIN,
-                max_value=state.RESOLUTION_MAX,
-                step=8,
-                key=KEY + "resolution",
-                on_change=_store,
-                args=("resolution",),
-            )
+        inputs = (
+            ("width", "width multiplier w", state.WIDTH_MIN, state.WIDTH_MAX, 0.05, "%.3f"),
+            ("depth", "depth multiplier d", state.DEPTH_MIN, state.DEPTH_MAX, 0.05, "%.3f"),
+            ("resolution", "resolution (px)", state.RESOLUTION_MIN, state.RESOLUTION_MAX, 8, None),
+        )
+        for column, (name, label, low, high, step, number_format) in zip(
+            st.columns(len(inputs)), inputs, strict=True
+        ):
+            with column:
+                st.number_input(
+                    label,
+                    min_value=low,
+                    max_value=high,
+                    step=step,
+                    format=number_format,
+                    key=KEY + name,
+                    on_change=_store,
+                    args=(name,),
+                )
 
     current = _current_state()
     _sync_url(current)

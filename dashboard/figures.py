@@ -11,23 +11,32 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+import data
+from dashboard.state import PHI_MAX, PHI_MIN
 from explorer import (
+    BASE_RESOLUTION_PX,
+    PUBLISHED_VARIANTS,
     ScaledNetwork,
     compound_multipliers,
     get_variant,
 )
 from explorer.estimate import AccuracyEstimate, LineFit
 
-#: One colour per model family, stable across charts.
-FAMILY_COLOURS: dict[str, str] = {
-    "EfficientNet": "#1f77b4",
-    "EfficientNet (TF port)": "#17becf",
-    "EfficientNetV2": "#9467bd",
-    "ResNet": "#d62728",
-    "MobileNet": "#2ca02c",
-    "RegNetY": "#ff7f0e",
-    "ConvNeXt": "#8c564b",
-}
+# plotly's D3 colours, in the order of ``data.family_labels()``.
+_PALETTE = (
+    "#9467bd",
+    "#bcbd22",
+    "#17becf",
+    "#1f77b4",
+    "#2ca02c",
+    "#e377c2",
+    "#ff7f0e",
+    "#d62728",
+    "#8c564b",
+    "#7f7f7f",
+)
+#: One colour per model family label, stable across charts.
+FAMILY_COLOURS: dict[str, str] = dict(zip(data.family_labels(), _PALETTE, strict=False))
 _GAP = 24  # horizontal gap between stage boxes, in channel units
 
 
@@ -157,8 +166,8 @@ def formula_figure(
     beta: float,
     gamma: float,
     phi: float,
-    phi_range: tuple[float, float] = (-2.0, 9.0),
-    variants: Sequence[str] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"),
+    phi_range: tuple[float, float] = (PHI_MIN, PHI_MAX),
+    variants: Sequence[str] = PUBLISHED_VARIANTS,
 ) -> go.Figure:
     """α^φ, β^φ, γ^φ over φ with the official B0–B7 multipliers at φ = 0 … 7."""
     lo, hi = phi_range
@@ -191,7 +200,11 @@ def formula_figure(
     for name, values, symbol in (
         ("official depth", [v.depth_multiplier for v in official], "depth"),
         ("official width", [v.width_multiplier for v in official], "width"),
-        ("official resolution", [v.resolution / 224 for v in official], "resolution"),
+        (
+            "official resolution",
+            [v.resolution / BASE_RESOLUTION_PX for v in official],
+            "resolution",
+        ),
     ):
         fig.add_trace(
             go.Scatter(

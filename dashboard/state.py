@@ -16,7 +16,16 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
+from explorer import (
+    BASE_RESOLUTION_PX,
+    MAX_RESOLUTION_PX,
+    MIN_RESOLUTION_PX,
+    PAPER_ALPHA,
+    PAPER_BETA,
+    PAPER_GAMMA,
+    official_variant_names,
+)
+from explorer.scaling import MAX_DEPTH_MULTIPLIER, MAX_WIDTH_MULTIPLIER
 
 MODES: tuple[str, ...] = ("phi", "variant", "explicit")
 MODE_LABELS: dict[str, str] = {
@@ -24,15 +33,13 @@ MODE_LABELS: dict[str, str] = {
     "variant": "Official variant",
     "explicit": "Explicit width / depth / resolution",
 }
-#: Official variants offered as starting points (B8 and L2 have no published ImageNet top-1 in
-#: the paper's Table 2 but are official configurations, so they are offered too).
-VARIANTS: tuple[str, ...] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "l2")
-
+# The page's ranges: narrower than the explorer's where a wider one is of no use on a slider
+# (φ, α, β, γ, the smallest multipliers); the explorer's own limits otherwise.
 PHI_MIN, PHI_MAX, PHI_STEP = -2.0, 9.0, 0.01
 COEFFICIENT_MIN, COEFFICIENT_MAX = 0.0, 10.0  # exclusive min: 0 is refused by the explorer
-WIDTH_MIN, WIDTH_MAX = 0.05, 16.0
-DEPTH_MIN, DEPTH_MAX = 0.05, 16.0
-RESOLUTION_MIN, RESOLUTION_MAX = 32, 4096
+WIDTH_MIN, WIDTH_MAX = 0.05, MAX_WIDTH_MULTIPLIER
+DEPTH_MIN, DEPTH_MAX = 0.05, MAX_DEPTH_MULTIPLIER
+RESOLUTION_MIN, RESOLUTION_MAX = MIN_RESOLUTION_PX, MAX_RESOLUTION_PX
 #: Longest query value we even look at: anything longer is hostile or a mistake.
 MAX_VALUE_CHARS = 64
 
@@ -47,7 +54,7 @@ class ExplorerState:
     variant: str = "b0"
     width: float = 1.0
     depth: float = 1.0
-    resolution: int = 224
+    resolution: int = BASE_RESOLUTION_PX
 
 
 DEFAULT_STATE = ExplorerState()
@@ -130,10 +137,10 @@ def parse_query_params(params: Mapping[str, object]) -> tuple[ExplorerState, lis
                 problem = f"mode={shown!r} is not one of {', '.join(MODES)}"
         elif field == "variant":
             name = text.lower().removeprefix("efficientnet-").removeprefix("efficientnet_")
-            if name in VARIANTS:
+            if name in official_variant_names():
                 values[field] = name
             else:
-                problem = f"variant={shown!r} is not one of {', '.join(VARIANTS)}"
+                problem = f"variant={shown!r} is not one of {', '.join(official_variant_names())}"
         elif field == "phi":
             number, problem = _parse_float(key, text, PHI_MIN, PHI_MAX)
             if number is not None:
@@ -189,7 +196,6 @@ __all__ = [
     "DEFAULT_STATE",
     "MODES",
     "MODE_LABELS",
-    "VARIANTS",
     "ExplorerState",
     "parse_query_params",
     "to_query_params",

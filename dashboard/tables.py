@@ -12,7 +12,7 @@ import pandas as pd
 
 import data
 from explorer import (
-    BASE_RESOLUTION_PX,
+    PUBLISHED_VARIANTS,
     ScaledNetwork,
     compound_multipliers,
     from_variant,
@@ -21,9 +21,6 @@ from explorer import (
     scaled_resolution,
 )
 from explorer.equal_cost import EqualCost
-
-#: B0 … B7: the variants with a published ImageNet top-1 (paper Table 2).
-PUBLISHED_VARIANTS: tuple[str, ...] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
 
 
 def stage_frame(network: ScaledNetwork) -> pd.DataFrame:
@@ -209,6 +206,17 @@ def table7_frame() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- compare page
 
+#: Columns a measurement adds to a reference row.
+MEASURED_COLUMNS: tuple[str, ...] = (
+    "latency_ms",
+    "latency_ms_p90",
+    "throughput_ips",
+    "batch_size",
+    "precision",
+    "device",
+    "protocol",
+    "measured_at",
+)
 #: Columns of the compare table, in display order.
 COMPARE_COLUMNS: tuple[str, ...] = (
     "model",
@@ -220,14 +228,7 @@ COMPARE_COLUMNS: tuple[str, ...] = (
     "params_m",
     "gmacs",
     "macs_source",
-    "latency_ms",
-    "latency_ms_p90",
-    "throughput_ips",
-    "batch_size",
-    "precision",
-    "device",
-    "protocol",
-    "measured_at",
+    *MEASURED_COLUMNS,
 )
 
 
@@ -247,7 +248,7 @@ def reference_frame() -> pd.DataFrame:
         rows.append(
             {
                 "model": arch,
-                "family": str(r.family),
+                "family": data.family_label(arch),
                 "checkpoint": str(r.checkpoint),
                 "top1_pct": float(r.top1_pct),
                 "top1_source": str(r.source),
@@ -310,19 +311,7 @@ def compare_frame(
         if old is None or str(m.get("measured_at", "")) >= str(old.get("measured_at", "")):
             latest[model] = m
     frame = reference.copy()
-    extra: dict[str, list[object]] = {
-        c: []
-        for c in (
-            "latency_ms",
-            "latency_ms_p90",
-            "throughput_ips",
-            "batch_size",
-            "precision",
-            "device",
-            "protocol",
-            "measured_at",
-        )
-    }
+    extra: dict[str, list[object]] = {c: [] for c in MEASURED_COLUMNS}
     for r in frame.itertuples():
         m = latest.get(str(r.model))
         if m is None:
@@ -411,13 +400,8 @@ def pareto_mask(x: Sequence[float], y: Sequence[float]) -> list[bool]:
     return mask
 
 
-def resolution_multiplier(resolution_px: int) -> float:
-    return resolution_px / BASE_RESOLUTION_PX
-
-
 __all__ = [
     "COMPARE_COLUMNS",
-    "PUBLISHED_VARIANTS",
     "compare_frame",
     "equal_cost_frame",
     "formula_vs_official_frame",

@@ -5,6 +5,7 @@ describes each table and the caveats of its source. Standard library only at imp
 nothing is read until a table is asked for.
 """
 
+from .families import FAMILIES, Family, family_key, family_label, family_labels
 from .schema import (
     DATA_DIR,
     PROVENANCE_COLUMNS,
@@ -20,11 +21,16 @@ from .schema import (
 
 __all__ = [
     "DATA_DIR",
+    "FAMILIES",
+    "Family",
     "PROVENANCE_COLUMNS",
     "TABLES",
     "Column",
     "DataError",
     "Table",
+    "family_key",
+    "family_label",
+    "family_labels",
     "get_table",
     "load_frame",
     "load_rows",

@@ -2,8 +2,8 @@
 
 Every table lives next to this file as ``<name>.csv`` and carries three provenance columns,
 ``source`` (repository or paper plus commit/version), ``source_url`` and ``retrieved``
-(ISO date). ``data/README.md`` describes each file and the caveats of its source; the numbers
-themselves come from ``reference/efficientnet-numbers.md``.
+(ISO date). ``data/README.md`` describes each file, its primary source (repository and commit, or
+paper and version) and the caveats of that source.
 
 Standard library only: the explorer package (which must never import pandas or torch) reads
 these tables through :func:`load_rows`. Nothing is read at import time.
@@ -215,18 +215,6 @@ _TABLES = (
         "One published accuracy point per timm architecture the zoo can build and measure.",
         (
             Column("arch"),
-            Column(
-                "family",
-                choices=(
-                    "EfficientNet",
-                    "EfficientNet (TF port)",
-                    "EfficientNetV2",
-                    "ResNet",
-                    "MobileNet",
-                    "RegNetY",
-                    "ConvNeXt",
-                ),
-            ),
             Column("checkpoint"),
             Column("resolution_px", int),
             Column("top1_pct", float),

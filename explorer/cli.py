@@ -48,19 +48,33 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m explorer",
         description="EfficientNet compound scaling, computed exactly without building a model.",
     )
-    p.add_argument("--phi", type=_number, nargs="+", metavar="PHI",
-                   help="compound coefficient(s) φ; any real number (negative, fractional)")
+    p.add_argument(
+        "--phi",
+        type=_number,
+        nargs="+",
+        metavar="PHI",
+        help="compound coefficient(s) φ; any real number (negative, fractional)",
+    )
     p.add_argument("--alpha", type=_number, default=PAPER_ALPHA, help="depth base α (1.2)")
     p.add_argument("--beta", type=_number, default=PAPER_BETA, help="width base β (1.1)")
     p.add_argument("--gamma", type=_number, default=PAPER_GAMMA, help="resolution base γ (1.15)")
     p.add_argument("--width", type=_number, help="explicit width multiplier (default 1.0)")
     p.add_argument("--depth", type=_number, help="explicit depth multiplier (default 1.0)")
-    p.add_argument("--resolution", type=_number, metavar="PX",
-                   help="explicit input resolution in pixels (default 224)")
-    p.add_argument("--resolution-multiplier", type=_number, metavar="R",
-                   help="explicit resolution multiplier: round(224 × R) pixels")
-    p.add_argument("--variant", nargs="+", metavar="NAME",
-                   help="official variant(s): b0 … b7, b8, l2")
+    p.add_argument(
+        "--resolution",
+        type=_number,
+        metavar="PX",
+        help="explicit input resolution in pixels (default 224)",
+    )
+    p.add_argument(
+        "--resolution-multiplier",
+        type=_number,
+        metavar="R",
+        help="explicit resolution multiplier: round(224 × R) pixels",
+    )
+    p.add_argument(
+        "--variant", nargs="+", metavar="NAME", help="official variant(s): b0 … b7, b8, l2"
+    )
     p.add_argument("--format", choices=("table", "json"), default="table")
     return p
 
@@ -101,23 +115,91 @@ def render_table(networks: Sequence[ScaledNetwork]) -> str:
             f"{net.resolution}px | params {net.params:,} | MACs {net.macs:,} "
             f"({_fmt_count(net.macs)}; FLOPs = 2 x MACs) | blocks {net.total_blocks}"
         )
-        header = ("stage", "block", "k", "s", "exp", "se", "in", "out", "rep", "res in",
-                  "res out", "params", "MACs")
-        rows = [("stem", "Conv3x3", "3", "2", "-", "-", "3", str(net.stem_channels), "1",
-                 str(net.resolution), str(net.stages[0].input_resolution),
-                 f"{net.stem.params:,}", f"{net.stem.macs:,}")]
+        header = (
+            "stage",
+            "block",
+            "k",
+            "s",
+            "exp",
+            "se",
+            "in",
+            "out",
+            "rep",
+            "res in",
+            "res out",
+            "params",
+            "MACs",
+        )
+        rows = [
+            (
+                "stem",
+                "Conv3x3",
+                "3",
+                "2",
+                "-",
+                "-",
+                "3",
+                str(net.stem_channels),
+                "1",
+                str(net.resolution),
+                str(net.stages[0].input_resolution),
+                f"{net.stem.params:,}",
+                f"{net.stem.macs:,}",
+            )
+        ]
         for s in net.stages:
-            rows.append((str(s.index), s.block, str(s.kernel), str(s.stride), str(s.expand_ratio),
-                         f"{s.se_ratio:g}", str(s.in_channels), str(s.out_channels),
-                         str(s.repeats), str(s.input_resolution), str(s.output_resolution),
-                         f"{s.params:,}", f"{s.macs:,}"))
+            rows.append(
+                (
+                    str(s.index),
+                    s.block,
+                    str(s.kernel),
+                    str(s.stride),
+                    str(s.expand_ratio),
+                    f"{s.se_ratio:g}",
+                    str(s.in_channels),
+                    str(s.out_channels),
+                    str(s.repeats),
+                    str(s.input_resolution),
+                    str(s.output_resolution),
+                    f"{s.params:,}",
+                    f"{s.macs:,}",
+                )
+            )
         last = net.stages[-1]
-        rows.append(("head", "Conv1x1", "1", "1", "-", "-", str(last.out_channels),
-                     str(net.head_channels), "1", str(last.output_resolution),
-                     str(last.output_resolution), f"{net.head.params:,}", f"{net.head.macs:,}"))
-        rows.append(("fc", "Linear", "-", "-", "-", "-", str(net.head_channels),
-                     str(net.num_classes), "1", "1", "1", f"{net.classifier.params:,}",
-                     f"{net.classifier.macs:,}"))
+        rows.append(
+            (
+                "head",
+                "Conv1x1",
+                "1",
+                "1",
+                "-",
+                "-",
+                str(last.out_channels),
+                str(net.head_channels),
+                "1",
+                str(last.output_resolution),
+                str(last.output_resolution),
+                f"{net.head.params:,}",
+                f"{net.head.macs:,}",
+            )
+        )
+        rows.append(
+            (
+                "fc",
+                "Linear",
+                "-",
+                "-",
+                "-",
+                "-",
+                str(net.head_channels),
+                str(net.num_classes),
+                "1",
+                "1",
+                "1",
+                f"{net.classifier.params:,}",
+                f"{net.classifier.macs:,}",
+            )
+        )
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
         lines.append("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=False)))
         lines.extend("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=False)) for r in rows)

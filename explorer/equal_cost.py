@@ -47,8 +47,6 @@ MIN_SEARCH_MULTIPLIER = 1e-3
 _TOLERANCE = 1e-6
 _MAX_ITERATIONS = 200
 
-DIMENSIONS = ("depth", "width", "resolution")
-
 
 @dataclass(frozen=True)
 class EqualCostNetwork:
@@ -294,15 +292,8 @@ def equal_cost_networks(target_macs: int) -> EqualCost:
     )
 
 
-def equal_cost_for(network: ScaledNetwork) -> EqualCost:
-    """``equal_cost_networks`` at the MACs of ``network`` (typically the compound-scaled one)."""
-    return equal_cost_networks(network.macs)
-
-
 __all__ = [
-    "DIMENSIONS",
     "EqualCost",
     "EqualCostNetwork",
-    "equal_cost_for",
     "equal_cost_networks",
 ]

@@ -33,10 +33,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import data  # the project's loader: standard library only
+from explorer.configs import from_variant
 from explorer.scaling import ScalingError, check_positive
+from explorer.variants import PUBLISHED_VARIANTS
 
-#: Variants whose published accuracy the fit uses, in order.
-FIT_VARIANTS: tuple[str, ...] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
+#: Variants whose published accuracy the fit uses, in order: all of Table 2's.
+FIT_VARIANTS: tuple[str, ...] = PUBLISHED_VARIANTS
 #: Which arXiv version of Table 2 the accuracies come from (see the module docstring).
 FIT_ARXIV_VERSION = "v5"
 
@@ -127,9 +130,6 @@ def fit_points(points: Sequence[FitPoint], source: str) -> LineFit:
 @lru_cache(maxsize=1)
 def published_fit() -> LineFit:
     """The fit over B0–B7: paper v5 Table 2 top-1 against the explorer's exact MACs."""
-    import data  # the project's loader: standard library only
-    from explorer import from_variant
-
     top1 = {
         str(row["arch"]): float(row["top1_pct"])
         for row in data.load_rows("paper_table2")

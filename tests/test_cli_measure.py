@@ -134,12 +134,13 @@ def test_export_of_unusable_store_is_exit_2(capsys, tmp_path):
 
 
 def test_failed_measurement_is_exit_1_one_line(capsys, tmp_path, monkeypatch):
-    import zoo.measure as measure_mod
+    import zoo.cli_measure
+    from zoo.protocol import MeasurementError
 
     def failing_sweep(*args, **kwargs):
-        raise measure_mod.MeasurementError("measurement failed (OutOfMemoryError): b0: no memory")
+        raise MeasurementError("measurement failed (OutOfMemoryError): b0: no memory")
 
-    monkeypatch.setattr(measure_mod, "sweep", failing_sweep)
+    monkeypatch.setattr(zoo.cli_measure, "run_plan", failing_sweep)
     status, out, err = run(capsys, "measure", "--variant", "b0", "--store", str(tmp_path / "m"))
     assert status == 1 and out == ""
     assert err.count("\n") == 1 and "OutOfMemoryError" in err

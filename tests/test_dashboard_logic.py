@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import data
 from dashboard import figures, state, tables
-from explorer import from_phi, from_variant
+from explorer import from_phi, from_variant, official_variant_names
 from explorer.equal_cost import equal_cost_networks
 from explorer.estimate import estimate_top1, published_fit
 
@@ -104,7 +104,7 @@ def test_a_mapping_that_raises_is_survived():
 def test_parsing_never_raises_and_stays_in_range(params):
     parsed, warnings = state.parse_query_params(params)
     assert parsed.mode in state.MODES
-    assert parsed.variant in state.VARIANTS
+    assert parsed.variant in official_variant_names()
     assert state.PHI_MIN <= parsed.phi <= state.PHI_MAX
     for value in (parsed.alpha, parsed.beta, parsed.gamma):
         assert 0 < value <= state.COEFFICIENT_MAX
@@ -133,7 +133,7 @@ def test_stage_frame_adds_up_to_the_network():
 
 
 def test_formula_table_b1_row_matches_the_reference():
-    # Reference §1.3: formula at φ=1 gives (w 1.10, d 1.20, 258 px); official B1 is (1.0, 1.1, 240).
+    # TF efficientnet_builder.py params_dict: formula at φ=1 gives (w 1.10, d 1.20, 258 px); official B1 is (1.0, 1.1, 240).
     row = tables.formula_vs_official_frame(1.2, 1.1, 1.15).set_index("variant").loc["B1"]
     assert (row.official_width, row.official_depth, row.official_px) == (1.0, 1.1, 240)
     assert round(row.formula_width, 2) == 1.10 and round(row.formula_depth, 2) == 1.20
@@ -294,8 +294,8 @@ def test_paper_table2_against_exact_counts_shows_the_differences():
     from dashboard.tables import paper_vs_exact_frame
 
     frame = paper_vs_exact_frame().set_index("variant")
-    # Printed in the paper's Table 2 (reference doc 1.2): B2 9.2M params, B4 4.2B and B5 9.9B
-    # FLOPs; exact counts equal torchvision's published ones (reference doc 3.1).
+    # Printed in the paper's Table 2 (arXiv 1905.11946): B2 9.2M params, B4 4.2B and B5 9.9B
+    # FLOPs; exact counts equal torchvision's published ones (torchvision efficientnet.py).
     assert frame.loc["B2", "paper_params_m"] == 9.2
     assert frame.loc["B2", "exact_params"] == 9_109_994
     assert frame.loc["B4", "paper_gmacs"] == 4.2

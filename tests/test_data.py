@@ -1,7 +1,8 @@
 """Tests for the ``data`` package: schemas, loader errors and golden reference numbers.
 
-Golden values are typed from ``reference/efficientnet-numbers.md`` (the primary-source
-digest), never read back from the CSV files under test.
+Golden values are typed from the primary sources each table names in ``data/README.md`` (the
+paper's tables, timm's results CSVs, torchvision's weight definitions, the Keras Applications
+page), never read back from the CSV files under test.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 import data
 from data import DataError, Table, load_frame, load_rows, read_table
+from zoo.build import PEER_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,7 +76,7 @@ def test_load_frame_dtypes() -> None:
     assert keras["gpu_ms_per_step"].isna().sum() > 0  # EfficientNetV2 rows have no timing
 
 
-# --- golden numbers (typed from the reference doc) ---------------------------------------
+# --- golden numbers (typed from the primary sources) ---------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -248,18 +250,11 @@ def test_keras_applications() -> None:
     assert _row(rows, model="ResNet50")["gpu_ms_per_step"] == 4.6
 
 
+# Every model the zoo offers for the chart: B0-B7 (timm's and the TF ports) and its peers.
 REFERENCE_ARCHS = (
     *(f"efficientnet_b{i}" for i in range(8)),
     *(f"tf_efficientnet_b{i}" for i in range(8)),
-    "resnet50",
-    "mobilenetv2_100",
-    "mobilenetv3_large_100",
-    "regnety_016",
-    "regnety_032",
-    "regnety_040",
-    "convnext_tiny",
-    "efficientnetv2_rw_s",
-    "tf_efficientnetv2_s",
+    *PEER_MODELS,
 )
 
 
@@ -268,7 +263,7 @@ def test_reference_points_cover_every_zoo_arch() -> None:
     archs = [row["arch"] for row in rows]
     assert len(archs) == len(set(archs))
     assert set(REFERENCE_ARCHS) <= set(archs)
-    # The reference doc has no accuracy for tf_efficientnet_lite*, so there is no point.
+    # No accuracy was copied for tf_efficientnet_lite* (see data/README.md), so there is no point.
     assert not any(str(arch).startswith("tf_efficientnet_lite") for arch in archs)
 
 

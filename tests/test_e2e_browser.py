@@ -42,19 +42,19 @@ if not Path(CHROMIUM).exists():
         f"Chromium not found at {CHROMIUM} (run `make browser` to install Debian's chromium)",
         allow_module_level=True,
     )
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is needed")
-skimage_data = pytest.importorskip("skimage.data", reason="scikit-image ships the cat photo")
+import playwright.sync_api as sync_api  # noqa: E402
+import skimage.data as skimage_data  # noqa: E402
+
 CAT = Path(skimage_data.__file__).parent / "chelsea.png"
 
 
 def _premeasure(store_path: Path) -> None:
-    try:
-        from zoo.build import spec_from_timm
-        from zoo.measure import Protocol, shutdown_worker, sweep
-        from zoo.store import MeasurementStore
-    except ImportError:
-        return  # the compare page still renders (MACs and params views)
     import data
+    from zoo.build import spec_from_timm
+    from zoo.isolation import shutdown
+    from zoo.measure import sweep
+    from zoo.protocol import Protocol
+    from zoo.store import MeasurementStore
 
     resolution = {r["arch"]: r["resolution_px"] for r in data.load_rows("reference_points")}
     specs = [spec_from_timm(m, resolution=resolution[m]) for m in PREMEASURED]
@@ -64,7 +64,7 @@ def _premeasure(store_path: Path) -> None:
         try:
             sweep(specs, protocol, store=store)
         finally:
-            shutdown_worker()
+            shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +101,11 @@ def _metric(page, label: str) -> str:
     """The value of the metric whose label is exactly ``label``, waiting until it is drawn
     (metrics arrive one by one while a run streams in)."""
     label_re = re.compile(rf"^\s*{re.escape(label)}\s*$")
-    metric = page.locator("[data-testid='stMetric']").filter(
-        has=page.locator("[data-testid='stMetricLabel']", has_text=label_re)
-    ).first
+    metric = (
+        page.locator("[data-testid='stMetric']")
+        .filter(has=page.locator("[data-testid='stMetricLabel']", has_text=label_re))
+        .first
+    )
     metric.wait_for(timeout=60_000)
     return metric.locator("[data-testid='stMetricValue']").inner_text().strip()
 

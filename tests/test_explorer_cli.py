@@ -10,15 +10,43 @@ import pytest
 from explorer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-STAGE_KEYS = {"kernel", "stride", "expand_ratio", "se_ratio", "in_channels", "out_channels",
-              "repeats", "input_resolution", "output_resolution", "params", "macs"}
-TOP_KEYS = {"phi", "alpha", "beta", "gamma", "depth_multiplier", "width_multiplier", "resolution",
-            "stem_channels", "head_channels", "params", "macs", "stages"}
+STAGE_KEYS = {
+    "kernel",
+    "stride",
+    "expand_ratio",
+    "se_ratio",
+    "in_channels",
+    "out_channels",
+    "repeats",
+    "input_resolution",
+    "output_resolution",
+    "params",
+    "macs",
+}
+TOP_KEYS = {
+    "phi",
+    "alpha",
+    "beta",
+    "gamma",
+    "depth_multiplier",
+    "width_multiplier",
+    "resolution",
+    "stem_channels",
+    "head_channels",
+    "params",
+    "macs",
+    "stages",
+}
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_json_phi_list(capsys):
@@ -34,7 +62,9 @@ def test_json_phi_list(capsys):
 
 
 def test_json_explicit_has_null_phi(capsys):
-    assert main(["--width", "1.2", "--depth", "1.4", "--resolution", "300", "--format", "json"]) == 0
+    assert (
+        main(["--width", "1.2", "--depth", "1.4", "--resolution", "300", "--format", "json"]) == 0
+    )
     (row,) = json.loads(capsys.readouterr().out)
     assert row["phi"] is None
     assert row["params"] == 12_233_232  # torchvision B3
@@ -48,8 +78,12 @@ def test_json_variants(capsys):
 
 
 def test_custom_coefficients(capsys):
-    assert main(["--phi", "2", "--alpha", "1.3", "--beta", "1.05", "--gamma", "1.2",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            ["--phi", "2", "--alpha", "1.3", "--beta", "1.05", "--gamma", "1.2", "--format", "json"]
+        )
+        == 0
+    )
     (row,) = json.loads(capsys.readouterr().out)
     assert row["depth_multiplier"] == pytest.approx(1.69)
     assert row["resolution"] == round(224 * 1.44)

@@ -9,7 +9,7 @@ import pytest
 
 import data
 from explorer import ScalingError, from_phi, from_variant, scale_network
-from explorer.equal_cost import equal_cost_for, equal_cost_networks
+from explorer.equal_cost import equal_cost_networks
 
 
 def _table7() -> dict[str, dict]:
@@ -20,7 +20,7 @@ def test_b3_cost_matches_paper_table7_multipliers():
     # Table 7 puts depth x4, width x2 and resolution x2 at about B3's 1.8 B MACs. Our exact
     # counter with the ceil/round-to-8 rules lands close to those multipliers.
     rows = _table7()
-    eq = equal_cost_for(from_variant("b3"))
+    eq = equal_cost_networks(from_variant("b3").macs)
     assert eq.depth.multiplier == pytest.approx(float(rows["depth"]["depth_multiplier"]), rel=0.15)
     assert eq.width.multiplier == pytest.approx(float(rows["width"]["width_multiplier"]), rel=0.15)
     assert eq.resolution.multiplier == pytest.approx(

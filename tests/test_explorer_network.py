@@ -16,27 +16,26 @@ from explorer import (
     implied_phi,
     network_summary,
 )
+from tests.golden import TORCHVISION_EFFICIENTNET
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# torchvision EfficientNet_B*_Weights.IMAGENET1K_V1 meta: num_params and _ops ("GFLOPS", which are
-# MACs) at the weights' crop size. Reference doc section 3.1 (pytorch/vision).
-TORCHVISION = {
-    "b0": (5_288_548, 0.386, 224),
-    "b1": (7_794_184, 0.687, 240),
-    "b2": (9_109_994, 1.088, 288),  # torchvision evaluates B2 at 288, not 260
-    "b3": (12_233_232, 1.827, 300),
-    "b4": (19_341_616, 4.394, 380),
-    "b5": (30_389_784, 10.266, 456),
-    "b6": (43_040_704, 19.068, 528),
-    "b7": (66_347_960, 37.746, 600),
+TORCHVISION = TORCHVISION_EFFICIENTNET
+
+# Paper Table 2 params (M) and FLOPs (B): arXiv 1905.11946 Table 2.
+PAPER_PARAMS_M = {
+    "b0": "5.3",
+    "b1": "7.8",
+    "b2": "9.2",
+    "b3": "12",
+    "b4": "19",
+    "b5": "30",
+    "b6": "43",
+    "b7": "66",
 }
 
-# Paper Table 2 params (M) and FLOPs (B), reference doc section 1.2.
-PAPER_PARAMS_M = {"b0": "5.3", "b1": "7.8", "b2": "9.2", "b3": "12", "b4": "19", "b5": "30",
-                  "b6": "43", "b7": "66"}
-
-# Per-model structure, reference doc section 1.4 (derived there from the TF rules).
+# Per-model structure, worked out by hand from the TF rules (tensorflow/tpu efficientnet_builder.py
+# round_filters / round_repeats); test_explorer_vs_timm checks the same against built timm models.
 STRUCTURE = {
     "b0": (32, [16, 24, 40, 80, 112, 192, 320], [1, 2, 2, 3, 3, 4, 1], 1280),
     "b1": (32, [16, 24, 40, 80, 112, 192, 320], [2, 3, 3, 4, 4, 5, 2], 1280),
@@ -118,7 +117,7 @@ def test_stage_costs_add_up():
 
 
 def test_implied_phi_b4():
-    # reference doc 1.3: B4 implied phi 3.22 (depth) / 3.53 (width) / 3.78 (resolution)
+    # log(multiplier) / log(coefficient) by hand: B4 implied phi 3.22 (depth) / 3.53 (width) / 3.78 (resolution)
     p = implied_phi(get_variant("b4"))
     assert (round(p.depth, 2), round(p.width, 2), round(p.resolution, 2)) == (3.22, 3.53, 3.78)
 
@@ -126,9 +125,15 @@ def test_implied_phi_b4():
 def test_official_b1_differs_from_formula_at_phi_1():
     official, formula = from_variant("b1"), from_phi(1.0)
     assert (official.width_multiplier, official.depth_multiplier, official.resolution) == (
-        1.0, 1.1, 240)
-    assert (round(formula.width_multiplier, 3), round(formula.depth_multiplier, 3),
-            formula.resolution) == (1.1, 1.2, 258)
+        1.0,
+        1.1,
+        240,
+    )
+    assert (
+        round(formula.width_multiplier, 3),
+        round(formula.depth_multiplier, 3),
+        formula.resolution,
+    ) == (1.1, 1.2, 258)
 
 
 @pytest.mark.parametrize(
@@ -172,6 +177,7 @@ def test_explorer_imports_no_torch_pandas_or_streamlit():
         "bad = [m for m in ('torch', 'timm', 'pandas', 'streamlit', 'numpy') if m in sys.modules]; "
         "print(','.join(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == ""

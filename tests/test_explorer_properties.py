@@ -59,7 +59,7 @@ def test_any_explicit_multipliers(width, depth, resolution):
 
 
 @FAST
-@given(resolution=st.integers(min_value=-10**6, max_value=10**6) | any_float)
+@given(resolution=st.integers(min_value=-(10**6), max_value=10**6) | any_float)
 def test_any_resolution_in_pixels(resolution):
     try:
         net = from_multipliers(1.0, 1.0, resolution)
@@ -89,8 +89,19 @@ token = st.sampled_from(["nan", "inf", "-inf", "0", "-1", "1e308", "1.5", "x", "
 
 @settings(max_examples=120, deadline=1000)
 @given(
-    flag=st.sampled_from(["--phi", "--alpha", "--beta", "--gamma", "--width", "--depth",
-                          "--resolution", "--resolution-multiplier", "--variant"]),
+    flag=st.sampled_from(
+        [
+            "--phi",
+            "--alpha",
+            "--beta",
+            "--gamma",
+            "--width",
+            "--depth",
+            "--resolution",
+            "--resolution-multiplier",
+            "--variant",
+        ]
+    ),
     value=token | st.floats().map(repr) | st.text(max_size=8),
 )
 def test_cli_any_value_is_ok_or_exit_2(flag, value):
@@ -107,3 +118,40 @@ def test_cli_any_value_is_ok_or_exit_2(flag, value):
     if status == 2:
         assert "Traceback" not in err.getvalue()
         assert len([line for line in err.getvalue().splitlines() if line.strip()]) == 1
+
+
+# --------------------------------------------------------------------------- good inputs succeed
+# The tests above would pass if everything were refused; these show that the documented ranges
+# (explorer.scaling: multipliers up to 16, 32 to 4096 px, bases in [1e-6, 1e6]) are accepted.
+
+in_range_coefficient = st.floats(1.0, 1.4)
+
+
+@FAST
+@given(phi=st.floats(-3.0, 7.0), alpha=in_range_coefficient, beta=in_range_coefficient,
+       gamma=in_range_coefficient)  # fmt: skip
+def test_phi_and_bases_in_the_documented_ranges_give_a_network(phi, alpha, beta, gamma):
+    # 1.4**7 = 10.5 <= 16 and 224 * 1.4**±7 stays within 32 … 4096 px: all of this is valid.
+    assert_valid(from_phi(phi, alpha, beta, gamma))
+
+
+@FAST
+@given(width=st.floats(1e-3, 16.0), depth=st.floats(1e-3, 16.0),
+       resolution=st.integers(32, 4096))  # fmt: skip
+def test_multipliers_and_resolutions_in_the_documented_ranges_give_a_network(
+    width, depth, resolution
+):
+    assert_valid(from_multipliers(width, depth, resolution))
+
+
+@settings(max_examples=60, deadline=1000)
+@given(
+    flag=st.sampled_from(["--phi", "--width", "--depth"]),
+    value=st.floats(0.1, 3.0).map(lambda x: f"{x:.3f}"),
+)
+def test_cli_valid_values_exit_0_with_json(flag, value):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main([flag, value, "--format", "json"])
+    assert status == 0, err.getvalue()
+    assert out.getvalue().strip().startswith(("[", "{"))

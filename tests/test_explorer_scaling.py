@@ -10,17 +10,23 @@ from explorer.scaling import make_divisible
 
 def test_paper_coefficients_constraint_is_1_92_not_2():
     m = compound_multipliers(1.0)
-    # 1.2 * 1.1**2 * 1.15**2 = 1.920270 (reference doc section 1.1, derived)
+    # 1.2 * 1.1**2 * 1.15**2 = 1.920270 (paper section 3.3, derived)
     assert m.constraint == pytest.approx(1.92027, abs=1e-5)
     assert m.flops_factor == pytest.approx(m.constraint)
 
 
 @pytest.mark.parametrize(
     "phi, depth, width, res_px",
-    # reference doc 1.3: "a pure alpha^phi rule gives phi=1: d 1.200, w 1.100, res 258; ..."
-    [(1, 1.200, 1.100, 258), (2, 1.440, 1.210, 296), (3, 1.728, 1.331, 341),
-     (4, 2.074, 1.464, 392), (5, 2.488, 1.611, 451), (6, 2.986, 1.772, 518),
-     (7, 3.583, 1.949, 596)],
+    # Equation 3 by hand: a pure alpha^phi rule gives phi=1: d 1.200, w 1.100, res 258; ...
+    [
+        (1, 1.200, 1.100, 258),
+        (2, 1.440, 1.210, 296),
+        (3, 1.728, 1.331, 341),
+        (4, 2.074, 1.464, 392),
+        (5, 2.488, 1.611, 451),
+        (6, 2.986, 1.772, 518),
+        (7, 3.583, 1.949, 596),
+    ],
 )
 def test_formula_matches_reference_table(phi, depth, width, res_px):
     from explorer import from_phi
@@ -71,7 +77,7 @@ def test_round_channels_never_loses_more_than_10_percent():
 
 
 def test_make_divisible_examples_from_tf_rule():
-    # TF round_filters: int(f + 4) // 8 * 8, +8 if below 90 % (reference doc 1.4)
+    # TF round_filters: int(f + 4) // 8 * 8, +8 if below 90 % (tensorflow/tpu efficientnet_model.py)
     assert make_divisible(32 * 1.1) == 32  # 35.2 -> 32 (>= 31.68)
     assert make_divisible(16 * 1.1) == 16
     assert make_divisible(40 * 1.1) == 48  # 44 -> 48

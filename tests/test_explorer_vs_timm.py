@@ -6,16 +6,15 @@ built on the ``meta`` device (shapes without memory), which counts the same as a
 (checked once on a real CPU model below) but takes milliseconds.
 """
 
-import io
 import random
 
 import pytest
-
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
-ptflops = pytest.importorskip("ptflops")
+import timm  # noqa: E402
+import torch  # noqa: E402
 
 from explorer import from_phi, from_variant, get_variant  # noqa: E402
+from tests.timm_structure import model_structure
+from zoo.complexity import ptflops_macs
 
 
 def build(width: float, depth: float, device: str = "meta"):
@@ -27,26 +26,10 @@ def build(width: float, depth: float, device: str = "meta"):
         ).eval()
 
 
-def ptflops_macs(model, resolution: int) -> int:
-    macs, _ = ptflops.get_model_complexity_info(
-        model, (3, resolution, resolution), as_strings=False, backend="aten",
-        print_per_layer_stat=False, ost=io.StringIO(),
-    )
-    assert macs is not None, "ptflops failed to count"
-    return int(macs)
-
-
-def model_structure(model):
-    outs = [stage[-1].conv_pwl.out_channels if hasattr(stage[-1], "conv_pwl")
-            else stage[-1].conv_pw.out_channels for stage in model.blocks]
-    repeats = [len(stage) for stage in model.blocks]
-    return model.conv_stem.out_channels, outs, repeats, model.num_features
-
-
 def check(net, width, depth):
     model = build(width, depth)
     assert net.params == sum(p.numel() for p in model.parameters())
-    stem, outs, repeats, head = model_structure(model)
+    stem, outs, repeats, head, _ = model_structure(model)
     assert net.stem_channels == stem
     assert [s.out_channels for s in net.stages] == outs
     assert [s.repeats for s in net.stages] == repeats

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import fake_measurement, group_alive
+from tests.fakes import fake_measurement, group_alive, kill_group, start_group
 from zoo.build import spec_from_phi
 from zoo.errors import ZooError
 
@@ -60,15 +60,6 @@ def _integrity(path: Path) -> str:
         conn.close()
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and group_alive(proc.pid):
-        time.sleep(0.05)
-
-
 # --------------------------------------------------------------------------- kill trials
 
 PHIS = ["-3", "-2.9", "-2.8", "-2.7", "-2.6", "-2.5", "-2.4", "-2.3", "-2.2", "-2.1"]
@@ -94,10 +85,7 @@ def test_sweep_killed_at_random_points_then_completes(tmp_path):
         # start), plus 0-400 ms: anywhere in startup, timing, or the store write.
         more = rng.randint(0, min(2, remaining - 2))
         extra_s = rng.uniform(0.0, 0.4)
-        proc = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
+        proc = start_group(command, ROOT, env)
         try:
             deadline = time.monotonic() + 120
             while (
@@ -111,7 +99,7 @@ def test_sweep_killed_at_random_points_then_completes(tmp_path):
             finished_first = proc.poll() is not None
             os.killpg(proc.pid, signal.SIGKILL)
         finally:
-            _kill_group(proc)
+            kill_group(proc)
         assert not group_alive(proc.pid), "the measurement helper outlived the sweep"
         if finished_first:
             continue  # not a kill; try another point
@@ -172,7 +160,7 @@ def test_writer_killed_inside_the_write_path_loses_nothing(tmp_path):
         time.sleep(rng.uniform(0.0, 0.5))
         os.killpg(proc.pid, signal.SIGKILL)
         rest = proc.stdout.read()
-        _kill_group(proc)
+        kill_group(proc)
         acknowledged += [int(line) for line in rest.split()]
         assert _integrity(store) == "ok"
         rows = _rows(store)
@@ -386,7 +374,8 @@ def _safetensors_with_header(header: dict | bytes, claimed_len: int | None = Non
 def test_cli_refuses_corrupt_weights_without_a_big_allocation(
     tmp_path, cat_image, capsys, name, content
 ):
-    psutil = pytest.importorskip("psutil")
+    import psutil
+
     path = tmp_path / f"{name}.safetensors"
     path.write_bytes(content)
     before = psutil.Process().memory_info().rss

@@ -18,8 +18,6 @@ pytestmark = pytest.mark.slow
 
 if not Path(CHROMIUM).exists():
     pytest.skip(f"Chromium not found at {CHROMIUM} (run `make browser`)", allow_module_level=True)
-pytest.importorskip("playwright.async_api", reason="the playwright package is needed")
-pytest.importorskip("skimage.data", reason="scikit-image ships the photos")
 
 
 def test_quick_load_has_no_errors_and_serializes_measurements(tmp_path):

@@ -1,7 +1,7 @@
 """zoo.build: the built PyTorch models equal the explorer's stage tables, and peers build.
 
-Golden parameter counts are torchvision's published ``num_params`` (reference/efficientnet-numbers.md
-section 3.1 and 3.2), typed here, never taken from the code under test. Models are built on the
+Golden parameter counts are torchvision's published ``num_params`` (pytorch/vision
+``torchvision/models/efficientnet.py`` and the peers' model files @07a929e), typed here, never taken from the code under test. Models are built on the
 ``meta`` device (shapes without memory).
 """
 
@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import timm  # noqa: E402
+import torch  # noqa: E402
 
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
-
+from tests.golden import TORCHVISION_EFFICIENTNET
+from tests.timm_structure import model_structure
 from zoo import ZooError  # noqa: E402
 from zoo.build import (  # noqa: E402
     PEER_MODELS,
@@ -28,16 +29,7 @@ from zoo.build import (  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 # torchvision EfficientNet_B{0..7}_Weights.IMAGENET1K_V1 num_params.
-TORCHVISION_PARAMS = {
-    "b0": 5_288_548,
-    "b1": 7_794_184,
-    "b2": 9_109_994,
-    "b3": 12_233_232,
-    "b4": 19_341_616,
-    "b5": 30_389_784,
-    "b6": 43_040_704,
-    "b7": 66_347_960,
-}
+TORCHVISION_PARAMS = {v: params for v, (params, _, _) in TORCHVISION_EFFICIENTNET.items()}
 
 # torchvision peers' num_params (section 3.2) for the timm models with the same architecture.
 PEER_PARAMS = {
@@ -58,18 +50,6 @@ PHI_CONFIGS = [
     (1.7, 1.3, 1.05, 1.2),
     (3.0, 1.1, 1.15, 1.1),
 ]
-
-
-def model_structure(model):
-    outs = [
-        stage[-1].conv_pwl.out_channels
-        if hasattr(stage[-1], "conv_pwl")
-        else stage[-1].conv_pw.out_channels
-        for stage in model.blocks
-    ]
-    repeats = [len(stage) for stage in model.blocks]
-    params = sum(p.numel() for p in model.parameters())
-    return model.conv_stem.out_channels, outs, repeats, model.num_features, params
 
 
 def assert_matches_explorer(spec):

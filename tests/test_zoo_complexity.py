@@ -1,31 +1,21 @@
 """zoo.complexity: exact params, ptflops (aten) MACs, and the cross-check with the explorer.
 
 Golden numbers: torchvision's published num_params and 3-decimal GFLOPS (which are MACs) from
-reference/efficientnet-numbers.md section 3.1, typed here.
+its weight definitions (pytorch/vision ``torchvision/models/efficientnet.py``; the pytorch.org
+model pages for B0-B2), typed here.
 """
 
 import threading
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("ptflops")
-
 import zoo.complexity as complexity  # noqa: E402
+from tests.golden import TORCHVISION_EFFICIENTNET  # noqa: E402
 from zoo import ZooError  # noqa: E402
 from zoo.build import PEER_MODELS, spec_from_phi, spec_from_timm, spec_from_variant  # noqa: E402
 
 # variant: (num_params, GFLOPS as published by torchvision, i.e. GMACs)
-TORCHVISION = {
-    "b0": (5_288_548, 0.386),
-    "b1": (7_794_184, 0.687),
-    "b2": (9_109_994, 1.088),
-    "b3": (12_233_232, 1.827),
-    "b4": (19_341_616, 4.394),
-    "b5": (30_389_784, 10.266),
-    "b6": (43_040_704, 19.068),
-    "b7": (66_347_960, 37.746),
-}
+TORCHVISION = {v: (params, gmacs) for v, (params, gmacs, _) in TORCHVISION_EFFICIENTNET.items()}
 
 
 @pytest.mark.parametrize("variant", sorted(TORCHVISION))

@@ -8,25 +8,18 @@ import threading
 import time
 from dataclasses import replace
 
+import psutil
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-import zoo.measure as measure_mod  # noqa: E402
-from zoo import ZooError  # noqa: E402
-from zoo.build import spec_from_phi, spec_from_timm, spec_from_variant  # noqa: E402
-from zoo.measure import (  # noqa: E402
-    Measurement,
-    Protocol,
-    environment_for,
-    measure,
-    measurement_in_progress,
-    resolve_protocol,
-    summarize_latencies,
-    sweep,
-    time_forward,
-)
-from zoo.store import MeasurementStore  # noqa: E402
+from zoo import ZooError, isolation, locking
+from zoo.build import spec_from_phi, spec_from_timm, spec_from_variant
+from zoo.environment import environment_for, resolve_protocol
+from zoo.locking import measurement_in_progress
+from zoo.measure import measure, sweep
+from zoo.protocol import Measurement, MeasurementError, Protocol, summarize_latencies
+from zoo.store import MeasurementStore
+from zoo.timing import time_forward
 
 QUICK = Protocol(device="cpu", warmup_iters=1, min_iters=3, max_iters=3)
 REQUIRED = (
@@ -165,38 +158,38 @@ def test_timm_peer_measures(tmp_path):
 
 def test_worker_outlives_the_thread_that_started_it():
     # A dashboard measures from short-lived script threads: the helper must not die with them.
-    measure_mod.shutdown_worker()
+    isolation.shutdown()
     thread = threading.Thread(target=lambda: measure(spec_from_phi(-3.0), QUICK))
     thread.start()
     thread.join()
-    pid = measure_mod._WORKER.process.pid
+    pid = isolation.server_pid()
     time.sleep(0.5)
-    assert measure_mod._WORKER.process.poll() is None
+    assert psutil.pid_exists(pid)
     measure(spec_from_phi(-3.0), QUICK)
-    assert measure_mod._WORKER.process.pid == pid
+    assert isolation.server_pid() == pid
 
 
 def test_a_failed_run_is_a_measurement_error_and_the_helper_survives():
     from dataclasses import replace as dc_replace
 
     measure(spec_from_phi(-3.0), QUICK)  # the helper is running
-    pid = measure_mod._WORKER.process.pid
+    pid = isolation.server_pid()
     broken = dc_replace(spec_from_timm("resnet18"), model="no_such_timm_model")
-    with pytest.raises(measure_mod.MeasurementError, match="no_such_timm_model") as info:
-        measure_mod._run_in_worker(broken, resolve_protocol(QUICK))
+    with pytest.raises(MeasurementError, match="no_such_timm_model") as info:
+        isolation.run_isolated(broken, resolve_protocol(QUICK))
     assert "\n" not in str(info.value)
-    assert measure_mod._WORKER.process.pid == pid and measure_mod._WORKER.process.poll() is None
+    assert isolation.server_pid() == pid and psutil.pid_exists(pid)
 
 
 def test_measurement_lock_reports_waiting(monkeypatch, tmp_path):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))  # not the machine-wide one
-    assert measure_mod.lock_path() == tmp_path / "lock"
+    assert locking.lock_path() == tmp_path / "lock"
     assert not measurement_in_progress()
     entered = threading.Event()
     release = threading.Event()
 
     def holder():
-        with measure_mod._measurement_lock(None):
+        with locking.measurement_lock(None):
             entered.set()
             release.wait(10)
 
@@ -207,7 +200,7 @@ def test_measurement_lock_reports_waiting(monkeypatch, tmp_path):
     waits: list[str] = []
     timer = threading.Timer(0.2, release.set)
     timer.start()
-    with measure_mod._measurement_lock(lambda: waits.append("waiting")) as waited:
+    with locking.measurement_lock(lambda: waits.append("waiting")) as waited:
         assert waited
     assert waits == ["waiting"]
     thread.join()
@@ -221,8 +214,8 @@ def test_file_lock_is_seen_by_other_processes(monkeypatch, tmp_path):
 
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))  # inherited by the child
     root = Path(__file__).resolve().parent.parent
-    code = "from zoo.measure import measurement_in_progress; print(measurement_in_progress())"
-    with measure_mod._measurement_lock(None):
+    code = "from zoo.locking import measurement_in_progress; print(measurement_in_progress())"
+    with locking.measurement_lock(None):
         out = subprocess.run(
             [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
         )

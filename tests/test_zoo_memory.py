@@ -1,9 +1,8 @@
 """zoo.memory: estimates from the explorer (or a meta-device trace), and refusals that allocate
 nothing."""
 
+import psutil  # noqa: E402
 import pytest
-
-psutil = pytest.importorskip("psutil")
 
 import zoo.memory as memory  # noqa: E402
 from zoo import ZooError  # noqa: E402

@@ -13,20 +13,22 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import time
 
+import psutil  # noqa: E402
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
+import zoo.isolation
 import zoo.measure
 from zoo.build import ModelSpec, spec_from_multipliers, spec_from_phi, spec_from_variant
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.memory import check_fits, estimate_memory
-
-psutil = pytest.importorskip("psutil")
+from zoo.protocol import Protocol
 
 SPECIAL_FLOATS = ["nan", "-nan", "inf", "-inf", "1e308", "-1e308", "1e-320", "0", "-0", "1e400"]
 number_text = (
@@ -57,9 +59,9 @@ class StubWorker:
     """Stands in for the measuring worker: numbers without building or timing anything."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[ModelSpec, zoo.measure.Protocol]] = []
+        self.calls: list[tuple[ModelSpec, Protocol]] = []
 
-    def __call__(self, spec: ModelSpec, protocol: zoo.measure.Protocol) -> dict:
+    def __call__(self, spec: ModelSpec, protocol: Protocol) -> dict:
         self.calls.append((spec, protocol))
         return {
             "params": 1,
@@ -82,7 +84,7 @@ class StubWorker:
 def stub_worker():
     stub = StubWorker()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(zoo.measure, "_run_in_worker", stub)
+        patch.setattr(zoo.measure, "run_isolated", stub)
         yield stub
 
 
@@ -178,6 +180,23 @@ def test_measure_cli_any_arguments(stub_worker, store, data, which, flags):
         assert check_fits(spec, protocol.batch_size, protocol.precision, protocol.device).fits
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    phi=st.floats(-3.0, 1.0).map(lambda x: f"{x:.2f}"),
+    batch=st.integers(1, 8),
+    iters=st.integers(1, 20),
+)
+def test_measure_cli_valid_requests_succeed(stub_worker, store, phi, batch, iters):
+    # The test above accepts exit 2 for anything; here every request is valid and must measure.
+    argv = ["measure", "--phi", phi, "--batch-size", str(batch), "--iters", str(iters),
+            "--device", "cpu", "--remeasure", "--store", store, "--format", "json"]  # fmt: skip
+    calls_before = len(stub_worker.calls)
+    status, out, err, _ = run_cli(argv)
+    assert status == 0, err
+    assert len(stub_worker.calls) == calls_before + 1
+    assert json.loads(out)[0]["batch_size"] == batch
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     variant=st.sampled_from(["b0", "b4", "b7", "b8", "l2"]),
@@ -202,13 +221,13 @@ def test_absurd_requests_are_refused_by_the_memory_guard_without_allocating(
 
 def test_the_real_worker_is_never_reached_for_an_absurd_request(tmp_path):
     # Without the stub: the refusal happens in this process, before the worker is started.
-    zoo.measure.shutdown_worker()
+    zoo.isolation.shutdown()
     status, out, err, _ = run_cli(
         ["measure", "--variant", "b7", "--batch-size", "1000000", "--device", "cpu",
          "--store", str(tmp_path / "m.sqlite")]
     )  # fmt: skip
     assert_clean_failure(status, out, err)
-    assert zoo.measure._WORKER is None
+    assert zoo.isolation.server_pid() is None
 
 
 # --------------------------------------------------------------------------- classify
@@ -287,6 +306,23 @@ def test_spec_from_phi_any_floats(phi, alpha, beta, gamma):
         assert str(exc)
         return
     assert spec.model.startswith("efficientnet_phi") and 32 <= spec.resolution <= 4096
+
+
+@settings(max_examples=100, deadline=2000)
+@given(
+    width=st.floats(1e-3, 16.0),
+    depth=st.floats(1e-3, 16.0),
+    resolution=st.integers(32, 4096),
+    phi=st.floats(-3.0, 7.0),
+    coefficient=st.floats(1.0, 1.4),
+)
+def test_specs_in_the_documented_ranges_are_accepted(width, depth, resolution, phi, coefficient):
+    # The tests above would pass if every spec were refused: inside the explorer's documented
+    # ranges (multipliers up to 16, 32 … 4096 px) a spec must be made.
+    spec = spec_from_multipliers(width, depth, resolution)
+    assert spec.resolution == resolution and spec.kind == "efficientnet"
+    spec = spec_from_phi(phi, coefficient, coefficient, coefficient)
+    assert spec.phi == phi and 32 <= spec.resolution <= 4096
 
 
 @settings(max_examples=200, deadline=2000)

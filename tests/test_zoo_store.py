@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import fake_measurement as fake
-from tests.fakes import group_alive
+from tests.fakes import group_alive, start_group
 from zoo import ZooError
 from zoo.build import spec_from_phi, spec_from_variant
-from zoo.measure import Protocol
+from zoo.protocol import Protocol
 from zoo.store import SCHEMA_VERSION, MeasurementStore, default_store_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,10 +190,7 @@ def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(tmp_path):
         "--no-progress",
     ]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    proc = start_group(command, ROOT, env)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not _row_models(path) and proc.poll() is None:

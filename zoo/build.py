@@ -15,13 +15,22 @@ from __future__ import annotations
 
 import difflib
 import functools
-import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import explorer
-from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA, ScaledNetwork, ScalingError
-from explorer.scaling import MAX_RESOLUTION_PX, MIN_RESOLUTION_PX
+from data import family_key
+from explorer import (
+    BASE_RESOLUTION_PX,
+    MAX_RESOLUTION_PX,
+    MIN_RESOLUTION_PX,
+    PAPER_ALPHA,
+    PAPER_BETA,
+    PAPER_GAMMA,
+    ScaledNetwork,
+    ScalingError,
+    official_variant_names,
+)
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
@@ -31,6 +40,7 @@ __all__ = [
     "PEER_MODELS",
     "ModelSpec",
     "build_model",
+    "check_timm_name",
     "network_for",
     "spec_from_multipliers",
     "spec_from_phi",
@@ -54,23 +64,9 @@ PEER_MODELS: tuple[str, ...] = (
     "tf_efficientnetv2_s",
 )
 
-# Longest prefix first: the family colours a point on the chart.
-_FAMILIES: tuple[str, ...] = (
-    "tf_efficientnetv2",
-    "tf_efficientnet_lite",
-    "tf_efficientnet",
-    "efficientnetv2",
-    "efficientnet_lite",
-    "efficientnet",
-    "mobilenetv2",
-    "mobilenetv3",
-    "regnetx",
-    "regnety",
-    "resnet",
-    "convnext",
-)
 
-_OFFICIAL_TIMM_NAME = re.compile(r"^efficientnet_(b[0-8]|l2)$")
+#: timm's own default input size (``PretrainedCfg.input_size``) for a model without a config.
+_TIMM_DEFAULT_INPUT_PX = 224
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ class ModelSpec:
     alpha: float | None
     beta: float | None
     gamma: float | None
-    family: str  # "efficientnet", "resnet", "tf_efficientnet", …
+    family: str  # the family key (``data.families``): "efficientnet", "resnet", …
 
     @property
     def label(self) -> str:
@@ -128,7 +124,7 @@ def _from_network(model: str, net: ScaledNetwork) -> ModelSpec:
         alpha=net.alpha,
         beta=net.beta,
         gamma=net.gamma,
-        family="efficientnet",
+        family=family_key("efficientnet"),
     )
 
 
@@ -168,7 +164,9 @@ def spec_from_phi(
     return _from_network(model, net)
 
 
-def spec_from_multipliers(width: float, depth: float, resolution: int = 224) -> ModelSpec:
+def spec_from_multipliers(
+    width: float, depth: float, resolution: int = BASE_RESOLUTION_PX
+) -> ModelSpec:
     """An EfficientNet with explicit width and depth multipliers at ``resolution`` pixels.
 
     >>> spec = spec_from_multipliers(1.2, 1.4, 300)
@@ -191,12 +189,31 @@ def _timm_model_names() -> tuple[str, ...]:
     return tuple(timm.list_models())
 
 
-def _family(name: str) -> str:
-    for family in _FAMILIES:
-        if name.startswith(family):
-            return family
-    match = re.match(r"[a-z]+", name)
-    return match.group() if match else name
+def check_timm_name(name: str) -> tuple[str, str]:
+    """``(architecture, tag)`` of a timm model name (``resnet50``, ``resnet50.a1_in1k``).
+
+    The one check of a timm name: an unknown architecture raises ``ZooError`` suggesting close
+    matches from ``timm.list_models()``; an unknown pretrained tag lists the accepted tags.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ZooError(f"model must be a timm model name such as 'resnet50', got {name!r}")
+    arch, _, tag = name.strip().partition(".")
+    names = _timm_model_names()
+    if arch not in names:
+        close = difflib.get_close_matches(arch.lower(), names, n=5, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ZooError(
+            f"unknown model {name!r}: {hint}accepted any of the {len(names)} names in "
+            f"timm.list_models(), e.g. {', '.join(PEER_MODELS[:4])}"
+        )
+    if tag:
+        import timm
+
+        tags = [n.partition(".")[2] for n in timm.list_pretrained(f"{arch}.*")]
+        if tag not in tags:
+            accepted = ", ".join(tags) if tags else "none"
+            raise ZooError(f"unknown pretrained tag {tag!r} for {arch} (accepted tags: {accepted})")
+    return arch, tag
 
 
 def spec_from_timm(name: str, resolution: int | None = None) -> ModelSpec:
@@ -207,27 +224,18 @@ def spec_from_timm(name: str, resolution: int | None = None) -> ModelSpec:
     variants (at the paper's resolution by default), so their structure is cross-checked.
     Unknown names raise ``ZooError`` listing close matches from ``timm.list_models()``.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise ZooError(f"model must be a timm model name such as 'resnet50', got {name!r}")
+    if isinstance(name, str) and "." not in name:
+        variant = name.strip().removeprefix("efficientnet_")
+        if name.strip().startswith("efficientnet_") and variant in official_variant_names():
+            return spec_from_variant(variant, resolution)
+    arch, _ = check_timm_name(name)
     key = name.strip()
-    arch = key.split(".", 1)[0]
-    official = _OFFICIAL_TIMM_NAME.match(arch)
-    if official and "." not in key:
-        return spec_from_variant(official.group(1), resolution)
-    names = _timm_model_names()
-    if arch not in names:
-        close = difflib.get_close_matches(arch.lower(), names, n=5, cutoff=0.6)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        raise ZooError(
-            f"unknown model {name!r}: {hint}accepted any of the {len(names)} names in "
-            f"timm.list_models(), e.g. {', '.join(PEER_MODELS[:4])}"
-        )
     if resolution is None:
         from timm.models import get_pretrained_cfg
 
         cfg = get_pretrained_cfg(key, allow_unregistered=True)
         if cfg is None:
-            resolution = 224
+            resolution = _TIMM_DEFAULT_INPUT_PX
         else:
             size = cfg.test_input_size or cfg.input_size
             resolution = int(size[-1])
@@ -242,7 +250,7 @@ def spec_from_timm(name: str, resolution: int | None = None) -> ModelSpec:
         alpha=None,
         beta=None,
         gamma=None,
-        family=_family(arch),
+        family=family_key(arch),
     )
 
 

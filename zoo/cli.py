@@ -11,6 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from zoo import cli_classify, cli_measure
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse exits with status 2 on usage errors already; keep its message to one line."""
@@ -22,15 +24,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    import importlib
-
-    for module_name in ("zoo.cli_measure", "zoo.cli_classify"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a subcommand not built yet
-            if exc.name != module_name:
-                raise
-            continue
+    for module in (cli_measure, cli_classify):
         module.add_parsers(sub)
     return parser
 

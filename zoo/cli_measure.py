@@ -18,6 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
+from zoo.build import ModelSpec, spec_from_phi, spec_from_timm, spec_from_variant
+from zoo.errors import ZooError
+from zoo.measure import plan, run_plan
+from zoo.protocol import Measurement, MeasurementError, Protocol
+from zoo.store import MeasurementStore
 
 __all__ = ["add_parsers", "format_measurements", "run_export", "run_measure"]
 
@@ -133,9 +138,7 @@ def add_parsers(subparsers: Any) -> None:
     e.set_defaults(handler=run_export)
 
 
-def _protocol(args: argparse.Namespace) -> Any:
-    from zoo.measure import Protocol
-
+def _protocol(args: argparse.Namespace) -> Protocol:
     defaults = Protocol(device="cpu")
     options: dict[str, Any] = {
         "device": args.device,
@@ -155,10 +158,7 @@ def _protocol(args: argparse.Namespace) -> Any:
     return Protocol(**options)
 
 
-def _specs(args: argparse.Namespace) -> list[Any]:
-    from zoo.build import spec_from_phi, spec_from_timm, spec_from_variant
-    from zoo.errors import ZooError
-
+def _specs(args: argparse.Namespace) -> list[ModelSpec]:
     if not (args.variant or args.phi or args.model):
         raise ZooError("nothing to measure: give --variant b0 … b7, --phi VALUES or --model NAMES")
     specs = [spec_from_variant(v) for v in args.variant]
@@ -176,7 +176,7 @@ def _cell(value: object, digits: int = 2) -> str:
     return str(value)
 
 
-def format_measurements(measurements: Sequence[Any], fmt: str) -> str:
+def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
     """The measurements as an aligned table, a JSON array or CSV (header + rows)."""
     records = [m.to_dict() for m in measurements]
     if fmt == "json":
@@ -243,38 +243,31 @@ def format_measurements(measurements: Sequence[Any], fmt: str) -> str:
 
 
 def run_measure(args: argparse.Namespace) -> int:
-    from zoo.measure import MeasurementError, resolve_protocol, sweep
-    from zoo.memory import check_fits
-    from zoo.store import MeasurementStore
-
-    specs = _specs(args)
-    protocol = resolve_protocol(_protocol(args))
-    # Refuse what cannot fit before the store is even opened: bad input stores nothing.
-    for spec in specs:
-        check_fits(spec, protocol.batch_size, protocol.precision, protocol.device)
+    # Validate everything (protocol, device, memory) before the store is even opened: bad input
+    # stores nothing.
+    request = plan(_specs(args), _protocol(args))
     store = MeasurementStore(args.store)
     try:
         progress = None
-        if len(specs) > 1 and not args.no_progress:
+        if len(request.specs) > 1 and not args.no_progress:
             from tqdm import tqdm
 
-            progress = tqdm(total=len(specs), file=sys.stderr, unit="model", leave=False)
+            progress = tqdm(total=len(request.specs), file=sys.stderr, unit="model", leave=False)
 
         def on_wait() -> None:
             print("another measurement is running, waiting", file=sys.stderr)
 
-        done: list[Any] = []
+        done: list[Measurement] = []
 
-        def on_result(m: Any) -> None:
+        def on_result(m: Measurement) -> None:
             done.append(m)
             if progress is not None:
                 progress.set_postfix_str(m.model, refresh=False)
                 progress.update(1)
 
         try:
-            results = sweep(
-                specs,
-                protocol,
+            results = run_plan(
+                request,
                 store=store,
                 remeasure=args.remeasure,
                 on_result=on_result,
@@ -295,8 +288,6 @@ def run_measure(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from zoo.store import MeasurementStore
-
     with MeasurementStore(args.store) as store:
         sys.stdout.write(store.export(args.format))
     return 0

@@ -19,11 +19,15 @@ import io
 import threading
 from dataclasses import dataclass
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
 from zoo.build import ModelSpec, build_model, network_for
 from zoo.errors import ZooError
 
-__all__ = ["MACS_BACKEND", "MACS_TOLERANCE", "Complexity", "count_complexity"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["MACS_BACKEND", "MACS_TOLERANCE", "Complexity", "count_complexity", "ptflops_macs"]
 
 MACS_BACKEND = "aten"
 #: Largest relative gap allowed between ptflops and the explorer's analytic MACs.
@@ -62,18 +66,20 @@ def count_complexity(spec: ModelSpec) -> Complexity:
     return _count_cached(spec)
 
 
-@functools.lru_cache(maxsize=256)
-def _count_cached(spec: ModelSpec) -> Complexity:
+def ptflops_macs(model: torch.nn.Module, resolution: int) -> int:
+    """ptflops' count (aten backend) of one forward of ``model`` on a 3×r×r image.
+
+    Not under ``torch.inference_mode()``: ptflops' aten backend then counts 0 MACs. Raises
+    ``ZooError`` with ptflops' own last line when the forward fails.
+    """
     import ptflops
 
-    model = build_model(spec, device="meta")
-    params = sum(p.numel() for p in model.parameters())
     captured = io.StringIO()
     with _PTFLOPS_LOCK, contextlib.redirect_stderr(captured):
         # ptflops prints a traceback and returns (None, None) when the forward fails.
         macs, _ = ptflops.get_model_complexity_info(
             model,
-            (3, spec.resolution, spec.resolution),
+            (3, resolution, resolution),
             as_strings=False,
             print_per_layer_stat=False,
             backend=MACS_BACKEND,
@@ -82,10 +88,18 @@ def _count_cached(spec: ModelSpec) -> Complexity:
     if macs is None:
         detail = captured.getvalue().strip().splitlines()
         reason = detail[-1] if detail else "no reason given"
-        raise ZooError(
-            f"ptflops ({MACS_BACKEND} backend) could not count {spec.model} at "
-            f"{spec.resolution}px: {reason}"
-        )
+        raise ZooError(f"ptflops ({MACS_BACKEND} backend) could not count it: {reason}")
+    return int(macs)
+
+
+@functools.lru_cache(maxsize=256)
+def _count_cached(spec: ModelSpec) -> Complexity:
+    model = build_model(spec, device="meta")
+    params = sum(p.numel() for p in model.parameters())
+    try:
+        macs = ptflops_macs(model, spec.resolution)
+    except ZooError as exc:
+        raise ZooError(f"{spec.model} at {spec.resolution}px: {exc}") from None
     result = Complexity(
         params=int(params),
         macs=int(macs),

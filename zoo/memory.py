@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.build import ModelSpec, build_model, network_for
+from zoo.environment import resolve_device
 from zoo.errors import ZooError
+from zoo.protocol import PRECISIONS, check_batch_size
 
 __all__ = [
     "ACTIVATION_FACTOR",
@@ -45,7 +47,8 @@ __all__ = [
 ACTIVATION_FACTOR = 2.5
 #: Allowance for the measuring process itself: torch + timm imported (CPU), or a CUDA context.
 RUNTIME_BYTES = {"cpu": 768 * 2**20, "cuda": 1024 * 2**20}
-_BYTES_PER_ELEMENT = {"fp32": 4, "bf16": 2, "fp16": 2}
+# Bytes per activation element: fp32, or half-precision activations under autocast.
+_BYTES_PER_ELEMENT = {precision: 4 if precision == "fp32" else 2 for precision in PRECISIONS}
 _UNLIMITED = 2**60  # cgroup v1 reports "no limit" as a huge number close to 2**63
 
 
@@ -154,12 +157,6 @@ def available_memory_bytes(device: str) -> int:
     return available if cgroup is None else min(available, cgroup)
 
 
-def _check_batch(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ZooError(f"batch size must be a whole number >= 1, got {batch_size!r}")
-    return batch_size
-
-
 def estimate_memory(
     spec: ModelSpec, batch_size: int, precision: str = "fp32", device: str = "cpu"
 ) -> MemoryEstimate:
@@ -171,12 +168,12 @@ def estimate_memory(
     >>> e.weights_bytes == 5288548 * 4, e.fits
     (True, True)
     """
-    batch_size = _check_batch(batch_size)
-    if precision not in _BYTES_PER_ELEMENT:
-        raise ZooError(f"precision {precision!r} is not supported: accepted fp32, bf16, fp16")
+    batch_size = check_batch_size(batch_size)
+    if precision not in PRECISIONS:
+        raise ZooError(
+            f"precision {precision!r} is not supported: accepted {', '.join(PRECISIONS)}"
+        )
     if device == "auto":
-        from zoo.measure import resolve_device
-
         device = resolve_device(device)
     device_type = "cuda" if device.startswith("cuda") else "cpu"
     params, peak_elements = peak_activation_elements(spec)

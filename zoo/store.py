@@ -23,14 +23,11 @@ import sqlite3
 import threading
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from zoo.build import ModelSpec
+from zoo.environment import resolve_device
 from zoo.errors import ZooError
-from zoo.measure import Measurement
-
-if TYPE_CHECKING:
-    from zoo.build import ModelSpec
-    from zoo.measure import Protocol
+from zoo.protocol import Measurement, Protocol
 
 __all__ = ["SCHEMA_VERSION", "MeasurementStore", "default_store_path"]
 
@@ -127,8 +124,6 @@ class MeasurementStore:
         """
         device = protocol.device
         if device == "auto" or device == "cuda":
-            from zoo.measure import resolve_device
-
             device = resolve_device(device)
         with self._lock:
             row = self._conn.execute(

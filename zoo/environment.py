@@ -1,0 +1,147 @@
+"""Where a measurement runs: the device it resolves to, the thread count, and the fingerprint
+(``Environment``) whose key is part of the store's unique key.
+
+Two runs of the same protocol on another CPU, GPU, thread count, torch or timm version are
+different measurements, so each of those goes into the fingerprint. torch is imported only when
+a CUDA device may exist (``/proc/driver/nvidia`` or ``/dev/nvidia*``), so resolving ``auto`` on a
+CPU-only machine stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass, replace
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from zoo.errors import ZooError
+from zoo.protocol import DEVICE_CHOICES, Protocol, cpu_precision_message
+
+__all__ = [
+    "Environment",
+    "cpu_model",
+    "cuda_present",
+    "default_threads",
+    "environment_for",
+    "package_version",
+    "resolve_device",
+    "resolve_protocol",
+]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where a measurement runs; its ``key`` is part of the store's unique key."""
+
+    device: str  # resolved: "cpu" or "cuda:N"
+    device_name: str
+    cpu_model: str
+    threads: int
+    torch_version: str
+    timm_version: str
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cuda_present() -> bool:
+    """Whether CUDA can be used, without importing torch when there is plainly no NVIDIA GPU."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    if not (Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda:0`` when CUDA is usable, else ``cpu``; ``cuda`` → ``cuda:0``."""
+    if device == "auto":
+        return "cuda:0" if cuda_present() else "cpu"
+    if isinstance(device, str) and device.startswith("cuda"):
+        if not cuda_present():
+            raise ZooError(f"device {device!r} is not available here: accepted auto, cpu")
+        import torch
+
+        count = torch.cuda.device_count()
+        index = 0 if device == "cuda" else int(device.split(":", 1)[1])
+        if index >= count:
+            raise ZooError(
+                f"device {device!r} is not available here: accepted auto, cpu, cuda:0 … "
+                f"cuda:{count - 1}"
+            )
+        return f"cuda:{index}"
+    if device != "cpu":
+        raise ZooError(f"device {device!r} is not supported: accepted {DEVICE_CHOICES}")
+    return device
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (``/proc/cpuinfo`` on Linux)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def default_threads() -> int:
+    """Physical cores this process may run on (torch's own default), or ``OMP_NUM_THREADS``."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count() or 1
+    import psutil
+
+    logical = psutil.cpu_count(logical=True) or usable
+    physical = psutil.cpu_count(logical=False) or logical
+    # With SMT, torch uses one thread per physical core; scale the usable set the same way.
+    return max(1, round(usable * physical / logical))
+
+
+def package_version(name: str) -> str:
+    """The installed version of a distribution, or ``not installed``."""
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def resolve_protocol(protocol: Protocol) -> Protocol:
+    """``protocol`` with a concrete device and thread count; bf16/fp16 on CPU is refused."""
+    device = resolve_device(protocol.device)
+    if device == "cpu" and protocol.precision != "fp32":
+        raise ZooError(cpu_precision_message(protocol.precision))
+    threads = protocol.threads or default_threads()
+    return replace(protocol, device=device, threads=threads)
+
+
+def environment_for(protocol: Protocol) -> Environment:
+    """The environment a (resolved) protocol measures in. Needs torch only on CUDA."""
+    resolved = resolve_protocol(protocol)  # idempotent: "cuda" and "cuda:0" give one key
+    cpu = cpu_model()
+    device_name = cpu
+    if resolved.device.startswith("cuda"):
+        import torch
+
+        device_name = torch.cuda.get_device_name(torch.device(resolved.device))
+    assert resolved.threads is not None
+    return Environment(
+        device=resolved.device,
+        device_name=device_name,
+        cpu_model=cpu,
+        threads=resolved.threads,
+        torch_version=package_version("torch"),
+        timm_version=package_version("timm"),
+    )
