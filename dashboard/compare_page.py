@@ -108,7 +108,7 @@ def render() -> None:
             "That is time per image inside a big batch, not batch-1 latency.",
         )
 
-    measurements = _matching(_measurement_dicts(store, device), batch, precision)
+    measurements = _pick_series(_matching(_measurement_dicts(store, device), batch, precision))
     frame = tables.compare_frame(reference, measurements)
     chart = st.empty()
     overlay = _published_gpu() if overlay_on else None
@@ -155,6 +155,22 @@ def render() -> None:
                 )
             except Exception as exc:  # noqa: BLE001
                 st.error(f"Cannot export the store: {exc}")
+
+
+def _pick_series(measurements: list[dict]) -> list[dict]:
+    """One series of measurements (one protocol on one machine): a chart never mixes them."""
+    series = tables.split_series(measurements)
+    if not series:
+        return []
+    index = 0
+    if len(series) > 1:
+        index = st.selectbox(
+            "Protocol (the chart shows one; the measurements of the others are kept)",
+            range(len(series)),
+            format_func=lambda i: f"{series[i][0]} ({len(series[i][1])} points)",
+            key=KEY + "series",
+        )
+    return list(series[index][1])
 
 
 def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict]:
@@ -223,11 +239,11 @@ def _measure_section(
             st.error(f"{model}: {exc}")
             continue
         landed.append(result.to_dict())
-        # Redraw with every point that has landed so far.
-        so_far = _matching(_measurement_dicts(store, device), batch, precision)
-        merged = tables.compare_frame(
-            reference, so_far if store is not None else _matching(landed, batch, precision)
-        )
+        # Redraw with every point of this protocol's series that has landed so far.
+        stored = _measurement_dicts(store, device) if store is not None else landed
+        series = tables.series_key(result.to_dict())
+        so_far = [m for m in stored if tables.series_key(m) == series]
+        merged = tables.compare_frame(reference, so_far)
         _draw(chart, merged, axis, overlay, batch)
     progress.progress(
         1.0,

@@ -365,12 +365,12 @@ def _formula_section(current: state.ExplorerState, network: ScaledNetwork) -> No
     )
     try:
         fig = _formula_figure(current.alpha, current.beta, current.gamma, current.phi)
+        frame = _formula_table(current.alpha, current.beta, current.gamma)
     except ScalingError as exc:
         st.error(f"Cannot draw the formula curves: {exc}")
         return
     st.plotly_chart(fig, key=KEY + "formula_chart")
     st.markdown("**Published against formula** (φ = k for Bk; differences in %)")
-    frame = _formula_table(current.alpha, current.beta, current.gamma)
     st.dataframe(frame.round(3), key=KEY + "formula_table", hide_index=True)
     st.markdown(
         "**Paper Table 2 against the exact count** (params; FLOPs, which are MACs, at the "

@@ -6,6 +6,7 @@ MACs are multiply-accumulates; ``flops`` where present is ``2 * macs``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -96,6 +97,17 @@ def stage_frame(network: ScaledNetwork) -> pd.DataFrame:
     return frame
 
 
+def _diff_pct(official: float, formula: float) -> float | None:
+    """How far the official value is from the formula's, in %; None where the formula gives
+    nothing to compare with (a resolution that rounds to 0 px for a tiny γ, say).
+
+    >>> _diff_pct(1.1, 1.0), _diff_pct(240, 0)
+    (10.000000000000009, None)
+    """
+    ratio = official / formula if formula else math.inf
+    return 100.0 * (ratio - 1) if math.isfinite(ratio) else None
+
+
 def formula_vs_official_frame(
     alpha: float, beta: float, gamma: float, variants: Sequence[str] = PUBLISHED_VARIANTS
 ) -> pd.DataFrame:
@@ -116,13 +128,13 @@ def formula_vs_official_frame(
                 "phi": phi,
                 "official_depth": v.depth_multiplier,
                 "formula_depth": m.depth,
-                "depth_diff_pct": 100.0 * (v.depth_multiplier / m.depth - 1),
+                "depth_diff_pct": _diff_pct(v.depth_multiplier, m.depth),
                 "official_width": v.width_multiplier,
                 "formula_width": m.width,
-                "width_diff_pct": 100.0 * (v.width_multiplier / m.width - 1),
+                "width_diff_pct": _diff_pct(v.width_multiplier, m.width),
                 "official_px": v.resolution,
                 "formula_px": formula_px,
-                "resolution_diff_pct": 100.0 * (v.resolution / formula_px - 1),
+                "resolution_diff_pct": _diff_pct(v.resolution, formula_px),
                 "implied_phi_depth": implied.depth,
                 "implied_phi_width": implied.width,
                 "implied_phi_resolution": implied.resolution,
@@ -277,27 +289,71 @@ def _explorer_gmacs(arch: str, resolution_px: int) -> tuple[float | None, str | 
     return v.macs / 1e9, "explorer (exact)"
 
 
+def series_key(m: Mapping[str, object]) -> tuple[object, ...]:
+    """What two measurements must share to be points of one chart series: the machine and
+    software (``environment_key``) and every protocol setting (``zoo.protocol.protocol_key``,
+    the store's own key)."""
+    from zoo.protocol import protocol_key
+
+    return m.get("environment_key"), protocol_key(m)
+
+
 def protocol_label(m: Mapping[str, object]) -> str:
-    """A one-line description of how a latency was measured."""
-    threads = m.get("threads")
+    """A one-line description of how a latency was measured (one series' protocol).
+
+    >>> protocol_label({"batch_size": 1, "precision": "fp32", "channels_last": True,
+    ...                 "threads": 2, "warmup_iters": 3, "min_iters": 5, "max_iters": 50,
+    ...                 "max_seconds": 10.0, "torch_version": "2.14.1", "device_name": "CPU X"})
+    'batch 1, fp32, channels_last, 2 threads, warm-up 3, 5–50 iters ≤ 10 s, torch 2.14.1, CPU X'
+    """
     parts = [
         f"batch {m.get('batch_size')}",
         str(m.get("precision")),
         "channels_last" if m.get("channels_last") else "NCHW",
-        f"{m.get('iterations')} iters",
     ]
-    if threads:
-        parts.append(f"{threads} threads")
+    if m.get("threads"):
+        parts.append(f"{m.get('threads')} threads")
+    if m.get("max_iters"):
+        parts.append(f"warm-up {m.get('warmup_iters')}")
+        parts.append(
+            f"{m.get('min_iters')}–{m.get('max_iters')} iters ≤ {m.get('max_seconds'):g} s"
+        )
     parts.append(f"torch {m.get('torch_version')}")
+    if m.get("device_name"):
+        parts.append(str(m.get("device_name")))
     return ", ".join(parts)
+
+
+def split_series(
+    measurements: Iterable[Mapping[str, object]],
+) -> list[tuple[str, list[Mapping[str, object]]]]:
+    """Measurements grouped by series, as (protocol label, rows): the series with the most
+    models first, then the most recent. A chart draws one of them, never a mix."""
+    groups: dict[tuple[object, ...], list[Mapping[str, object]]] = {}
+    for m in measurements:
+        groups.setdefault(series_key(m), []).append(m)
+
+    def rank(rows: list[Mapping[str, object]]) -> tuple[int, str]:
+        models = {str(m.get("model")) for m in rows}
+        return len(models), max(str(m.get("measured_at", "")) for m in rows)
+
+    ordered = sorted(groups.values(), key=rank, reverse=True)
+    return [(protocol_label(rows[0]), rows) for rows in ordered]
 
 
 def compare_frame(
     reference: pd.DataFrame, measurements: Iterable[Mapping[str, object]]
 ) -> pd.DataFrame:
     """Reference rows joined with the newest measurement of each model at the reference
-    resolution (plain dicts, e.g. ``Measurement.to_dict()``; pass one protocol's rows). Models
-    without a measurement keep an empty latency."""
+    resolution (plain dicts, e.g. ``Measurement.to_dict()``). The rows must be one series
+    (``split_series``): measurements of different protocols are never mixed on one chart.
+    Models without a measurement keep an empty latency."""
+    measurements = list(measurements)
+    if len({series_key(m) for m in measurements}) > 1:
+        raise ValueError(
+            "compare_frame got measurements of several protocols; pass one series "
+            "(tables.split_series) so that the chart never mixes them"
+        )
     wanted_px = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
     latest: dict[str, Mapping[str, object]] = {}
     for m in measurements:
@@ -407,6 +463,8 @@ __all__ = [
     "formula_vs_official_frame",
     "pareto_mask",
     "protocol_label",
+    "series_key",
+    "split_series",
     "published_gpu_frame",
     "reference_frame",
     "stage_frame",

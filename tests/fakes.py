@@ -22,8 +22,13 @@ def fake_measurement(
     env: str = "env1",
     **changes: object,
 ):
-    """A ``zoo.protocol.Measurement`` with plausible B0 numbers; ``changes`` override fields."""
-    from zoo.protocol import Measurement
+    """A ``zoo.protocol.Measurement`` with plausible B0 numbers, taken with the default protocol
+    on this machine (so that a default ``Protocol`` finds it in a store); ``changes`` override
+    fields."""
+    from zoo.environment import default_threads
+    from zoo.protocol import Measurement, Protocol
+
+    defaults = Protocol()
 
     row: dict[str, object] = dict(
         model=model,
@@ -42,11 +47,14 @@ def fake_measurement(
         latency_ms_std=0.5,
         throughput_ips=95.2,
         iterations=5,
-        warmup_iters=3,
+        warmup_iters=defaults.warmup_iters,
+        min_iters=defaults.min_iters,
+        max_iters=defaults.max_iters,
+        max_seconds=defaults.max_seconds,
         peak_memory_mb=450.0,
         peak_memory_kind="worker_peak_rss",
         cpu_model="Test CPU",
-        threads=2,
+        threads=default_threads(),
         torch_version="2.14.1",
         timm_version="1.0.31",
         measured_at="2026-11-29T10:00:00+00:00",

@@ -6,6 +6,7 @@ import base64
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -145,3 +146,39 @@ def test_measuring_a_missing_point_from_the_page(tmp_path, monkeypatch):
     assert measured["latency_ms"].iloc[0] > 0
     rows = store_mod.MeasurementStore(tmp_path / "m.sqlite").rows(device="cpu")
     assert [m.model for m in rows] == ["mobilenetv3_large_100"]
+
+
+def test_protocols_are_never_mixed_on_one_chart(tmp_path, monkeypatch):
+    # Hardening finding 7: a 1-thread, 1-iteration run must not replace a proper point.
+    path = tmp_path / "m.sqlite"
+    with store_mod.MeasurementStore(path) as store:
+        store.put(_fake("efficientnet_b0", 224, 12.5, threads=2, measured_at="2026-01-01"))
+        store.put(_fake("resnet50", 224, 30.0, threads=2, measured_at="2026-01-01"))
+        quick = dict(threads=1, max_iters=1, min_iters=1, measured_at="2026-06-01")
+        store.put(_fake("efficientnet_b0", 224, 99.0, **quick))
+    monkeypatch.setenv("EFFSCALE_STORE", str(path))
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    table = _table(at).set_index("model")
+    # the series with the most models is shown first: the proper 2-thread points
+    assert table.loc["efficientnet_b0", "latency_ms"] == 12.5
+    assert table.loc["resnet50", "latency_ms"] == 30.0
+    choice = at.selectbox(key="compare_series")
+    assert len(choice.options) == 2
+    choice.set_value(1).run()
+    table = _table(at).set_index("model")
+    assert table.loc["efficientnet_b0", "latency_ms"] == 99.0
+    assert pd.isna(table.loc["resnet50", "latency_ms"])  # not borrowed from the other protocol
+    assert "1 threads" in table.loc["efficientnet_b0", "protocol"]
+
+
+def test_compare_frame_refuses_a_mix_of_protocols():
+    from dashboard import tables
+
+    rows = [
+        _fake("efficientnet_b0", 224, 12.5).to_dict(),
+        _fake("resnet50", 224, 30.0, threads=1).to_dict(),
+    ]
+    with pytest.raises(ValueError, match="several protocols"):
+        tables.compare_frame(tables.reference_frame(), rows)
+    assert [len(rows) for _, rows in tables.split_series(rows)] == [1, 1]

@@ -231,3 +231,54 @@ def test_upload_corpus_through_the_cli(corpus, tmp_path, capsys):
     assert any(w in by_name["cat.jpg"]["top"][0]["label"].lower() for w in CAT_WORDS)
     assert "no such file" in by_name["missing.jpg"]["error"]
     assert "directory" in results[-1]["error"]
+
+
+# --------------------------------------------------------------------------- every accepted value
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _in_range(low: float, high: float) -> st.SearchStrategy[str]:
+    return (st.floats(low, high) | st.sampled_from([low, high])).map(lambda x: f"{x:.9g}")
+
+
+ACCEPTED = {
+    "phi": _in_range(state.PHI_MIN, state.PHI_MAX),
+    "alpha": _in_range(1e-300, state.COEFFICIENT_MAX),
+    "beta": _in_range(1e-300, state.COEFFICIENT_MAX),
+    "gamma": _in_range(1e-300, state.COEFFICIENT_MAX)
+    | st.sampled_from(["0.3", "0.41", "0.2", "1e-6", "1e-9"]),
+    "w": _in_range(state.WIDTH_MIN, state.WIDTH_MAX),
+    "d": _in_range(state.DEPTH_MIN, state.DEPTH_MAX),
+    "r": st.integers(state.RESOLUTION_MIN, state.RESOLUTION_MAX).map(str),
+}
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    mode=st.sampled_from(state.MODES),
+    values=st.fixed_dictionaries({}, optional=ACCEPTED),
+    variant=st.sampled_from(["b0", "b3", "b7", "b8", "l2"]),
+)
+def test_every_accepted_url_value_renders(mode, values, variant):
+    params = {"mode": mode, "variant": variant, **values}
+    parsed, warnings = state.parse_query_params(params)
+    assert warnings == [], warnings  # everything drawn here is inside the accepted ranges
+    at = _explorer(params)
+    assert not at.exception, (params, at.exception)
+    # a network, or the explorer's inline refusal of a configuration it cannot scale
+    assert _metrics(at) or any("Invalid" in e.value for e in at.error), params
+
+
+@pytest.mark.parametrize("key", ["alpha", "beta", "gamma"])
+@pytest.mark.parametrize("value", [0.0, 1e-9, 0.2, 0.3, 0.41, state.COEFFICIENT_MAX])
+def test_typing_any_accepted_coefficient_renders(key, value):
+    at = _explorer({})
+    at.number_input(key=f"explorer_{key}").set_value(value).run()
+    assert not at.exception, (key, value, at.exception)
+    assert _metrics(at) or any("Invalid" in e.value for e in at.error)

@@ -20,8 +20,9 @@ from tests.fakes import fake_measurement as fake
 from tests.fakes import group_alive, start_group
 from zoo import ZooError
 from zoo.build import spec_from_phi, spec_from_variant
+from zoo.paths import default_store_path
 from zoo.protocol import Protocol
-from zoo.store import SCHEMA_VERSION, MeasurementStore, default_store_path
+from zoo.store import SCHEMA_VERSION, MeasurementStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -220,3 +221,46 @@ def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(tmp_path):
     assert [r["model"] for r in records] == expected
     assert [r["from_store"] for r in records] == [m in done for m in expected]
     assert sorted(_row_models(path)) == sorted(expected)
+
+
+def test_another_protocol_never_replaces_a_measurement(tmp_path):
+    # Hardening finding 7: a 1-thread, 1-iteration run replaced a proper point (schema 1 keyed
+    # rows on batch, precision, channels_last and device only).
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        store.put(fake())
+        store.put(fake(latency_ms_median=99.0, max_iters=1, min_iters=1))
+        store.put(fake(latency_ms_median=98.0, threads=1))
+        assert len(store.rows()) == 3
+        proper = store.get(spec_from_variant("b0"), Protocol(device="cpu"), "env1")
+        assert proper.latency_ms_median == fake().latency_ms_median
+
+
+def test_a_version_1_store_is_migrated_keeping_every_row(tmp_path):
+    path = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+        "INSERT INTO schema_version VALUES (1);"
+        "CREATE TABLE measurements (id INTEGER PRIMARY KEY, model TEXT NOT NULL,"
+        " resolution INTEGER NOT NULL, batch_size INTEGER NOT NULL, precision TEXT NOT NULL,"
+        " channels_last INTEGER NOT NULL, device TEXT NOT NULL, environment_key TEXT NOT NULL,"
+        " measured_at TEXT NOT NULL, record TEXT NOT NULL, UNIQUE (model, resolution,"
+        " batch_size, precision, channels_last, device, environment_key));"
+    )
+    for i, model in enumerate(("efficientnet_b0", "resnet50")):
+        m = fake(model=model)
+        conn.execute(
+            "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (i + 1, m.model, m.resolution, m.batch_size, m.precision, 1, m.device,
+             m.environment_key, m.measured_at, json.dumps(m.to_dict())),
+        )  # fmt: skip
+    conn.commit()
+    conn.close()
+    with MeasurementStore(path) as store:
+        assert [m.model for m in store.rows()] == ["efficientnet_b0", "resnet50"]
+        assert store.get(spec_from_variant("b0"), Protocol(device="cpu"), "env1") is not None
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    columns = {row[1] for row in conn.execute("PRAGMA table_info('measurements')")}
+    assert "protocol_key" in columns
+    conn.close()

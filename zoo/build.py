@@ -40,6 +40,7 @@ __all__ = [
     "PEER_MODELS",
     "ModelSpec",
     "build_model",
+    "check_runs",
     "check_timm_name",
     "network_for",
     "spec_from_multipliers",
@@ -272,6 +273,46 @@ def network_for(spec: ModelSpec) -> ScaledNetwork | None:
     return explorer.from_multipliers(spec.width_multiplier, spec.depth_multiplier, spec.resolution)
 
 
+@functools.lru_cache(maxsize=256)
+def _size_kwargs(model_name: str, resolution: int) -> tuple[tuple[str, int], ...]:
+    """``img_size`` for a timm model made for one input size (ViTs, Swin, MLP-Mixers …) asked
+    to run at another, when it cannot take that size as built but can be built for it (its
+    position embeddings or windows are then made for that size; the weights are random anyway).
+    Decided once per model and size by a forward on the ``meta`` device."""
+    import timm
+    import torch
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(model_name, allow_unregistered=True)
+    if cfg is None or not cfg.fixed_input_size or int(cfg.input_size[-1]) == resolution:
+        return ()
+    example = torch.empty(1, 3, resolution, resolution, device="meta")
+    for kwargs in ({}, {"img_size": resolution}):
+        try:
+            with torch.device("meta"), torch.inference_mode():
+                timm.create_model(model_name, pretrained=False, **kwargs).eval()(example)
+        except Exception:  # noqa: BLE001 - timm models assert their own input rules
+            continue
+        return tuple(kwargs.items())
+    return ()  # neither runs: check_runs says why
+
+
+def check_runs(model: torch.nn.Module, spec: ModelSpec) -> None:
+    """One forward of a ``meta``-device model at the spec's resolution, or ``ZooError`` saying
+    why this model cannot take that input (a fixed window, patch or grid size)."""
+    import torch
+
+    try:
+        with torch.inference_mode():
+            model(torch.empty(1, 3, spec.resolution, spec.resolution, device="meta"))
+    except Exception as exc:  # noqa: BLE001 - timm models assert their own input rules
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise ZooError(
+            f"{spec.model} cannot run at {spec.resolution} px ({reason[:200]}); accepted: a "
+            "resolution this architecture supports, e.g. its default (leave --resolution out)"
+        ) from None
+
+
 def build_model(spec: ModelSpec, *, device: str = "cpu") -> torch.nn.Module:
     """The model for ``spec`` in eval mode with random weights, its tensors on ``device``.
 
@@ -283,7 +324,8 @@ def build_model(spec: ModelSpec, *, device: str = "cpu") -> torch.nn.Module:
         if spec.kind == "timm":
             import timm
 
-            model = timm.create_model(spec.model, pretrained=False)
+            kwargs = dict(_size_kwargs(spec.model, spec.resolution))
+            model = timm.create_model(spec.model, pretrained=False, **kwargs)
         elif spec.variant is not None:
             import timm
 

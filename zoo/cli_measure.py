@@ -288,6 +288,8 @@ def run_measure(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    with MeasurementStore(args.store) as store:
+    with MeasurementStore(args.store, create=False) as store:
         sys.stdout.write(store.export(args.format))
+        if store.damaged_rows:
+            print(f"warning: {store.damaged_rows} stored rows could not be read", file=sys.stderr)
     return 0

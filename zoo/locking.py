@@ -1,19 +1,27 @@
 """One measurement at a time on this machine: a thread lock for this process and a file lock
 for every process of this user, so two measurements never time each other.
 
-One lock for the whole machine, not one per store: two runs writing to different stores would
-still share the cores. A caller that has to wait is told so (``on_wait``), and anyone can ask
-whether a measurement is running (``measurement_in_progress``) without taking the lock.
+One lock for all stores, not one per store: two runs writing to different stores would still
+share the cores. A caller that has to wait is told so (``on_wait``), and anyone can ask whether
+a measurement is running (``measurement_in_progress``) without taking the lock.
+
+The lock file lives in the user's private data folder (``zoo.paths``), is opened without
+following a symbolic link and must be a regular file: a lock in a shared temporary folder under
+a predictable name let any local user redirect it or hold it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from zoo.errors import ZooError
+from zoo.paths import default_lock_path
 
 __all__ = ["lock_file_held", "lock_path", "measurement_in_progress", "measurement_lock"]
 
@@ -21,20 +29,46 @@ _THREAD_LOCK = threading.Lock()
 
 
 def lock_path() -> Path:
-    """The inter-process lock file: ``$EFFSCALE_LOCK``, else one per user in the temp folder."""
-    override = os.environ.get("EFFSCALE_LOCK")
-    if override:
-        return Path(override).expanduser()
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(tempfile.gettempdir()) / f"effscale-measure-{uid}.lock"
+    """The inter-process lock file: ``$EFFSCALE_LOCK``, else ``measure.lock`` in the data folder."""
+    return default_lock_path()
+
+
+def _open_lock(path: Path, *, create: bool) -> int | None:
+    """A file descriptor on the lock file (None if it does not exist and ``create`` is off)."""
+    if create and path == default_lock_path() and not os.environ.get("EFFSCALE_LOCK"):
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags | (os.O_CREAT if create else 0), 0o600)
+    except FileNotFoundError:
+        if not create:
+            return None
+        raise ZooError(
+            f"cannot create the measurement lock {path}: its folder does not exist"
+        ) from None
+    except OSError as exc:
+        why = {
+            errno.ELOOP: "it is a symbolic link, which is not followed",
+            errno.EISDIR: "it is a directory",
+        }.get(exc.errno or 0, exc.strerror or str(exc))
+        raise ZooError(
+            f"cannot use the measurement lock {path}: {why}; accepted: a regular file path "
+            "(EFFSCALE_LOCK, or leave it unset for the private data folder)"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ZooError(
+            f"cannot use the measurement lock {path}: it is not a regular file; accepted: a "
+            "regular file path (EFFSCALE_LOCK)"
+        )
+    return fd
 
 
 @contextlib.contextmanager
 def measurement_lock(on_wait: Callable[[], None] | None = None) -> Iterator[bool]:
     """Hold the thread lock and the file lock; call ``on_wait`` once if we had to wait.
 
-    Yields whether we waited (someone else measured meanwhile: the caller may find its result
-    already stored).
+    Yields whether we waited.
     """
     waited = False
 
@@ -53,16 +87,20 @@ def measurement_lock(on_wait: Callable[[], None] | None = None) -> Iterator[bool
         except ImportError:  # not POSIX: the thread lock alone
             yield waited
             return
-        with open(lock_path(), "a+") as handle:
+        fd = _open_lock(lock_path(), create=True)
+        assert fd is not None
+        try:
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 waiting()
-                fcntl.flock(handle, fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield waited
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
     finally:
         _THREAD_LOCK.release()
 
@@ -78,12 +116,16 @@ def lock_file_held(path: Path) -> bool:
         import fcntl
     except ImportError:
         return False
-    if not path.exists():
+    try:
+        fd = _open_lock(path, create=False)
+    except ZooError:
         return False
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
+    if fd is None:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing also drops the shared lock we may have taken
     return False

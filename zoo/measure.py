@@ -76,14 +76,24 @@ def _measure_one(
     remeasure: bool,
     on_wait: Callable[[], None] | None,
 ) -> Measurement:
-    with measurement_lock(on_wait) as waited:
-        if waited and store is not None and not remeasure:
-            stored = store.get(spec, protocol, env.key)  # measured while we waited
+    with measurement_lock(on_wait):
+        # Checked again under the lock: another process may have measured it since we looked.
+        if store is not None and not remeasure:
+            stored = store.get(spec, protocol, env.key)
             if stored is not None:
                 return stored
-        result = run_isolated(spec, protocol)
+        measurement = _record(spec, protocol, env, run_isolated(spec, protocol))
+        if store is not None:
+            # Stored before the lock is released: whoever waited for it finds it stored.
+            store.put(measurement)  # its own transaction: a kill after this keeps the row
+    return measurement
+
+
+def _record(
+    spec: ModelSpec, protocol: Protocol, env: Environment, result: dict[str, object]
+) -> Measurement:
     assert protocol.threads is not None
-    measurement = Measurement(
+    return Measurement(
         **result,  # params, MACs, the latency statistics and the peak memory
         model=spec.model,
         resolution=spec.resolution,
@@ -105,9 +115,6 @@ def _measure_one(
         environment_key=env.key,
         measured_at=_now(),
     )
-    if store is not None:
-        store.put(measurement)  # its own transaction: a kill after this keeps the row
-    return measurement
 
 
 def run_plan(

@@ -26,7 +26,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.build import ModelSpec, build_model, network_for
+from zoo.build import ModelSpec, build_model, check_runs, network_for
 from zoo.environment import resolve_device
 from zoo.errors import ZooError
 from zoo.protocol import PRECISIONS, check_batch_size
@@ -84,8 +84,7 @@ def _timm_peak(spec: ModelSpec) -> tuple[int, int]:
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
     try:
-        with torch.inference_mode():
-            model(torch.empty(1, 3, spec.resolution, spec.resolution, device="meta"))
+        check_runs(model, spec)
     finally:
         for handle in handles:
             handle.remove()

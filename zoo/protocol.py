@@ -8,8 +8,11 @@ protocol in words is in ``docs/benchmarks.md``; ``zoo.measure`` carries it out.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -19,6 +22,7 @@ __all__ = [
     "DEVICE_CHOICES",
     "MAX_BATCH_SIZE",
     "PRECISIONS",
+    "PROTOCOL_FIELDS",
     "LatencyStats",
     "Measurement",
     "MeasurementError",
@@ -27,6 +31,7 @@ __all__ = [
     "check_batch_size",
     "check_whole_number",
     "cpu_precision_message",
+    "protocol_key",
     "summarize_latencies",
 ]
 
@@ -107,6 +112,35 @@ class Protocol:
             raise ZooError(f"max_seconds must be a number > 0, got {seconds!r}")
         if self.threads is not None:
             check_whole_number("threads", self.threads, 1, 4096)
+
+
+#: The fields of a protocol, in order: what two measurements must share to be comparable.
+PROTOCOL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Protocol))
+
+
+def protocol_key(values: Protocol | Mapping[str, Any]) -> str:
+    """A short, stable key of a protocol's settings: of a ``Protocol`` (resolved: concrete
+    device and threads) or of a measurement record (which carries the same fields).
+
+    Two measurements with the same key and environment were taken the same way; a 1-iteration
+    run and a 50-iteration run of the same model are different results, never one replacing
+    the other.
+
+    >>> p = Protocol(device="cpu", threads=2)
+    >>> protocol_key(p) == protocol_key({**asdict(p), "model": "x", "iterations": 7})
+    True
+    >>> protocol_key(p) == protocol_key(Protocol(device="cpu", threads=2, max_iters=5))
+    False
+    """
+    data = asdict(values) if isinstance(values, Protocol) else values
+    canonical = []
+    for name in PROTOCOL_FIELDS:
+        value = data.get(name)
+        if name == "max_seconds" and value is not None:
+            value = float(value)  # 10 and 10.0 are one protocol
+        canonical.append(value)
+    text = json.dumps(canonical, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class MeasurementError(RuntimeError):
