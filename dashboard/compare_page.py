@@ -1,10 +1,13 @@
 """Compare page: ImageNet top-1 against latency measured on this machine, MACs or params.
 
-Accuracies come from ``data/reference_points.csv`` (source in every hover); latencies from the
-zoo's measurement store for the chosen device. Missing points can be measured from here: one
-model at a time under the zoo's measurement lock, each point stored and drawn as it lands.
-Stopping: the Stop button makes Streamlit rerun the page, which interrupts the loop between two
-models (the model being timed finishes and is stored first).
+Accuracies come from one *accuracy view* at a time (``data.accuracy``: the paper's Table 2, timm
+ImageNet-1k only, torchvision, Keras, or the best available with any pre-training), chosen on the
+page and kept in the URL (``?acc=``), so that the chart and its Pareto front compare like with
+like. Latencies come from the zoo's measurement store for the chosen device, at the input size of
+the view's row. Missing points can be measured from here: one model at a time under the zoo's
+measurement lock, each point stored and drawn as it lands. Stopping: the Stop button makes
+Streamlit rerun the page, which interrupts the loop between two models (the model being timed
+finishes and is stored first).
 
 The zoo is imported inside the functions that use it, so that opening another page of the app
 never loads it (a test checks this for the explorer page).
@@ -19,6 +22,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import figures, tables
+from data import accuracy
 
 if TYPE_CHECKING:
     from zoo.store import MeasurementStore
@@ -28,13 +32,42 @@ BATCH_SIZES = (1, 8, 32, 64)
 
 
 @st.cache_data(show_spinner=False)
-def _reference() -> pd.DataFrame:
-    return tables.reference_frame()
+def _reference(view: str) -> pd.DataFrame:
+    return tables.reference_frame(view)
 
 
 @st.cache_data(show_spinner=False)
-def _published_gpu() -> pd.DataFrame:
-    return tables.published_gpu_frame(tables.reference_frame())
+def _published_gpu(view: str) -> pd.DataFrame:
+    return tables.published_gpu_frame(tables.reference_frame(view))
+
+
+def _accuracy_view() -> str:
+    """The accuracy-view control: read from the URL once per session, written back on change.
+
+    A bad ``?acc=`` value falls back to the default view with a warning; only this page's own
+    parameter is touched.
+    """
+    widget = KEY + "view"
+    if widget not in st.session_state:
+        params = {key: st.query_params.get_all(key) for key in st.query_params}
+        st.session_state[widget], st.session_state[KEY + "view_warnings"] = (
+            tables.accuracy_view_from_query(params)
+        )
+    for warning in st.session_state.get(KEY + "view_warnings", []):
+        st.warning(warning)
+    key = st.radio(
+        "Accuracy source",
+        [view.key for view in accuracy.VIEWS],
+        format_func=lambda k: accuracy.get_view(k).label,
+        horizontal=True,
+        key=widget,
+        help="Which published accuracies the chart shows. Only “best available” admits "
+        "checkpoints trained with extra data (ImageNet-12k/21k, JFT, Instagram).",
+    )
+    if st.query_params.get(tables.ACCURACY_VIEW_PARAM) != key:
+        st.query_params[tables.ACCURACY_VIEW_PARAM] = key
+    st.caption(accuracy.get_view(key).rule)
+    return key
 
 
 @st.cache_resource(show_spinner=False)
@@ -68,12 +101,14 @@ def render() -> None:
 
     st.title("Latency against accuracy")
     st.caption(
-        "ImageNet top-1 from published evaluations (data/reference_points.csv; the source is in "
-        "each hover) against latency measured on this machine by the zoo, or against MACs or "
-        "parameters. The dotted line is the Pareto front: no other model is both faster (or "
-        "cheaper) and more accurate."
+        "ImageNet top-1 from one set of published evaluations (the accuracy source below; "
+        "source, checkpoint and training data are in each hover) against latency measured on "
+        "this machine by the zoo, or against MACs or parameters. The dotted line is the Pareto "
+        "front within that set: no other model in it is both faster (or cheaper) and more "
+        "accurate."
     )
-    reference = _reference()
+    view = _accuracy_view()
+    reference = _reference(view)
     store, store_problem = _store(os.environ.get("EFFSCALE_STORE") or None)
     if store_problem:
         st.info(store_problem)
@@ -111,8 +146,12 @@ def render() -> None:
     measurements = _pick_series(_matching(_measurement_dicts(store, device), batch, precision))
     frame = tables.compare_frame(reference, measurements)
     chart = st.empty()
-    overlay = _published_gpu() if overlay_on else None
+    overlay = _published_gpu(view) if overlay_on else None
     _draw(chart, frame, axis, overlay, batch)
+    absent = accuracy.view_points(view).absent
+    if absent:
+        with st.expander(f"{len(absent)} models have no accuracy in this view"):
+            st.markdown("\n".join(f"- `{a.name}`: {a.reason}" for a in absent))
     n_measured = int(frame["latency_ms"].notna().sum())
     if axis == "latency" and n_measured == 0:
         st.info(
@@ -131,6 +170,21 @@ def render() -> None:
         hide_index=True,
         column_config={
             "top1_source": st.column_config.TextColumn("top-1 source", width="small"),
+            "top1_source_url": st.column_config.LinkColumn("source URL", width="small"),
+            "eval_px": st.column_config.NumberColumn(
+                "accuracy px",
+                help="input size the accuracy was measured at (empty: the source does not say)",
+            ),
+            "resolution_px": st.column_config.NumberColumn(
+                "latency px", help="input size the zoo measures latency at"
+            ),
+            "same_network": st.column_config.CheckboxColumn(
+                "same network",
+                help="the accuracy was measured on the very timm network the zoo times",
+            ),
+            "loadable_here": st.column_config.CheckboxColumn(
+                "weights here", help="weights for it load offline on this machine"
+            ),
             "gmacs": st.column_config.NumberColumn("GMACs", format="%.3f"),
             "latency_ms": st.column_config.NumberColumn("latency ms (median)", format="%.2f"),
             "latency_ms_p90": st.column_config.NumberColumn("p90 ms", format="%.2f"),
@@ -139,7 +193,7 @@ def render() -> None:
     st.download_button(
         "Download CSV",
         frame.to_csv(index=False).encode("utf-8"),
-        file_name=f"effscale-compare-{device}.csv",
+        file_name=f"effscale-compare-{device}-{view}.csv",
         mime="text/csv",
         key=KEY + "download",
     )

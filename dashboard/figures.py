@@ -7,12 +7,14 @@ timm's "FLOPs"); FLOPs, where shown, are 2 × MACs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 import data
 from dashboard.state import PHI_MAX, PHI_MIN
+from data import accuracy
 from explorer import (
     BASE_RESOLUTION_PX,
     PUBLISHED_VARIANTS,
@@ -235,7 +237,10 @@ def formula_figure(
 
 
 def estimate_figure(fit: LineFit, estimate: AccuracyEstimate) -> go.Figure:
-    """Published B0–B7 top-1 against MACs, the fitted line, and the current estimate."""
+    """Published B0–B7 top-1 against MACs, the fitted line, and the current estimate.
+
+    The points are the fit's: the compare page's "Paper (Table 2)" set (``ESTIMATE_VIEW``).
+    """
     lo, hi = fit.macs_range
     lo = min(lo, estimate.macs) / 1.3
     hi = max(hi, estimate.macs) * 1.3
@@ -248,7 +253,7 @@ def estimate_figure(fit: LineFit, estimate: AccuracyEstimate) -> go.Figure:
             mode="markers+text",
             text=[p.variant.upper() for p in fit.points],
             textposition="top left",
-            name="published (paper v5 Table 2)",
+            name=f"{accuracy.get_view(accuracy.ESTIMATE_VIEW).label}: B0–B7, arXiv v5",
             marker={"size": 9, "color": "#1f77b4"},
         )
     )
@@ -298,8 +303,13 @@ def compare_figure(
 ) -> go.Figure:
     """Top-1 against latency, MACs or params (log x), coloured by family, Pareto front drawn.
 
-    ``overlay`` (``tables.published_gpu_frame``) adds timm's published GPU throughput as a
-    separate series, in ms per image within a large AMP batch.
+    ``frame`` holds one accuracy view (``tables.reference_frame``): the Pareto front is computed
+    over its plotted points only. The legend's title names the view, its sources and its training
+    data; a point with extra training data has its own marker and legend entry. Each hover names
+    the source, checkpoint, training data and recipe, and says when the accuracy and the latency
+    are not from the same network at the same input size. ``overlay``
+    (``tables.published_gpu_frame``) adds timm's published GPU throughput as a separate series,
+    in ms per image within a large AMP batch.
     """
     from dashboard.tables import pareto_mask
 
@@ -307,32 +317,25 @@ def compare_figure(
     if axis == "latency" and batch_size != 1:
         title = f"latency per batch of {batch_size} (ms, median, this machine; log scale)"
     points = frame[frame[column].notna() & frame["top1_pct"].notna()]
+    mixed = points["training_data"].nunique() > 1
     fig = go.Figure()
-    for family, group in points.groupby("family", sort=False):
-        hover = [
-            f"<b>{r.model}</b> ({r.checkpoint})<br>top-1 {r.top1_pct:.2f} %"
-            f"<br>source: {str(r.top1_source)[:70]}"
-            f"<br>params {r.params_m:.2f} M, {_gmacs(r.gmacs)} GMACs, {r.resolution_px} px"
-            + (
-                f"<br>latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})"
-                f"<br>batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}"
-                if pd.notna(r.latency_ms)
-                else "<br>latency: not measured"
-            )
-            for r in group.itertuples()
-        ]
+    for (family, training), group in points.groupby(["family", "training_data"], sort=False):
         fig.add_trace(
             go.Scatter(
                 x=group[column],
                 y=group["top1_pct"],
                 mode="markers+text",
-                name=str(family),
+                name=f"{family} · {training}" if mixed else str(family),
                 text=[_short(m) for m in group["model"]],
                 textposition="top center",
                 textfont={"size": 9},
-                hovertext=hover,
+                hovertext=[_compare_hover(r) for r in group.itertuples()],
                 hoverinfo="text",
-                marker={"size": 10, "color": FAMILY_COLOURS.get(str(family), "#333333")},
+                marker={
+                    "size": 10,
+                    "color": FAMILY_COLOURS.get(str(family), "#333333"),
+                    "symbol": TRAINING_DATA_SYMBOLS.get(str(training), "circle"),
+                },
             )
         )
     if len(points) >= 2:
@@ -371,9 +374,74 @@ def compare_figure(
         margin={"l": 50, "r": 10, "t": 30, "b": 40},
         xaxis={"type": "log", "title": title},
         yaxis_title="ImageNet top-1 (%)",
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.2, "title": {"text": _legend_title(points)}},
     )
     return fig
+
+
+#: Marker symbol per training data, so that extra data never looks like ImageNet-1k only.
+TRAINING_DATA_SYMBOLS: dict[str, str] = dict(
+    zip(
+        accuracy.TRAINING_DATA,
+        ("circle", "diamond", "square", "star", "triangle-up"),
+        strict=True,
+    )
+)
+# Whose network an accuracy was measured on, where it is not timm's (hover wording).
+_NETWORK_OF: dict[str, str] = {
+    accuracy.PAPER_V5: "the paper's own model",
+    accuracy.PAPER_V1_V3: "the paper's own model",
+    accuracy.TORCHVISION: "torchvision's model",
+    accuracy.KERAS: "the Keras model",
+}
+
+
+def _legend_title(points: pd.DataFrame) -> str:
+    """The legend title, "<view>: <sources>; <training data>" of the plotted points."""
+    if points.empty:
+        return ""
+    parts = [
+        ", ".join(dict.fromkeys(str(v) for v in points[c]))
+        for c in ("view", "accuracy_source", "training_data")
+    ]
+    return f"<b>{parts[0]}</b>: {parts[1]}; {parts[2]}"
+
+
+def _px_line(eval_px: object, measure_px: object) -> str:
+    if eval_px is None or pd.isna(eval_px):
+        return (
+            "accuracy measured at an input size the source does not state; "
+            f"latency measured at {measure_px} px"
+        )
+    if int(eval_px) != int(measure_px):  # type: ignore[call-overload]
+        return f"accuracy measured at {eval_px} px; latency measured at {measure_px} px"
+    return f"accuracy and latency both at {measure_px} px"
+
+
+def _compare_hover(r: Any) -> str:  # r: one DataFrame.itertuples() row
+    top5 = f", top-5 {r.top5_pct:.2f} %" if _is_number(r.top5_pct) else ""
+    lines = [
+        f"<b>{r.model}</b> ({r.family})",
+        f"top-1 {r.top1_pct:.2f} %{top5}",
+        f"accuracy: {r.accuracy_source}, {r.checkpoint}",
+        f"training data: {r.training_data}; recipe: {r.recipe}",
+        _px_line(r.eval_px, r.resolution_px),
+    ]
+    if not r.same_network:
+        owner = _NETWORK_OF.get(str(r.accuracy_source), str(r.accuracy_source))
+        lines.append(f"different network: the accuracy is {owner}'s, the latency timm's {r.model}")
+    lines.append(f"source: {str(r.top1_source)[:90]}")
+    lines.append(f"params {r.params_m:.2f} M, {_gmacs(r.gmacs)} GMACs ({r.macs_source})")
+    if pd.notna(r.latency_ms):
+        lines.append(f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})")
+        lines.append(f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}")
+    else:
+        lines.append("latency: not measured")
+    return "<br>".join(lines)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and value == value
 
 
 def _short(model: str) -> str:
@@ -381,11 +449,11 @@ def _short(model: str) -> str:
 
 
 def _num(value: object) -> str:
-    return f"{value:.2f} ms" if isinstance(value, int | float) and value == value else "n/a"
+    return f"{value:.2f} ms" if _is_number(value) else "n/a"
 
 
 def _gmacs(value: object) -> str:
-    return f"{value:.3g}" if isinstance(value, int | float) and value == value else "?"
+    return f"{value:.3g}" if _is_number(value) else "?"
 
 
 def top5_figure(labels: Sequence[str], probabilities: Sequence[float], title: str) -> go.Figure:
@@ -413,6 +481,7 @@ def top5_figure(labels: Sequence[str], probabilities: Sequence[float], title: st
 __all__ = [
     "COMPARE_AXES",
     "FAMILY_COLOURS",
+    "TRAINING_DATA_SYMBOLS",
     "compare_figure",
     "estimate_figure",
     "formula_figure",

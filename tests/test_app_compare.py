@@ -182,3 +182,132 @@ def test_compare_frame_refuses_a_mix_of_protocols():
     with pytest.raises(ValueError, match="several protocols"):
         tables.compare_frame(tables.reference_frame(), rows)
     assert [len(rows) for _, rows in tables.split_series(rows)] == [1, 1]
+
+
+# --- the accuracy source (one view at a time, in the URL) -----------------------------------
+
+# Substrings that name extra training data in a checkpoint (ImageNet-12k/21k/22k, JFT, SWAG),
+# typed here rather than read from data.accuracy.
+EXTRA_DATA_TAGS = ("in12k", "in21k", "in22k", "jft", "swag")
+# arXiv 1905.11946v5 Table 2, ImageNet top-1 of EfficientNet-B0 ... B7.
+PAPER_V5_TOP1 = {
+    "efficientnet_b0": 77.1,
+    "efficientnet_b1": 79.1,
+    "efficientnet_b2": 80.1,
+    "efficientnet_b3": 81.6,
+    "efficientnet_b4": 82.9,
+    "efficientnet_b5": 83.6,
+    "efficientnet_b6": 84.0,
+    "efficientnet_b7": 84.3,
+}
+
+
+def _plotted(at: AppTest) -> list[tuple[float, float]]:
+    return sorted(
+        (x, y)
+        for trace in _chart(at)["data"]
+        if trace.get("mode") == "markers+text"
+        for x, y in zip(_values(trace["x"]), _values(trace["y"]), strict=True)
+    )
+
+
+def _front(at: AppTest) -> list[tuple[float, float]]:
+    trace = next(t for t in _chart(at)["data"] if t.get("name") == "Pareto front")
+    return list(zip(_values(trace["x"]), _values(trace["y"]), strict=True))
+
+
+def _hover(at: AppTest) -> str:
+    return " ".join(h for trace in _chart(at)["data"] for h in trace.get("hovertext") or [])
+
+
+def _url_view(at: AppTest) -> str:
+    value = at.query_params["acc"]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_default_view_is_like_for_like(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.radio(key="compare_view").value == "timm-in1k"
+    assert _url_view(at) == "timm-in1k"
+    table = _table(at)
+    for checkpoint in table["checkpoint"]:
+        assert not any(tag in checkpoint.lower() for tag in EXTRA_DATA_TAGS), checkpoint
+    assert set(table["training_data"]) == {"ImageNet-1k only"}
+    # timm's only efficientnet_b5 weights were pre-trained on ImageNet-12k: no B5 point here.
+    assert "efficientnet_b5" not in set(table["model"])
+    at.radio(key="compare_axis").set_value("macs").run()
+    assert len(_plotted(at)) == len(table)  # every row is plotted, none with extra data
+    hover = _hover(at)
+    assert "training data: ImageNet-1k only" in hover
+    assert not any(tag in hover.lower() for tag in EXTRA_DATA_TAGS)
+    legend = _chart(at)["layout"]["legend"]["title"]["text"]
+    assert "timm, ImageNet-1k only" in legend and "timm evaluation" in legend
+    assert any("have no accuracy in this view" in e.label for e in at.expander)
+
+
+def test_paper_view_from_the_url_shows_table_2_v5(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+    at.query_params["acc"] = "paper"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.radio(key="compare_view").value == "paper"
+    table = _table(at).set_index("model")
+    for model, top1 in PAPER_V5_TOP1.items():
+        assert table.loc[model, "top1_pct"] == top1
+        assert "1905.11946v5" in table.loc[model, "top1_source"]
+    assert table.loc["resnet50", "top1_pct"] == 76.0  # the paper's own peer row
+    at.radio(key="compare_axis").set_value("macs").run()
+    plotted_y = {y for _, y in _plotted(at)}
+    assert set(PAPER_V5_TOP1.values()) <= plotted_y
+    assert "different network" in _hover(at)  # the paper's model, timm's build
+    assert _url_view(at) == "paper"
+
+
+def test_switching_views_changes_the_front_and_the_url(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="compare_axis").set_value("macs").run()
+    timm_front = _front(at)
+    at.radio(key="compare_view").set_value("paper").run()
+    assert not at.exception
+    assert _url_view(at) == "paper"
+    paper_front = _front(at)
+    assert paper_front != timm_front
+    assert {y for _, y in paper_front} <= {*PAPER_V5_TOP1.values(), 76.0, 77.8}
+    # The latency axis too: the stored B0, MobileNetV3 and ResNet-50 points (224 px).
+    at.radio(key="compare_axis").set_value("latency").run()
+    paper_latency_front = _front(at)
+    at.radio(key="compare_view").set_value("timm-in1k").run()
+    assert _url_view(at) == "timm-in1k"
+    assert _front(at) != paper_latency_front
+    assert _front(at) == [(6.0, 75.784), (12.5, 77.698)]  # MobileNetV3, then B0 (timm's ra_in1k)
+
+
+def test_best_view_labels_extra_data_on_every_point(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+    at.query_params["acc"] = "best"
+    at.run()
+    at.radio(key="compare_axis").set_value("params").run()
+    assert not at.exception
+    table = _table(at).set_index("model")
+    assert table.loc["efficientnet_b5", "checkpoint"] == "efficientnet_b5.sw_in12k_ft_in1k"
+    assert table.loc["efficientnet_b5", "training_data"] == "ImageNet-12k pre-training"
+    traces = [t for t in _chart(at)["data"] if t.get("mode") == "markers+text"]
+    for trace in traces:
+        for text in trace["hovertext"]:
+            assert "training data: " in text
+    names = [t["name"] for t in traces]
+    assert any("JFT-300M extra data" in n for n in names)
+    assert any("ImageNet-12k pre-training" in n for n in names)
+
+
+def test_a_bad_view_in_the_url_falls_back_with_a_warning(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+    at.query_params["acc"] = "<img src=x onerror=alert(1)>"
+    at.query_params["phi"] = "2.5"  # another page's parameter: left alone
+    at.run()
+    assert not at.exception
+    assert any("ignored acc=" in w.value for w in at.warning)
+    assert at.radio(key="compare_view").value == "timm-in1k"
+    assert _url_view(at) == "timm-in1k"
+    assert at.query_params["phi"] in ("2.5", ["2.5"])

