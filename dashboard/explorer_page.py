@@ -129,9 +129,14 @@ def _current_state() -> state.ExplorerState:
 
 
 def _sync_url(current: state.ExplorerState) -> None:
+    """Write this page's keys to the URL (and drop those at their default); other pages' keys,
+    such as the compare page's ``acc``, are left alone."""
     wanted = state.to_query_params(current)
-    if st.query_params.to_dict() != wanted:
-        st.query_params.from_dict(wanted)
+    for key in state.QUERY_KEYS:
+        if key in wanted and st.query_params.get(key) != wanted[key]:
+            st.query_params[key] = wanted[key]
+        elif key not in wanted and key in st.query_params:
+            del st.query_params[key]
 
 
 # --------------------------------------------------------------------------- formatting

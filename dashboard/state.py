@@ -73,6 +73,10 @@ _PARAM_FIELDS: dict[str, str] = {
 }
 
 
+#: The query-parameter names this page owns.
+QUERY_KEYS: tuple[str, ...] = tuple(_PARAM_FIELDS)
+
+
 def _first(value: object) -> str | None:
     """A query parameter's value as one string (the first one when repeated), or None."""
     if isinstance(value, list | tuple):
@@ -196,6 +200,7 @@ __all__ = [
     "DEFAULT_STATE",
     "MODES",
     "MODE_LABELS",
+    "QUERY_KEYS",
     "ExplorerState",
     "parse_query_params",
     "to_query_params",

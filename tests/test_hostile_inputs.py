@@ -282,3 +282,10 @@ def test_typing_any_accepted_coefficient_renders(key, value):
     at.number_input(key=f"explorer_{key}").set_value(value).run()
     assert not at.exception, (key, value, at.exception)
     assert _metrics(at) or any("Invalid" in e.value for e in at.error)
+
+
+def test_the_explorer_leaves_other_pages_query_keys_alone():
+    at = _explorer({"phi": "2", "acc": "paper", "alpha": "nan"})
+    assert not at.exception
+    assert at.query_params["acc"] == ["paper"] or at.query_params["acc"] == "paper"
+    assert "alpha" not in at.query_params  # its own refused key is dropped

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 import explorer
 from data import family_key
+from data.accuracy import CHART_ARCHS
 from explorer import (
     BASE_RESOLUTION_PX,
     MAX_RESOLUTION_PX,
@@ -51,18 +52,11 @@ __all__ = [
 
 ModelKind = Literal["efficientnet", "timm"]
 
-#: Peer models (timm names) built for the latency–accuracy chart. The ``tf_efficientnet_*`` and
-#: ``efficientnet_lite*`` families, and any other timm name, are accepted by ``spec_from_timm``.
-PEER_MODELS: tuple[str, ...] = (
-    "resnet50",
-    "mobilenetv2_100",
-    "mobilenetv3_large_100",
-    "regnety_016",
-    "regnety_032",
-    "regnety_040",
-    "convnext_tiny",
-    "efficientnetv2_rw_s",
-    "tf_efficientnetv2_s",
+#: Peer models (timm names) of the latency–accuracy chart: its architectures other than
+#: EfficientNet-B0–B7 (``data.accuracy.CHART_ARCHS`` is the one list). Any other timm name is
+#: accepted by ``spec_from_timm`` too.
+PEER_MODELS: tuple[str, ...] = tuple(
+    arch for arch in CHART_ARCHS if family_key(arch) not in ("efficientnet", "tf_efficientnet")
 )
 
 
