@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.special_files import needs_posix, special_paths
 from zoo.errors import ZooError
 from zoo.lukemelas import checkpoint_filter_fn, lukemelas_key_map
 from zoo.weights import (
@@ -385,3 +387,111 @@ def test_online_without_network_fails_fast_and_falls_back(monkeypatch, capfd):
     assert time.perf_counter() - started < 10
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+# --------------------------------------------------------------------------- garbage weights
+
+
+def _quantized(tensor: torch.Tensor) -> torch.Tensor:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantized tensors are deprecated: all the more a refusal
+        return torch.quantize_per_tensor(tensor, 0.1, 0, torch.qint8)
+
+
+def _with(model: torch.nn.Module, **changes) -> dict[str, torch.Tensor]:
+    state = dict(model.state_dict())
+    for key, change in changes.items():
+        state[key.replace("__", ".")] = change(state[key.replace("__", ".")])
+    return state
+
+
+GARBAGE = {
+    # name: (state dict from the real one, what the message must say)
+    "nan": (
+        lambda m: _with(
+            m, conv_stem__weight=lambda t: t.clone().index_fill_(0, torch.tensor([0]), float("nan"))
+        ),
+        r"NaN or infinite values in 1 of its tensors \(e\.g\. conv_stem\.weight \(27 of 864 values\)\)",
+    ),
+    "inf": (
+        lambda m: _with(m, bn2__running_var=lambda t: torch.full_like(t, float("inf"))),
+        r"NaN or infinite values .*bn2\.running_var \(1,280 of 1,280 values\)",
+    ),
+    "float64 overflowing float32": (
+        lambda m: _with(m, classifier__bias=lambda t: t.double().fill_(1e300)),
+        r"NaN or infinite values .*classifier\.bias",
+    ),
+    "all zeros": (
+        lambda m: {k: torch.zeros_like(v) for k, v in m.state_dict().items()},
+        "every parameter is all zero, so every image would get the same prediction",
+    ),
+    "classifier zeros": (
+        lambda m: _with(m, classifier__weight=torch.zeros_like),
+        "classifier.weight is all zero, so every image would get the same prediction",
+    ),
+    "sparse": (
+        lambda m: _with(m, classifier__weight=lambda t: t.to_sparse()),
+        r"classifier\.weight \(sparse_coo layout\).*accepted: dense real-valued tensors",
+    ),
+    "quantized": (
+        lambda m: _with(m, conv_head__weight=_quantized),
+        r"conv_head\.weight \(quantized torch\.qint8\)",
+    ),
+    "complex": (
+        lambda m: _with(m, classifier__bias=lambda t: t.to(torch.complex64)),
+        r"classifier\.bias \(complex torch\.complex64\)",
+    ),
+    "meta": (
+        lambda m: _with(m, classifier__bias=lambda t: torch.empty_like(t, device="meta")),
+        r"classifier\.bias \(on device meta\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(GARBAGE))
+def test_garbage_weights_are_refused_naming_the_tensor(tmp_path, lite0, name):
+    make, message = GARBAGE[name]
+    path = tmp_path / "garbage.pth"
+    torch.save(make(lite0[0]), path)
+    with pytest.raises(ZooError, match=message) as info:
+        load_pretrained("tf_efficientnet_lite0", path)
+    assert "\n" not in str(info.value)
+    assert path.name in str(info.value)
+
+
+def test_garbage_in_a_lukemelas_file_is_refused_too(tmp_path):
+    source = dict(
+        torch.load(package_file("tf_efficientnet_lite0"), map_location="cpu", weights_only=True)
+    )
+    source["_fc.weight"] = torch.full_like(source["_fc.weight"], float("nan"))
+    path = tmp_path / "lukemelas.pth"
+    torch.save(source, path)
+    with pytest.raises(ZooError, match=r"NaN or infinite values .*classifier\.weight"):
+        load_pretrained("tf_efficientnet_lite0", path)
+
+
+@needs_posix
+@pytest.mark.timeout(60)
+def test_weights_paths_that_are_not_regular_files_are_refused_without_blocking(tmp_path):
+    for name, (path, kind) in special_paths(tmp_path).items():
+        for load in (read_state_dict, lambda p: load_pretrained("tf_efficientnet_lite0", p)):
+            with pytest.raises(
+                ZooError, match=re.escape(f"is a {kind}, not a regular file")
+            ) as info:
+                load(path)
+            assert "accepted: a regular .safetensors or PyTorch state-dict file" in str(
+                info.value
+            ), name
+
+
+def test_a_weights_file_with_a_non_utf8_name_is_described_printably(tmp_path, lite0):
+    from safetensors.torch import save_file
+
+    raw = os.fsencode(tmp_path) + b"/poids-\xe9t\xe9.safetensors"
+    save_file({k: v.contiguous() for k, v in lite0[0].state_dict().items()}, os.fsdecode(raw))
+    _, source = load_pretrained("tf_efficientnet_lite0", os.fsdecode(raw))
+    assert f"file {tmp_path}/poids-\\xe9t\\xe9.safetensors (sha256 " in source.description
+    source.description.encode("utf-8")  # no lone surrogate
+    assert source.path == os.fsdecode(raw)  # the path itself still opens the file
