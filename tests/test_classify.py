@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from tests.corpus import bad_input_corpus, exif_rotated_jpeg
+from tests.special_files import needs_posix, special_paths
 from zoo.classify import (
     Classifier,
     ImageResult,
@@ -294,3 +295,38 @@ def test_concurrent_first_requests_load_the_model_once(monkeypatch):
         thread.join()
     assert loads == ["tf_efficientnet_lite0"]
     assert len(got) == 4 and all(c is got[0] for c in got)
+
+
+@needs_posix
+@pytest.mark.timeout(120)
+def test_paths_that_are_not_regular_files_are_per_image_errors_and_the_rest_classified(
+    lite0, photos, tmp_path
+):
+    # Before: a FIFO blocked the whole call in open(); /dev/zero was read until memory ran out.
+    cat, coffee = tmp_path / "cat.jpg", tmp_path / "coffee.jpg"
+    cat.write_bytes(photos["cat"])
+    coffee.write_bytes(photos["coffee"])
+    specials = special_paths(tmp_path)
+    inputs = [cat, *(path for path, _ in specials.values()), coffee]
+    first, *middle, last = lite0.classify(inputs, top_k=1)
+    assert first.error is None and first.top[0].index in CAT_CLASSES
+    assert last.error is None and last.top[0].index in COFFEE_CLASSES
+    for (name, (path, kind)), result in zip(specials.items(), middle, strict=True):
+        assert result.top == (), name
+        assert result.error == f"{path}: is a {kind}, not a regular file", name
+        assert result.image == str(path)
+
+
+def test_non_utf8_file_names_are_classified_and_reported_printably(lite0, photos, tmp_path):
+    folder = os.fsencode(tmp_path)
+    cat = folder + b"/caf\xe9 \x1b[31m.jpg"  # Latin-1 bytes and a terminal escape
+    with open(cat, "wb") as stream:
+        stream.write(photos["cat"])
+    missing = folder + b"/\xff\xfe.png"
+    got, gone = lite0.classify([os.fsdecode(cat), os.fsdecode(missing)], top_k=1)
+    assert got.error is None and got.top[0].index in CAT_CLASSES
+    assert got.image == f"{tmp_path}/caf\\xe9 \\x1b[31m.jpg"
+    assert gone.image == f"{tmp_path}/\\xff\\xfe.png"
+    assert gone.error == f"{tmp_path}/\\xff\\xfe.png: no such file"
+    for text in (got.image, gone.image, gone.error):
+        text.encode("utf-8")  # no lone surrogate: printable and writable as UTF-8

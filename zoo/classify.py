@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
+from zoo.files import UnreadableFile, printable
 from zoo.images import MAX_PIXELS, ImageError, decode_image, describe_source
 from zoo.weights import WeightsSource, check_model_name, file_sha256, load_pretrained
 
@@ -201,14 +202,22 @@ class Classifier:
             try:
                 ready.append((position, self.preprocess(self.decode(item))))
             except ImageError as exc:
-                errors[position] = str(exc)
+                errors[position] = printable(str(exc))
             except Exception as exc:  # noqa: BLE001 - one bad image must not stop the others
-                errors[position] = f"cannot preprocess this image ({type(exc).__name__}: {exc})"
+                errors[position] = printable(
+                    f"cannot preprocess this image ({type(exc).__name__}: {exc})"
+                )
         for start in range(0, len(ready), MAX_BATCH):
             chunk = ready[start : start + MAX_BATCH]
             batch = torch.stack([tensor for _, tensor in chunk])
             for (position, _), top in zip(chunk, self.predict(batch, top_k), strict=True):
-                tops[position] = top
+                if all(math.isfinite(p.probability) for p in top):
+                    tops[position] = top
+                else:  # finite weights can still overflow: never report a NaN "probability"
+                    errors[position] = (
+                        "the model's output for this image is not finite (NaN or infinity): "
+                        "the weights overflow on it, so there are no probabilities to report"
+                    )
         return [
             ImageResult(
                 image=name,
@@ -303,9 +312,10 @@ def _cache_key(model_name: str, weights_path: str | Path | None) -> tuple[str, s
         return model_name, "auto"  # resolved by load_pretrained: hub cache, download, package
     try:
         return model_name, file_sha256(weights_path)
-    except OSError as exc:
+    except UnreadableFile as exc:  # missing, a FIFO, a device, a directory: never waited on
         raise ZooError(
-            f"weights file {weights_path} cannot be read ({exc.strerror or exc})"
+            f"weights file {exc.name} cannot be read ({exc.reason}); accepted: a regular "
+            ".safetensors or PyTorch state-dict file"
         ) from None
 
 

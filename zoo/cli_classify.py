@@ -4,10 +4,15 @@ Output is a table (default) or JSON: a list with one object per image, in argume
 the keys ``image``, ``model``, ``weights`` (the source of the weights), ``top`` (a list of
 ``index``, ``label``, ``probability``) and ``error`` (null, or why that image was not classified).
 
+The JSON is strict (RFC 8259): no ``NaN`` or ``Infinity`` (a classification never reports a
+non-finite probability, and ``allow_nan=False`` makes sure of it), and valid UTF-8 whatever the
+bytes of the image file names (``zoo.files.display_name`` escapes what is not UTF-8).
+
 Exit status: 0 when at least one image was classified; 1 when every image failed (each failure
 is still reported in the output); 2 with one line on stderr for bad arguments: an unknown model
-(with close matches), ``--top`` out of range, a weights file that is unsafe, corrupt or does not
-fit the model, or no weights at all for the model.
+(with close matches), ``--top`` out of range, a weights file that is unsafe, corrupt, not a
+regular file, does not fit the model or holds unusable values (NaN, infinities, all zeros), or
+no weights at all for the model.
 """
 
 from __future__ import annotations
@@ -90,7 +95,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise ZooError(f"--top must be at least 1, got {args.top}")
     results = classify(args.images, args.model, weights_path=args.weights, top_k=args.top)
     if args.format == "json":
-        json.dump(results_to_json(results), out, indent=2, ensure_ascii=False)
+        # Built whole before writing, so a refusal never leaves half a document on stdout.
+        out.write(
+            json.dumps(results_to_json(results), indent=2, ensure_ascii=False, allow_nan=False)
+        )
         out.write("\n")
     else:
         out.write(format_table(results) + "\n")

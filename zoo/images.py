@@ -21,6 +21,11 @@ The rules, and why:
 - Large JPEGs are decoded at a reduced scale (libjpeg's DCT scaling, Pillow's draft mode) when
   the caller says how large the image must stay (``target_size``): both sides stay at least
   ``target_size``, so the later resize still only shrinks.
+- A path is read through ``zoo.files.read_regular``: only a regular file, at most
+  ``MAX_FILE_BYTES``, decided on the opened descriptor. A FIFO, ``/dev/zero``, a directory or a
+  socket is that image's error instead of a hang or an endless read, and the other images of the
+  same call are still classified. Names in messages and results are ``display_name``: printable,
+  valid UTF-8 even when the file name's bytes are not.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
+from zoo.files import UnreadableFile, display_name, read_regular
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -80,7 +86,7 @@ def describe_source(data: bytes | Path | str) -> str:
     """A short name for an image source, for messages and result records."""
     if isinstance(data, bytes | bytearray | memoryview):
         return f"<{len(data)} bytes>"
-    return str(data)
+    return display_name(data)
 
 
 def _sniff_format(head: bytes) -> str | None:
@@ -108,20 +114,10 @@ def _sniff_format(head: bytes) -> str | None:
 def _read_source(data: bytes | Path | str) -> bytes:
     if isinstance(data, bytes | bytearray | memoryview):
         return bytes(data)
-    path = Path(data)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES and path.is_file():
-            raise ImageError(
-                f"{path}: {size:,} bytes is over the file size cap {MAX_FILE_BYTES:,} bytes"
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory, not an image file") from None
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+        return read_regular(data, MAX_FILE_BYTES)
+    except UnreadableFile as exc:
+        raise ImageError(str(exc)) from None
 
 
 def decode_image(

