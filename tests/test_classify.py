@@ -19,10 +19,9 @@ from zoo.classify import (
     Prediction,
     classify,
     get_classifier,
-    preprocess_preview,
 )
 from zoo.errors import ZooError
-from zoo.images import decode_image
+from zoo.images import decode_image, to_upright_rgb
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")
 
@@ -161,12 +160,12 @@ def test_extreme_strips_are_trimmed_before_the_resize(lite0):
 
 
 def test_preview_is_the_crop_the_model_sees(lite0, photos):
-    preview = preprocess_preview(photos["cat"], "tf_efficientnet_lite0")
+    preview = lite0.preview(lite0.decode(photos["cat"]))
     assert preview.size == (224, 224) and preview.mode == "RGB"
     tensor = lite0.preprocess(lite0.decode(photos["cat"]))
     restored = torch.from_numpy(np.array(preview)).permute(2, 0, 1) / 255 * 2 - 1
     assert torch.allclose(restored, tensor, atol=1.01 / 255 * 2)
-    from_pil = preprocess_preview(Image.open(io.BytesIO(photos["cat"])), "tf_efficientnet_lite0")
+    from_pil = lite0.preview(to_upright_rgb(Image.open(io.BytesIO(photos["cat"]))))
     assert np.abs(np.asarray(from_pil).astype(int) - np.asarray(preview).astype(int)).max() <= 1
 
 

