@@ -176,7 +176,13 @@ def parse_query_params(params: Mapping[str, object]) -> tuple[ExplorerState, lis
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.6g}"
+    """The shortest text that reads back as exactly ``value`` (a shared link reproduces the
+    network bit for bit: 6 significant digits did not).
+
+    >>> _fmt(1.2345678901), _fmt(2.5), _fmt(3.0), _fmt(1e-06)
+    ('1.2345678901', '2.5', '3', '1e-06')
+    """
+    return repr(float(value)).removesuffix(".0")
 
 
 def to_query_params(state: ExplorerState) -> dict[str, str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -31,7 +32,22 @@ from explorer import (
 )
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse with the two fixes both CLIs (``explorer``, ``zoo``) need.
+
+    * a usage error is one line (argparse prints the usage first);
+    * every float spelling of a negative number is a value, not an option: argparse's own rule
+      (``-1``, ``-.5``) reads ``--phi -1e308`` or ``--phi -inf`` as a missing argument.
+    """
+
+    _NEGATIVE_NUMBER = re.compile(
+        r"^-(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$|^-(?:inf|infinity|nan)$", re.IGNORECASE
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._negative_number_matcher = self._NEGATIVE_NUMBER
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -44,7 +60,7 @@ def _number(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = Parser(
         prog="python -m explorer",
         description="EfficientNet compound scaling, computed exactly without building a model.",
     )
@@ -52,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--phi",
         type=_number,
         nargs="+",
+        action="extend",
         metavar="PHI",
         help="compound coefficient(s) φ; any real number (negative, fractional)",
     )
@@ -73,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="explicit resolution multiplier: round(224 × R) pixels",
     )
     p.add_argument(
-        "--variant", nargs="+", metavar="NAME", help="official variant(s): b0 … b7, b8, l2"
+        "--variant",
+        nargs="+",
+        action="extend",
+        metavar="NAME",
+        help="official variant(s): b0 … b7, b8, l2",
     )
     p.add_argument("--format", choices=("table", "json"), default="table")
     return p
@@ -215,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"python -m explorer: error: {exc}", file=sys.stderr)
         return 2
     text = (
-        json.dumps([network_summary(n) for n in networks], indent=2)
+        json.dumps([network_summary(n) for n in networks], indent=2, allow_nan=False)
         if args.format == "json"
         else render_table(networks)
     )

@@ -49,6 +49,8 @@ def nothing_stored(path: Path) -> bool:
         (["--phi", "nan"], "finite"),
         (["--device", "cpu"], "nothing to measure"),
         (["--variant", "b0", "--iters", "0"], "iterations"),
+        (["--variant", "b0", "--device", "cpu", "--threads", "4096"], "accepted 1 to"),
+        (["--phi", "1", "--resolution", "300"], "has its own resolution"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_nothing_stored(capsys, tmp_path, argv, expected):
@@ -144,3 +146,13 @@ def test_failed_measurement_is_exit_1_one_line(capsys, tmp_path, monkeypatch):
     status, out, err = run(capsys, "measure", "--variant", "b0", "--store", str(tmp_path / "m"))
     assert status == 1 and out == ""
     assert err.count("\n") == 1 and "OutOfMemoryError" in err
+
+
+def test_resolution_applies_to_variants(capsys, tmp_path):
+    status, out, _ = run(
+        capsys, "measure", "--variant", "b0", "--resolution", "160", *QUICK,
+        "--store", str(tmp_path / "m.sqlite"), "--format", "json",
+    )  # fmt: skip
+    assert status == 0
+    (record,) = json.loads(out)
+    assert record["model"] == "efficientnet_b0" and record["resolution"] == 160

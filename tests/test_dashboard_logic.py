@@ -441,3 +441,21 @@ def test_paper_table2_against_exact_counts_shows_the_differences():
     assert frame.loc["B5", "macs_diff_pct"] > 3.0
     assert (frame["exact_params"] == frame["torchvision_params"]).all()
     assert frame.loc["B7", "torchvision_params"] == 66_347_960
+
+
+def test_the_url_round_trips_every_float_exactly():
+    # Hardening: the URL kept 6 significant digits, so a shared link gave another network.
+    from hypothesis import given
+    from hypothesis import strategies as hs
+
+    @given(
+        alpha=hs.floats(0.01, 10.0),
+        width=hs.floats(state.WIDTH_MIN, state.WIDTH_MAX),
+        mode=hs.sampled_from(["phi", "explicit"]),
+    )
+    def check(alpha, width, mode):
+        original = state.ExplorerState(mode=mode, alpha=alpha, width=width)
+        parsed, warnings = state.parse_query_params(state.to_query_params(original))
+        assert warnings == [] and parsed == original
+
+    check()

@@ -114,3 +114,20 @@ def test_bad_input_exits_2_with_one_line(args, fragment):
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_repeated_flags_keep_every_value(capsys):
+    assert main(["--phi", "1", "--phi", "2", "--variant", "b0", "--variant", "b1",
+                 "--format", "json"]) == 0  # fmt: skip
+    records = json.loads(capsys.readouterr().out)
+    assert [r["phi"] for r in records[:2]] == [1.0, 2.0] and len(records) == 4
+
+
+@pytest.mark.parametrize("value", ["-1e308", "-1E-3", "-inf", "-Infinity", "-nan", "-.5e2"])
+def test_negative_float_spellings_are_values_not_options(capsys, value):
+    status = main(["--phi", value, "--format", "json"])
+    err = capsys.readouterr().err
+    assert "expected at least one argument" not in err
+    assert status in (0, 2)
+    if status == 2:  # a value the explorer refuses, said as such
+        assert "phi" in err or "resolution" in err

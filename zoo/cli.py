@@ -11,19 +11,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from explorer.cli import Parser
 from zoo import cli_classify, cli_measure
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits with status 2 on usage errors already; keep its message to one line."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in (cli_measure, cli_classify):
         module.add_parsers(sub)
     return parser

@@ -18,12 +18,12 @@ no weights at all for the model.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from typing import TextIO
 
 from zoo.errors import ZooError
+from zoo.jsontext import strict_dumps
 
 __all__ = ["add_parsers", "format_table", "results_to_json", "run"]
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.format == "json":
         # Built whole before writing, so a refusal never leaves half a document on stdout.
         out.write(
-            json.dumps(results_to_json(results), indent=2, ensure_ascii=False, allow_nan=False)
+            strict_dumps(results_to_json(results), indent=2, ensure_ascii=False)
         )
         out.write("\n")
     else:

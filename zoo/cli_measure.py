@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
 from zoo.build import ModelSpec, spec_from_phi, spec_from_timm, spec_from_variant
 from zoo.errors import ZooError
+from zoo.jsontext import strict_dumps
 from zoo.measure import plan, run_plan
 from zoo.protocol import Measurement, MeasurementError, Protocol
 from zoo.store import MeasurementStore
@@ -86,7 +86,8 @@ def add_parsers(subparsers: Any) -> None:
         "--resolution",
         type=int,
         default=None,
-        help="input size for --model (default: the model's test size)",
+        help="input size for --variant and --model (default: the variant's published size, "
+        "the timm model's test size)",
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--batch-size", type=int, default=1)
@@ -161,7 +162,12 @@ def _protocol(args: argparse.Namespace) -> Protocol:
 def _specs(args: argparse.Namespace) -> list[ModelSpec]:
     if not (args.variant or args.phi or args.model):
         raise ZooError("nothing to measure: give --variant b0 … b7, --phi VALUES or --model NAMES")
-    specs = [spec_from_variant(v) for v in args.variant]
+    if args.resolution is not None and args.phi:
+        raise ZooError(
+            "--resolution applies to --variant and --model; a --phi configuration has its own "
+            "resolution (224·γ^φ): give explicit multipliers with --variant … --resolution instead"
+        )
+    specs = [spec_from_variant(v, args.resolution) for v in args.variant]
     specs += [spec_from_phi(phi, args.alpha, args.beta, args.gamma) for phi in args.phi]
     specs += [spec_from_timm(name, args.resolution) for name in args.model]
     unique = list(dict.fromkeys(specs))  # keep order, drop repeats
@@ -180,7 +186,7 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
     """The measurements as an aligned table, a JSON array or CSV (header + rows)."""
     records = [m.to_dict() for m in measurements]
     if fmt == "json":
-        return json.dumps(records, indent=2) + "\n"
+        return strict_dumps(records, indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
         names = list(records[0]) if records else list(SUMMARY_COLUMNS)

@@ -29,6 +29,7 @@ __all__ = [
     "package_version",
     "resolve_device",
     "resolve_protocol",
+    "usable_cpus",
 ]
 
 
@@ -93,15 +94,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def usable_cpus() -> int:
+    """Logical CPUs this process may run on (its affinity mask on Linux)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def default_threads() -> int:
     """Physical cores this process may run on (torch's own default), or ``OMP_NUM_THREADS``."""
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count() or 1
+    usable = usable_cpus()
     import psutil
 
     logical = psutil.cpu_count(logical=True) or usable
@@ -124,6 +130,13 @@ def resolve_protocol(protocol: Protocol) -> Protocol:
     if device == "cpu" and protocol.precision != "fp32":
         raise ZooError(cpu_precision_message(protocol.precision))
     threads = protocol.threads or default_threads()
+    usable = usable_cpus()
+    if threads > usable:
+        # More threads than CPUs time the scheduler, not the model: refuse rather than store it.
+        raise ZooError(
+            f"threads {threads} is more than the {usable} CPUs this process may use: accepted 1 "
+            f"to {usable}"
+        )
     return replace(protocol, device=device, threads=threads)
 
 

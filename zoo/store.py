@@ -28,6 +28,7 @@ from pathlib import Path
 from zoo.build import ModelSpec
 from zoo.environment import resolve_protocol
 from zoo.errors import ZooError
+from zoo.jsontext import strict_dumps
 from zoo.paths import default_store_path
 from zoo.protocol import Measurement, Protocol, protocol_key
 
@@ -271,7 +272,7 @@ class MeasurementStore:
                         measurement.environment_key,
                         protocol_key(data),
                         measurement.measured_at,
-                        json.dumps(data),
+                        strict_dumps(data),
                     ),
                 )
         except sqlite3.Error as exc:
@@ -298,7 +299,7 @@ class MeasurementStore:
             raise ZooError(f"export format {fmt!r} is not supported: accepted csv, json")
         records = [m.to_dict() for m in self.rows()]
         if fmt == "json":
-            return json.dumps(records, indent=2) + "\n"
+            return strict_dumps(records, indent=2) + "\n"
         buffer = io.StringIO()
         writer = csv.DictWriter(
             buffer, fieldnames=[f.name for f in fields(Measurement)], lineterminator="\n"
