@@ -96,9 +96,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     results = classify(args.images, args.model, weights_path=args.weights, top_k=args.top)
     if args.format == "json":
         # Built whole before writing, so a refusal never leaves half a document on stdout.
-        out.write(
-            strict_dumps(results_to_json(results), indent=2, ensure_ascii=False)
-        )
+        out.write(strict_dumps(results_to_json(results), indent=2, ensure_ascii=False))
         out.write("\n")
     else:
         out.write(format_table(results) + "\n")
