@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # GPU check for the model zoo's measurement protocol (see docs/benchmarks.md).
 #
-# Measures EfficientNet-B0 … B7 on CUDA
-#   1. at batch 1, fp32, channels_last        (latency)
-#   2. at batch 1, bf16 autocast, channels_last
-#   3. at batch 256, bf16 autocast, channels_last (throughput)
-# then cross-checks our protocol against torch.utils.benchmark.Timer on the GPU (B0 and B3,
-# batch 1 fp32 and batch 256 bf16), and runs the CUDA unit tests.
-# Every step is bounded by `timeout`; the whole script is meant to finish within 8 minutes on
-# an H200. Results (JSON, CSV, a Markdown summary, the raw logs) go to $OUT if set, else to
-# bench/out/gpu-<date>/.
+# Measures on CUDA, in this order (a cut run keeps the most important numbers): B0, B3, B7,
+# ResNet-50, then MobileNetV3-Large and ConvNeXt-Tiny; for each, fp32, bf16 and fp16 on every
+# GPU runtime the zoo has (eager with autocast, torch.compile, TensorRT through torch-tensorrt,
+# installed from requirements-gpu.txt when missing), at batch 1 (latency) and batch 256
+# (throughput). Every result carries its export/compile time and its equivalence figures
+# against eager fp32 (a runtime that disagrees is reported failed and not stored). Then the
+# protocol is cross-checked against torch.utils.benchmark.Timer (B0 and B3, batch 1 fp32 and
+# batch 256 bf16), and the CUDA unit tests run. Every step is bounded by `timeout`. Results
+# (JSON, CSV, a Markdown summary, the raw logs) go to $OUT if set, else bench/out/gpu-<date>/.
 #
 # Usage: bash bench/gpu_check.sh            (PYTHON=/path/to/python to choose the interpreter)
 set -uo pipefail
@@ -46,15 +46,31 @@ step() {  # step NAME SECONDS COMMAND... : run with a time bound, log, remember 
 cat "$RESULTS/environment.txt"
 
 COMMON=(--device cuda --store "$STORE" --format json --no-progress --warmup 5 --max-seconds 2)
-step "b0-b7 batch 1 fp32" 75 \
-    "$PY" -m zoo measure --variant $VARIANTS --batch-size 1 --precision fp32 --iters 100 "${COMMON[@]}" \
-    > "$RESULTS/bs1_fp32.json"
-step "b0-b7 batch 1 bf16" 75 \
-    "$PY" -m zoo measure --variant $VARIANTS --batch-size 1 --precision bf16 --iters 100 "${COMMON[@]}" \
-    > "$RESULTS/bs1_bf16.json"
-step "b0-b7 batch 256 bf16" 120 \
-    "$PY" -m zoo measure --variant $VARIANTS --batch-size 256 --precision bf16 --iters 30 "${COMMON[@]}" \
-    > "$RESULTS/bs256_bf16.json"
+# GPU-only runtimes: torch-tensorrt (requirements-gpu.txt). Offline machines carry the wheels.
+if ! "$PY" -c "import torch_tensorrt" 2>/dev/null; then
+    step "install requirements-gpu.txt" 240 "$PY" -m pip install -q -r requirements-gpu.txt \
+        > "$RESULTS/pip_gpu.txt"
+fi
+TRT=0; "$PY" -c "import torch_tensorrt" 2>/dev/null && TRT=1
+echo "torch-tensorrt importable: $TRT" | tee -a "$RESULTS/log.txt" >&2
+
+# In the order that keeps the most important numbers if the run is cut: B0, B3, B7, then peers.
+MODELS=("--variant b0" "--variant b3" "--variant b7" "--model resnet50" "--model mobilenetv3_large_100 convnext_tiny")
+for models in "${MODELS[@]}"; do
+    tag=$(echo "$models" | awk '{print $NF}')
+    for precision in fp32 bf16 fp16; do
+        runtimes="eager compile"
+        [ "$TRT" = 1 ] && runtimes="$runtimes tensorrt"
+        for runtime in $runtimes; do
+            step "$tag $runtime $precision batch 1" 150 \
+                "$PY" -m zoo measure $models --runtime "$runtime" --precision "$precision" \
+                --batch-size 1 --iters 100 "${COMMON[@]}" > "$RESULTS/${tag}_${runtime}_${precision}_bs1.json"
+            step "$tag $runtime $precision batch 256" 150 \
+                "$PY" -m zoo measure $models --runtime "$runtime" --precision "$precision" \
+                --batch-size 256 --iters 30 "${COMMON[@]}" > "$RESULTS/${tag}_${runtime}_${precision}_bs256.json"
+        done
+    done
+done
 
 step "protocol vs torch.utils.benchmark.Timer on CUDA" 75 "$PY" - > "$RESULTS/timer_check.txt" <<'PYEOF'
 import statistics
@@ -107,8 +123,8 @@ out = Path(sys.argv[1])
 print("| run | model | res | batch | prec | median ms | p90 ms | img/s | peak MB (cuda_max_allocated) |")
 print("|---|---|---:|---:|---|---:|---:|---:|---:|")
 rows = []
-for name in ("bs1_fp32", "bs1_bf16", "bs256_bf16"):
-    path = out / f"{name}.json"
+for path in sorted(out.glob("*_bs*.json")):
+    name = path.stem
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError):

@@ -114,7 +114,7 @@ def render() -> None:
         st.info(store_problem)
 
     devices = _devices()
-    controls = st.columns([3, 1, 1, 1, 2])
+    controls = st.columns([3, 1, 1, 1, 1, 2])
     with controls[0]:
         axis = st.radio(
             "x axis",
@@ -136,6 +136,14 @@ def render() -> None:
         precisions = PRECISIONS if device.startswith("cuda") else ("fp32",)
         precision = st.selectbox("Precision", precisions, key=KEY + "precision")
     with controls[4]:
+        runtime = st.selectbox(
+            "Runtime",
+            _runtimes(device),
+            key=KEY + "runtime",
+            help="The inference runtime the latency was measured with. 'best': per model the "
+            "fastest runtime whose outputs matched eager PyTorch fp32's (the hover names it).",
+        )
+    with controls[5]:
         overlay_on = st.toggle(
             "Overlay published GPU throughput",
             key=KEY + "overlay",
@@ -143,8 +151,12 @@ def render() -> None:
             "That is time per image inside a big batch, not batch-1 latency.",
         )
 
-    measurements = _pick_series(_matching(_measurement_dicts(store, device), batch, precision))
-    frame = tables.compare_frame(reference, measurements)
+    any_runtime = runtime == tables.BEST_RUNTIME
+    rows = tables.for_runtime(
+        _matching(_measurement_dicts(store, device), batch, precision), runtime
+    )
+    measurements = _pick_series(rows, any_runtime)
+    frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
     chart = st.empty()
     overlay = _published_gpu(view) if overlay_on else None
     _draw(chart, frame, axis, overlay, batch)
@@ -160,7 +172,7 @@ def render() -> None:
         )
 
     frame = _measure_section(
-        reference, frame, store, device, batch, precision, chart, axis, overlay
+        reference, frame, store, (device, batch, precision, runtime), chart, axis, overlay
     )
 
     st.subheader("The table behind the chart")
@@ -211,9 +223,17 @@ def render() -> None:
                 st.error(f"Cannot export the store: {exc}")
 
 
-def _pick_series(measurements: list[dict]) -> list[dict]:
+@st.cache_resource(show_spinner=False)
+def _runtimes(device: str) -> tuple[str, ...]:
+    """'best', then every runtime that runs on ``device`` here."""
+    from zoo.measure import available_runtimes
+
+    return (tables.BEST_RUNTIME, *available_runtimes("cuda:0" if device == "cuda" else device))
+
+
+def _pick_series(measurements: list[dict], any_runtime: bool = False) -> list[dict]:
     """One series of measurements (one protocol on one machine): a chart never mixes them."""
-    series = tables.split_series(measurements)
+    series = tables.split_series(measurements, any_runtime=any_runtime)
     if not series:
         return []
     index = 0
@@ -237,14 +257,15 @@ def _draw(chart, frame: pd.DataFrame, axis: str, overlay: pd.DataFrame | None, b
     chart.plotly_chart(figures.compare_figure(frame, axis, overlay, batch_size=batch))
 
 
-def _measure_section(
-    reference, frame, store, device, batch, precision, chart, axis, overlay
-) -> pd.DataFrame:
+def _measure_section(reference, frame, store, choice, chart, axis, overlay) -> pd.DataFrame:
     """The measuring controls; returns the frame with any newly landed points."""
     from zoo.build import spec_from_timm
     from zoo.locking import measurement_in_progress
-    from zoo.measure import measure
+    from zoo.measure import measure, sweep_best
     from zoo.protocol import Protocol
+
+    device, batch, precision, runtime = choice
+    any_runtime = runtime == tables.BEST_RUNTIME
 
     st.subheader("Measure missing points")
     missing = [
@@ -271,7 +292,12 @@ def _measure_section(
     st.button("Stop", key=KEY + "stop", help="Stops after the model being timed.")
     progress = st.progress(0.0, text=f"0 / {len(chosen)} measured")
     try:
-        protocol = Protocol(device=device, batch_size=batch, precision=precision)
+        protocol = Protocol(
+            device=device,
+            batch_size=batch,
+            precision=precision,
+            runtime="eager" if any_runtime else runtime,
+        )
     except ValueError as exc:  # ZooError: an unsupported combination
         st.error(f"Cannot measure with this protocol: {exc}")
         return frame
@@ -287,7 +313,13 @@ def _measure_section(
         progress.progress(i / len(chosen), text=f"{i} / {len(chosen)} measured; timing {model}…")
         try:
             spec = spec_from_timm(model, resolution=resolution_of.get(model))
-            result = measure(spec, protocol, store=store, on_wait=waiting)
+            if any_runtime:  # every runtime, each stored; the fastest verified one drawn
+                best = sweep_best([spec], protocol, store=store, on_wait=waiting)
+                result = best.best[0]
+                if result is None:
+                    raise ValueError("; ".join(reason for _, _, reason in best.failures))
+            else:
+                result = measure(spec, protocol, store=store, on_wait=waiting)
         except Exception as exc:  # noqa: BLE001 - one model failing must not stop the others
             failures += 1
             st.error(f"{model}: {exc}")
@@ -295,9 +327,13 @@ def _measure_section(
         landed.append(result.to_dict())
         # Redraw with every point of this protocol's series that has landed so far.
         stored = _measurement_dicts(store, device) if store is not None else landed
-        series = tables.series_key(result.to_dict())
-        so_far = [m for m in stored if tables.series_key(m) == series]
-        merged = tables.compare_frame(reference, so_far)
+        series = tables.series_key(result.to_dict(), any_runtime=any_runtime)
+        so_far = [
+            m
+            for m in tables.for_runtime(stored, runtime)
+            if tables.series_key(m, any_runtime=any_runtime) == series
+        ]
+        merged = tables.compare_frame(reference, so_far, any_runtime=any_runtime)
         _draw(chart, merged, axis, overlay, batch)
     progress.progress(
         1.0,

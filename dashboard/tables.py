@@ -222,6 +222,7 @@ def table7_frame() -> pd.DataFrame:
 
 #: Columns a measurement adds to a reference row.
 MEASURED_COLUMNS: tuple[str, ...] = (
+    "runtime",
     "latency_ms",
     "latency_ms_p90",
     "throughput_ips",
@@ -388,13 +389,41 @@ def _explorer_gmacs(arch: str, resolution_px: int) -> tuple[float | None, str | 
     return v.macs / 1e9, "explorer (exact)"
 
 
-def series_key(m: Mapping[str, object]) -> tuple[object, ...]:
+#: The chart's runtime choice besides a single runtime: per model, the fastest verified one.
+BEST_RUNTIME = "best"
+_MACHINE_FIELDS = ("device", "device_name", "cpu_model", "threads", "torch_version", "timm_version")
+
+
+def series_key(m: Mapping[str, object], *, any_runtime: bool = False) -> tuple[object, ...]:
     """What two measurements must share to be points of one chart series: the machine and
     software (``environment_key``) and every protocol setting (``zoo.protocol.protocol_key``,
-    the store's own key)."""
+    the store's own key). ``any_runtime``: the same but for the runtime (and its version), for
+    the "fastest runtime per model" series."""
     from zoo.protocol import protocol_key
 
-    return m.get("environment_key"), protocol_key(m)
+    if not any_runtime:
+        return m.get("environment_key"), protocol_key(m)
+    machine = tuple(m.get(field) for field in _MACHINE_FIELDS)
+    return machine, protocol_key({**m, "runtime": "eager"})
+
+
+def for_runtime(measurements: Iterable[Mapping[str, object]], runtime: str) -> list[Mapping]:
+    """The measurements the chart may draw for ``runtime`` (or ``BEST_RUNTIME``): verified ones
+    only (a runtime whose outputs differ from eager fp32's never becomes a point), of that
+    runtime, or for ``best`` the fastest per model and resolution."""
+    verified = [m for m in measurements if m.get("verified", True) is not False]
+    if runtime != BEST_RUNTIME:
+        return [m for m in verified if m.get("runtime", "eager") == runtime]
+    fastest: dict[tuple[object, object, tuple[object, ...]], Mapping[str, object]] = {}
+    for m in verified:
+        key = (m.get("model"), m.get("resolution"), series_key(m, any_runtime=True))
+        latency = _float(m.get("latency_ms_median"))
+        old = fastest.get(key)
+        if latency is not None and (
+            old is None or latency < (_float(old.get("latency_ms_median")) or float("inf"))
+        ):
+            fastest[key] = m
+    return list(fastest.values())
 
 
 def protocol_label(m: Mapping[str, object]) -> str:
@@ -403,9 +432,11 @@ def protocol_label(m: Mapping[str, object]) -> str:
     >>> protocol_label({"batch_size": 1, "precision": "fp32", "channels_last": True,
     ...                 "threads": 2, "warmup_iters": 3, "min_iters": 5, "max_iters": 50,
     ...                 "max_seconds": 10.0, "torch_version": "2.14.1", "device_name": "CPU X"})
-    'batch 1, fp32, channels_last, 2 threads, warm-up 3, 5–50 iters ≤ 10 s, torch 2.14.1, CPU X'
+    'eager, batch 1, fp32, channels_last, 2 threads, warm-up 3, 5–50 iters ≤ 10 s, torch 2.14.1, CPU X'
     """
-    parts = [
+    runtime = str(m.get("runtime", "eager"))
+    parts = [f"{runtime} {m.get('runtime_version')}" if m.get("runtime_version") else runtime]
+    parts += [
         f"batch {m.get('batch_size')}",
         str(m.get("precision")),
         "channels_last" if m.get("channels_last") else "NCHW",
@@ -424,31 +455,39 @@ def protocol_label(m: Mapping[str, object]) -> str:
 
 
 def split_series(
-    measurements: Iterable[Mapping[str, object]],
+    measurements: Iterable[Mapping[str, object]], *, any_runtime: bool = False
 ) -> list[tuple[str, list[Mapping[str, object]]]]:
     """Measurements grouped by series, as (protocol label, rows): the series with the most
     models first, then the most recent. A chart draws one of them, never a mix."""
     groups: dict[tuple[object, ...], list[Mapping[str, object]]] = {}
     for m in measurements:
-        groups.setdefault(series_key(m), []).append(m)
+        groups.setdefault(series_key(m, any_runtime=any_runtime), []).append(m)
 
     def rank(rows: list[Mapping[str, object]]) -> tuple[int, str]:
         models = {str(m.get("model")) for m in rows}
         return len(models), max(str(m.get("measured_at", "")) for m in rows)
 
     ordered = sorted(groups.values(), key=rank, reverse=True)
+    if any_runtime:
+        return [
+            (protocol_label({**rows[0], "runtime": "fastest runtime per model"}), rows)
+            for rows in ordered
+        ]
     return [(protocol_label(rows[0]), rows) for rows in ordered]
 
 
 def compare_frame(
-    reference: pd.DataFrame, measurements: Iterable[Mapping[str, object]]
+    reference: pd.DataFrame,
+    measurements: Iterable[Mapping[str, object]],
+    *,
+    any_runtime: bool = False,
 ) -> pd.DataFrame:
     """Reference rows joined with the newest measurement of each model at the reference
     resolution (plain dicts, e.g. ``Measurement.to_dict()``). The rows must be one series
     (``split_series``): measurements of different protocols are never mixed on one chart.
     Models without a measurement keep an empty latency."""
     measurements = list(measurements)
-    if len({series_key(m) for m in measurements}) > 1:
+    if len({series_key(m, any_runtime=any_runtime) for m in measurements}) > 1:
         raise ValueError(
             "compare_frame got measurements of several protocols; pass one series "
             "(tables.split_series) so that the chart never mixes them"
@@ -473,6 +512,7 @@ def compare_frame(
             for values in extra.values():
                 values.append(None)
             continue
+        extra["runtime"].append(m.get("runtime", "eager"))
         extra["latency_ms"].append(_float(m.get("latency_ms_median")))
         extra["latency_ms_p90"].append(_float(m.get("latency_ms_p90")))
         extra["throughput_ips"].append(_float(m.get("throughput_ips")))
@@ -564,6 +604,8 @@ __all__ = [
     "equal_cost_frame",
     "formula_vs_official_frame",
     "pareto_mask",
+    "BEST_RUNTIME",
+    "for_runtime",
     "protocol_label",
     "series_key",
     "split_series",

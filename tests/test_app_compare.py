@@ -134,6 +134,7 @@ def test_measuring_a_missing_point_from_the_page(tmp_path, monkeypatch):
     # path, the store write and the redraw.
     monkeypatch.setenv("EFFSCALE_STORE", str(tmp_path / "m.sqlite"))
     at = AppTest.from_string(PAGE, default_timeout=300).run()
+    at.selectbox(key="compare_runtime").set_value("eager").run()  # one runtime, one row
     at.multiselect(key="compare_models").set_value(["mobilenetv3_large_100"]).run()
     try:
         at.button(key="compare_start").click().run()
@@ -311,3 +312,29 @@ def test_a_bad_view_in_the_url_falls_back_with_a_warning(store_path):
     assert at.radio(key="compare_view").value == "timm-in1k"
     assert _url_view(at) == "timm-in1k"
     assert at.query_params["phi"] in ("2.5", ["2.5"])
+
+
+def test_runtime_choice_and_best_never_show_an_unverified_point(tmp_path, monkeypatch):
+    path = tmp_path / "m.sqlite"
+    ort = dict(runtime="onnxruntime", runtime_version="1.32.0", environment_key="test-ort")
+    with store_mod.MeasurementStore(path) as store:
+        store.put(_fake("efficientnet_b0", 224, 20.0))
+        store.put(_fake("efficientnet_b0", 224, 8.0, **ort))
+        store.put(_fake("resnet50", 224, 40.0))
+        # Faster, but its outputs differed from eager fp32's: never a point.
+        store.put(_fake("resnet50", 224, 1.0, verified=False, **ort))
+    monkeypatch.setenv("EFFSCALE_STORE", str(path))
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.selectbox(key="compare_runtime").value == "best"
+    table = _table(at).set_index("model")
+    assert table.loc["efficientnet_b0", "latency_ms"] == 8.0
+    assert table.loc["efficientnet_b0", "runtime"] == "onnxruntime"
+    assert table.loc["resnet50", "latency_ms"] == 40.0  # the eager point, not the failed one
+    assert "onnxruntime 1.32.0" in table.loc["efficientnet_b0", "protocol"]
+    at.selectbox(key="compare_runtime").set_value("onnxruntime").run()
+    table = _table(at).set_index("model")
+    assert table.loc["efficientnet_b0", "latency_ms"] == 8.0
+    assert pd.isna(table.loc["resnet50", "latency_ms"])
+    at.selectbox(key="compare_runtime").set_value("eager").run()
+    assert _table(at).set_index("model").loc["efficientnet_b0", "latency_ms"] == 20.0

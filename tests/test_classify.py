@@ -277,10 +277,10 @@ def test_concurrent_first_requests_load_the_model_once(monkeypatch):
     loads: list[str] = []
     original = Classifier.load.__func__
 
-    def slow_load(cls, model_name, weights_path=None):
+    def slow_load(cls, model_name, weights_path=None, runtime="eager"):
         loads.append(model_name)
         time.sleep(0.2)
-        return original(cls, model_name, weights_path)
+        return original(cls, model_name, weights_path, runtime)
 
     monkeypatch.setattr(Classifier, "load", classmethod(slow_load))
     got: list[Classifier] = []

@@ -56,7 +56,7 @@ def _non_finite(spec, protocol) -> dict:
 
 
 def test_measure_and_export_json_with_non_finite_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr(zoo.measure, "run_isolated", _non_finite)
+    monkeypatch.setattr(zoo.measure, "measure_isolated", _non_finite)
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     store = str(tmp_path / "m.sqlite")
     argv = ["measure", "--phi", "-3", "--device", "cpu", "--store", store, "--format", "json"]

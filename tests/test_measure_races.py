@@ -46,7 +46,7 @@ class SlowWriteStore(MeasurementStore):
 def _concurrent(tmp_path, monkeypatch, stagger_s: float, count: int = 4):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     stub = SlowStub(0.3)
-    monkeypatch.setattr(zoo.measure, "run_isolated", stub)
+    monkeypatch.setattr(zoo.measure, "measure_isolated", stub)
     path = tmp_path / "m.sqlite"
     results = []
 
@@ -78,7 +78,7 @@ def test_identical_waiting_requests_get_the_first_result(tmp_path, monkeypatch):
 def test_remeasure_measures_each_time(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     stub = SlowStub(0.0)
-    monkeypatch.setattr(zoo.measure, "run_isolated", stub)
+    monkeypatch.setattr(zoo.measure, "measure_isolated", stub)
     with MeasurementStore(tmp_path / "m.sqlite") as store:
         measure(spec_from_phi(-3.0), QUICK, store=store)
         measure(spec_from_phi(-3.0), QUICK, store=store, remeasure=True)

@@ -16,7 +16,7 @@ from zoo import ZooError, isolation, locking
 from zoo.build import spec_from_phi, spec_from_timm, spec_from_variant
 from zoo.environment import environment_for, resolve_protocol
 from zoo.locking import measurement_in_progress
-from zoo.measure import measure, sweep
+from zoo.measure import measure, measure_isolated, sweep
 from zoo.protocol import Measurement, MeasurementError, Protocol, summarize_latencies
 from zoo.store import MeasurementStore
 from zoo.timing import time_forward
@@ -176,7 +176,7 @@ def test_a_failed_run_is_a_measurement_error_and_the_helper_survives():
     pid = isolation.server_pid()
     broken = dc_replace(spec_from_timm("resnet18"), model="no_such_timm_model")
     with pytest.raises(MeasurementError, match="no_such_timm_model") as info:
-        isolation.run_isolated(broken, resolve_protocol(QUICK))
+        measure_isolated(broken, resolve_protocol(QUICK))
     assert "\n" not in str(info.value)
     assert isolation.server_pid() == pid and psutil.pid_exists(pid)
 

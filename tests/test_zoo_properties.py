@@ -84,7 +84,7 @@ class StubWorker:
 def stub_worker():
     stub = StubWorker()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(zoo.measure, "run_isolated", stub)
+        patch.setattr(zoo.measure, "measure_isolated", stub)
         yield stub
 
 

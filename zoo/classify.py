@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.classify_runtimes import check_classify_runtime, runtime_forward
 from zoo.errors import ZooError
 from zoo.files import UnreadableFile, printable
 from zoo.images import MAX_PIXELS, ImageError, decode_image, describe_source
@@ -90,7 +91,13 @@ class Classifier:
     """A pretrained model with its evaluation transform and labels. Build it with ``load``."""
 
     def __init__(
-        self, model_name: str, model: torch.nn.Module, weights: WeightsSource, *, _token: object
+        self,
+        model_name: str,
+        model: torch.nn.Module,
+        weights: WeightsSource,
+        *,
+        _token: object,
+        runtime: str = "eager",
     ) -> None:
         if _token is not _LOAD_TOKEN:
             raise TypeError(
@@ -112,11 +119,17 @@ class Classifier:
         # The transform first resizes to size / crop_pct; JPEGs may be decoded down to that.
         self.resize_px: int = math.ceil(max(height, width) / self.data_config["crop_pct"])
         self._fused = _FusedResizeCrop.from_transform(self.transform)
+        self.runtime = runtime
+        weights_id = weights.sha256 or weights.description
+        self._forward = runtime_forward(model, runtime, height, weights_id, model_name)
 
     @classmethod
-    def load(cls, model_name: str, weights_path: str | Path | None = None) -> Classifier:
+    def load(
+        cls, model_name: str, weights_path: str | Path | None = None, runtime: str = "eager"
+    ) -> Classifier:
+        check_classify_runtime(runtime)
         model, source = load_pretrained(model_name, weights_path)
-        return cls(model_name, model, source, _token=_LOAD_TOKEN)
+        return cls(model_name, model, source, _token=_LOAD_TOKEN, runtime=runtime)
 
     # ---- preprocessing
 
@@ -170,7 +183,7 @@ class Classifier:
 
         self._check_top_k(top_k)
         with torch.inference_mode():
-            probabilities = self.model(batch).softmax(dim=-1)
+            probabilities = self._forward(batch).softmax(dim=-1)
             values, indices = probabilities.topk(top_k, dim=-1)
         return [
             tuple(
@@ -301,16 +314,19 @@ class _FusedResizeCrop:
 
 # ---- the cache of loaded classifiers
 
-_cache: OrderedDict[tuple[str, str], Classifier] = OrderedDict()
+_cache: OrderedDict[tuple[str, str, str], Classifier] = OrderedDict()
 _cache_lock = threading.Lock()
-_load_locks: dict[tuple[str, str], threading.Lock] = {}
+_load_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
 
-def _cache_key(model_name: str, weights_path: str | Path | None) -> tuple[str, str]:
+def _cache_key(
+    model_name: str, weights_path: str | Path | None, runtime: str
+) -> tuple[str, str, str]:
     if weights_path is None:
-        return model_name, "auto"  # resolved by load_pretrained: hub cache, download, package
+        # Resolved by load_pretrained: hub cache, download, package.
+        return model_name, "auto", runtime
     try:
-        return model_name, file_sha256(weights_path)
+        return model_name, file_sha256(weights_path), runtime
     except UnreadableFile as exc:  # missing, a FIFO, a device, a directory: never waited on
         raise ZooError(
             f"weights file {exc.name} cannot be read ({exc.reason}); accepted: a regular "
@@ -318,10 +334,14 @@ def _cache_key(model_name: str, weights_path: str | Path | None) -> tuple[str, s
         ) from None
 
 
-def get_classifier(model_name: str, weights_path: str | Path | None = None) -> Classifier:
-    """A loaded ``Classifier`` from the LRU cache, loading it (once, even across threads) if needed."""
+def get_classifier(
+    model_name: str, weights_path: str | Path | None = None, runtime: str = "eager"
+) -> Classifier:
+    """A loaded ``Classifier`` from the LRU cache, loading it (once, even across threads) if
+    needed, on ``runtime`` (``eager``, or a verified ONNX runtime: ``zoo.classify_runtimes``)."""
     check_model_name(model_name)
-    key = _cache_key(model_name, weights_path)
+    check_classify_runtime(runtime)
+    key = _cache_key(model_name, weights_path, runtime)
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -332,7 +352,7 @@ def get_classifier(model_name: str, weights_path: str | Path | None = None) -> C
             if key in _cache:
                 return _cache[key]
         try:
-            classifier = Classifier.load(model_name, weights_path)
+            classifier = Classifier.load(model_name, weights_path, runtime)
         finally:
             with _cache_lock:
                 _load_locks.pop(key, None)
@@ -355,6 +375,7 @@ def classify(
     model_name: str,
     weights_path: str | Path | None = None,
     top_k: int = 5,
+    runtime: str = "eager",
 ) -> list[ImageResult]:
     """Classify images (bytes or paths) with ``model_name``; one ``ImageResult`` per image, in order.
 
@@ -363,4 +384,4 @@ def classify(
     """
     if isinstance(images, bytes | str | Path):
         raise ZooError("images must be a sequence of bytes or paths, e.g. [Path('cat.jpg')]")
-    return get_classifier(model_name, weights_path).classify(images, top_k)
+    return get_classifier(model_name, weights_path, runtime).classify(images, top_k)

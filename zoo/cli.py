@@ -12,13 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from explorer.cli import Parser
-from zoo import cli_classify, cli_measure
+from zoo import cli_cache, cli_classify, cli_measure
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (cli_measure, cli_classify):
+    for module in (cli_measure, cli_classify, cli_cache):
         module.add_parsers(sub)
     return parser
 

@@ -22,6 +22,7 @@ import sys
 from dataclasses import asdict
 from typing import TextIO
 
+from zoo.classify_runtimes import CLASSIFY_RUNTIMES
 from zoo.errors import ZooError
 from zoo.jsontext import strict_dumps
 
@@ -50,6 +51,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--top", type=int, default=5, metavar="K", help="top-K classes (default 5)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--runtime",
+        default="eager",
+        metavar="RUNTIME",
+        help=f"{', '.join(CLASSIFY_RUNTIMES)} (default eager); an ONNX runtime is used only "
+        "after its logits matched eager PyTorch's on the bundled photos",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -93,7 +101,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.top < 1:
         raise ZooError(f"--top must be at least 1, got {args.top}")
-    results = classify(args.images, args.model, weights_path=args.weights, top_k=args.top)
+    results = classify(
+        args.images, args.model, weights_path=args.weights, top_k=args.top, runtime=args.runtime
+    )
     if args.format == "json":
         # Built whole before writing, so a refusal never leaves half a document on stdout.
         out.write(strict_dumps(results_to_json(results), indent=2, ensure_ascii=False))

@@ -10,36 +10,18 @@ status 2 and stores nothing. ``export`` dumps the whole store as CSV or JSON.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
 from zoo.build import ModelSpec, spec_from_phi, spec_from_timm, spec_from_variant
 from zoo.errors import ZooError
-from zoo.jsontext import strict_dumps
-from zoo.measure import plan, run_plan
-from zoo.protocol import Measurement, MeasurementError, Protocol
+from zoo.measure import plan, run_plan, sweep_best
+from zoo.protocol import RUNTIME_CHOICES, Measurement, MeasurementError, Protocol
+from zoo.report import format_measurements
 from zoo.store import MeasurementStore
 
-__all__ = ["add_parsers", "format_measurements", "run_export", "run_measure"]
-
-#: The columns every output format carries, in order (JSON/CSV add the rest of the record).
-SUMMARY_COLUMNS: tuple[str, ...] = (
-    "model",
-    "resolution",
-    "params",
-    "macs",
-    "batch_size",
-    "precision",
-    "device",
-    "latency_ms_median",
-    "latency_ms_p90",
-    "throughput_ips",
-    "peak_memory_mb",
-)
+__all__ = ["add_parsers", "run_export", "run_measure"]
 
 
 def add_parsers(subparsers: Any) -> None:
@@ -92,6 +74,14 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--precision", default="fp32", help="fp32; bf16 or fp16 (autocast) on CUDA only")
+    p.add_argument(
+        "--runtime",
+        default="eager",
+        metavar="RUNTIME",
+        help=f"{', '.join(RUNTIME_CHOICES)} (default eager). 'best' measures every runtime "
+        "available for the device, stores each, and reports the fastest one whose outputs "
+        "match eager fp32's",
+    )
     p.add_argument(
         "--channels-last",
         action=argparse.BooleanOptionalAction,
@@ -147,6 +137,8 @@ def _protocol(args: argparse.Namespace) -> Protocol:
         "precision": args.precision,
         "channels_last": args.channels_last,
         "threads": args.threads,
+        # "best" is not one runtime: run_measure measures each, under the eager protocol.
+        "runtime": "eager" if args.runtime == "best" else args.runtime,
     }
     if args.iters is not None:
         options["max_iters"] = args.iters
@@ -174,84 +166,16 @@ def _specs(args: argparse.Namespace) -> list[ModelSpec]:
     return unique
 
 
-def _cell(value: object, digits: int = 2) -> str:
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
-
-
-def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
-    """The measurements as an aligned table, a JSON array or CSV (header + rows)."""
-    records = [m.to_dict() for m in measurements]
-    if fmt == "json":
-        return strict_dumps(records, indent=2) + "\n"
-    if fmt == "csv":
-        buffer = io.StringIO()
-        names = list(records[0]) if records else list(SUMMARY_COLUMNS)
-        writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        return buffer.getvalue()
-    header = (
-        "model",
-        "res",
-        "params",
-        "GMACs",
-        "batch",
-        "prec",
-        "device",
-        "median ms",
-        "min ms",
-        "p90 ms",
-        "img/s",
-        "peak MB",
-        "iters",
-        "source",
-    )
-    rows = [
-        (
-            r["model"],
-            str(r["resolution"]),
-            _cell(r["params"]),
-            f"{r['macs'] / 1e9:.3f}",
-            str(r["batch_size"]),
-            r["precision"],
-            r["device"],
-            _cell(r["latency_ms_median"]),
-            _cell(r["latency_ms_min"]),
-            _cell(r["latency_ms_p90"]),
-            _cell(r["throughput_ips"], 1),
-            _cell(r["peak_memory_mb"], 0),
-            str(r["iterations"]),
-            "stored" if r["from_store"] else "measured",
-        )
-        for r in records
-    ]
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
-    lines = [
-        "  ".join(
-            str(c).rjust(w) if i else str(c).ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in (header, *rows)
-    ]
-    if records:
-        first = records[0]
-        lines.append(
-            f"# {first['device_name']}; {first['threads']} threads; torch "
-            f"{first['torch_version']}, timm {first['timm_version']}; channels_last="
-            f"{first['channels_last']}; warm-up {first['warmup_iters']}; MACs by ptflops "
-            f"{first['macs_backend']}; peak memory = {first['peak_memory_kind']}"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def run_measure(args: argparse.Namespace) -> int:
+    if args.runtime not in RUNTIME_CHOICES:
+        raise ZooError(
+            f"runtime {args.runtime!r} is not supported: accepted {', '.join(RUNTIME_CHOICES)}"
+        )
     # Validate everything (protocol, device, memory) before the store is even opened: bad input
     # stores nothing.
     request = plan(_specs(args), _protocol(args))
+    if args.runtime == "best":
+        return _run_best(args, request)
     store = MeasurementStore(args.store)
     try:
         progress = None
@@ -298,4 +222,28 @@ def run_export(args: argparse.Namespace) -> int:
         sys.stdout.write(store.export(args.format))
         if store.damaged_rows:
             print(f"warning: {store.damaged_rows} stored rows could not be read", file=sys.stderr)
+    return 0
+
+
+def _run_best(args: argparse.Namespace, request: Any) -> int:
+    """Every runtime available for the device, each result stored; per model the fastest whose
+    outputs matched eager fp32's is printed, and each runtime that failed says why (stderr)."""
+
+    def on_failure(model: str, runtime: str, reason: str) -> None:
+        print(f"{model} on {runtime}: {reason}", file=sys.stderr)
+
+    with MeasurementStore(args.store) as store:
+        result = sweep_best(
+            request.specs,
+            request.protocol,
+            store=store,
+            remeasure=args.remeasure,
+            on_failure=on_failure,
+        )
+    best = [m for m in result.best if m is not None]
+    sys.stdout.write(format_measurements(best, args.format))
+    missing = [s.model for s, m in zip(request.specs, result.best, strict=True) if m is None]
+    if missing:
+        print(f"error: no runtime measured {', '.join(missing)}", file=sys.stderr)
+        return 1
     return 0

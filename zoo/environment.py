@@ -18,7 +18,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from zoo.errors import ZooError
-from zoo.protocol import DEVICE_CHOICES, Protocol, cpu_precision_message
+from zoo.protocol import (
+    DEVICE_CHOICES,
+    RUNTIME_PACKAGES,
+    Protocol,
+    check_runtime,
+    cpu_precision_message,
+)
 
 __all__ = [
     "Environment",
@@ -29,6 +35,7 @@ __all__ = [
     "package_version",
     "resolve_device",
     "resolve_protocol",
+    "runtime_version",
     "usable_cpus",
 ]
 
@@ -43,10 +50,14 @@ class Environment:
     threads: int
     torch_version: str
     timm_version: str
+    runtime_version: str = ""  # the runtime package's version ("" for torch's own runtimes)
 
     @property
     def key(self) -> str:
-        text = json.dumps(asdict(self), sort_keys=True)
+        data = asdict(self)
+        if not data["runtime_version"]:  # the key every environment had before runtimes
+            del data["runtime_version"]
+        text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -129,6 +140,7 @@ def resolve_protocol(protocol: Protocol) -> Protocol:
     device = resolve_device(protocol.device)
     if device == "cpu" and protocol.precision != "fp32":
         raise ZooError(cpu_precision_message(protocol.precision))
+    check_runtime(protocol.runtime, device, protocol.precision)
     threads = protocol.threads or default_threads()
     usable = usable_cpus()
     if threads > usable:
@@ -157,4 +169,11 @@ def environment_for(protocol: Protocol) -> Environment:
         threads=resolved.threads,
         torch_version=package_version("torch"),
         timm_version=package_version("timm"),
+        runtime_version=runtime_version(resolved.runtime),
     )
+
+
+def runtime_version(runtime: str) -> str:
+    """The version of the package ``runtime`` needs ("" for eager and compile: torch's own)."""
+    package = RUNTIME_PACKAGES.get(runtime)
+    return package_version(package) if package else ""

@@ -1,42 +1,84 @@
-"""Run each measurement in a fresh process, so that its peak memory is its own and a crash
-(out of memory, a segfault in a kernel) takes only that process down.
+"""Run each measurement step in a fresh process, so that its peak memory is its own, a crash (out
+of memory, a segfault in a kernel) takes only that process down, and a step that hangs can be
+stopped.
 
 The standard library's ``forkserver`` start method does the work: a server process imports
-torch, timm and ptflops once (``set_forkserver_preload``), and every measurement is a process
-forked from it, which starts in milliseconds with everything already imported. The server never
-runs a model nor initializes CUDA, so forking it is safe. Each child asks Linux to kill it when
-the server dies (``PR_SET_PDEATHSIG``), and the server exits when this process does, so nothing
+torch, timm and ptflops once (``set_forkserver_preload``), and every step is a process forked
+from it, which starts in milliseconds with everything already imported. The server never runs a
+model nor initializes CUDA, so forking it is safe. Each child asks Linux to kill it when the
+server dies (``PR_SET_PDEATHSIG``), and the server exits when this process does, so nothing
 outlives the program that asked for the measurement.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import multiprocessing
 import multiprocessing.forkserver
 import os
 import signal
 import sys
+import tempfile
 import threading
-from dataclasses import asdict
+from collections.abc import Callable
+from multiprocessing import popen_forkserver, reduction, spawn, util
+from multiprocessing.context import set_spawning_popen
 from pathlib import Path
 from typing import Any
 
-from zoo.build import ModelSpec
 from zoo.errors import ZooError
-from zoo.protocol import MeasurementError, Protocol
-from zoo.timing import measure_in_process
+from zoo.protocol import MeasurementError
 
 __all__ = ["run_isolated", "server_pid", "shutdown"]
 
-#: Imported once by the server, so that each measurement process starts with them loaded.
+#: Imported once by the server, so that each process starts with them loaded.
 PRELOAD: tuple[str, ...] = ("torch", "timm", "ptflops", "psutil", "zoo.timing")
 #: Errors raised inside the child that are the caller's bad input, not a failed run.
 _INPUT_ERRORS = ("ZooError", "ValueError")
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 _START_LOCK = threading.Lock()
-_server_pid: int | None = None  # the server our last measurement process was forked from
+
+
+class _Popen(popen_forkserver.Popen):
+    """The forkserver launch without the caller's main module.
+
+    multiprocessing re-runs the parent's ``__main__`` script in every child so that objects
+    defined there can be unpickled; a user's script without an ``if __name__ == "__main__"``
+    guard would then measure again inside the measurement (and wait forever for the lock its
+    parent holds). Our children only run functions of ``zoo``, so the main module is left out
+    of the preparation data; the rest is CPython's ``popen_forkserver.Popen._launch``.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_name", None)
+        prep_data.pop("init_main_from_path", None)
+        buf = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            set_spawning_popen(None)
+        self.sentinel, w = multiprocessing.forkserver.connect_to_new_process(self._fds)
+        _parent_w = os.dup(w)
+        self.finalizer = util.Finalize(self, util.close_fds, (_parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = multiprocessing.forkserver.read_signed(self.sentinel)
+
+
+class _Process(_CONTEXT.Process):  # type: ignore[name-defined,misc]
+    _start_method = "forkserver"
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> _Popen:
+        return _Popen(process_obj)
+
+
+_server_pid: int | None = None  # the server our last process was forked from
 
 
 def _die_with_parent() -> None:
@@ -52,12 +94,28 @@ def _die_with_parent() -> None:
         pass
 
 
-def _child(connection: Any, spec: dict[str, Any], protocol: dict[str, Any]) -> None:
-    """The measurement process: measure, send one answer, exit."""
+def _child(
+    connection: Any,
+    target: Callable[..., Any],
+    args: tuple[Any, ...],
+    log_path: str,
+    environ: dict[str, str],
+) -> None:
+    """The child: run ``target(*args)``, send one answer, exit.
+
+    The environment is the caller's as it is *now* (the server's is from when it started: a
+    cache folder or lock path set since would be missed). What C libraries and Python print (an
+    exporter's graph dump, a compiler's warnings) goes to ``log_path``, not to the caller's
+    terminal; its last line explains a process that died."""
     _die_with_parent()
+    os.environ.clear()
+    os.environ.update(environ)
+    log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    for fd in (1, 2):
+        os.dup2(log, fd)
+    os.close(log)
     try:
-        result = measure_in_process(ModelSpec(**spec), Protocol(**protocol))
-        answer = {"ok": True, "result": result}
+        answer = {"ok": True, "result": target(*args)}
     except BaseException as exc:  # report everything, including CUDA's out-of-memory
         answer = {"ok": False, "type": type(exc).__name__, "error": str(exc)}
     answer["server_pid"] = os.getppid()
@@ -85,26 +143,56 @@ def _ensure_server() -> None:
                 os.environ["PYTHONPATH"] = old
 
 
-def run_isolated(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
-    """``zoo.timing.measure_in_process(spec, protocol)`` in a fresh process; its plain numbers.
+def run_isolated(
+    target: Callable[..., Any], args: tuple[Any, ...], *, what: str, timeout_s: float
+) -> Any:
+    """``target(*args)`` in a fresh process; its (picklable) result.
 
-    Bad input found inside the process is a ``ZooError``; a process that failed or died is a
-    ``MeasurementError`` with the reason on one line. Interrupted (Ctrl-C, a stop request), the
-    process is killed before the exception goes on.
+    ``target`` must be a module-level function. Bad input found inside the process is a
+    ``ZooError``; a process that failed, died or ran past ``timeout_s`` is a
+    ``MeasurementError`` with the reason on one line, naming ``what``. Interrupted (Ctrl-C, a
+    stop request), the process is killed before the exception goes on.
     """
-    global _server_pid
     _ensure_server()
+    handle, log_path = tempfile.mkstemp(prefix="effscale-step-", suffix=".log")
+    os.close(handle)
+    try:
+        return _run(target, args, what, timeout_s, log_path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(log_path)
+
+
+def _last_line(log_path: str) -> str:
+    try:
+        lines = Path(log_path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return f"; last output: {last[:300]}" if last else ""
+
+
+def _run(
+    target: Callable[..., Any], args: tuple[Any, ...], what: str, timeout_s: float, log_path: str
+) -> Any:
+    global _server_pid
     reader, writer = _CONTEXT.Pipe(duplex=False)
-    process = _CONTEXT.Process(
-        target=_child, args=(writer, asdict(spec), asdict(protocol)), daemon=True
+    process = _Process(
+        target=_child, args=(writer, target, args, log_path, dict(os.environ)), daemon=True
     )
+    answer = None
+    timed_out = False
     try:
         process.start()
         writer.close()  # the child holds the only writer: its death is our EOF
-        try:
-            answer = reader.recv()
-        except EOFError:
-            answer = None
+        if reader.poll(timeout_s):
+            try:
+                answer = reader.recv()
+            except EOFError:
+                answer = None
+        else:
+            timed_out = True
+            process.kill()
         process.join()
     except BaseException:
         if process.pid is not None:
@@ -114,25 +202,29 @@ def run_isolated(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
     finally:
         reader.close()
         writer.close()
+    if timed_out:
+        raise MeasurementError(
+            f"measurement failed (Timeout): {what}: did not finish within {timeout_s:.0f} s "
+            f"and was stopped{_last_line(log_path)}"
+        )
     if answer is None:
         code = process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited ({code})"
         raise MeasurementError(
-            f"measurement failed (WorkerDied): {spec.model} at {spec.resolution}px: "
-            f"measurement process {how}"
+            f"measurement failed (WorkerDied): {what}: process {how}{_last_line(log_path)}"
         )
     _server_pid = answer.get("server_pid")
     if answer["ok"]:
         return answer["result"]
     error = " ".join(str(answer["error"]).split())  # one line, even for CUDA's OOM text
-    message = f"{spec.model} at {spec.resolution}px: {error}"
+    message = f"{what}: {error}"
     if answer["type"] in _INPUT_ERRORS:
         raise ZooError(message)
     raise MeasurementError(f"measurement failed ({answer['type']}): {message}")
 
 
 def server_pid() -> int | None:
-    """The process id of the server the last measurement was forked from (None before any)."""
+    """The process id of the server the last process was forked from (None before any)."""
     return _server_pid
 
 

@@ -23,6 +23,13 @@ set size (``worker_peak_rss``: ``getrusage(RUSAGE_SELF).ru_maxrss``, which inclu
 runtime; ``worker_rss_before_build_mb`` is the same process just before the model was built, so
 the difference is the model's share). Runs are serialized machine-wide (``zoo.locking``).
 
+The runtime (``Protocol.runtime``: eager, compile, onnxruntime, openvino, tensorrt) is part of
+the protocol: each has its settings in ``zoo.runners``, its export or compile time recorded
+apart from latency, and its outputs checked against eager fp32 (``zoo.equivalence``) before its
+latency is taken; a runtime that disagrees raises ``VerificationError`` with the numbers and is
+never stored. ``sweep_best`` measures every runtime available for the device and picks, per
+model, the fastest verified one (all of them are stored).
+
 Here: ``plan`` validates a request completely (protocol, device, memory) before anything runs;
 ``run_plan`` measures it, returning stored results where they exist and storing each new one the
 moment it lands; ``sweep`` and ``measure`` are the two in one call.
@@ -30,19 +37,53 @@ moment it lands; ``sweep`` and ``measure`` are the two in one call.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from typing import Any
 
 from zoo.build import ModelSpec
-from zoo.environment import Environment, environment_for, resolve_protocol
+from zoo.environment import Environment, cuda_present, environment_for, resolve_protocol
+from zoo.errors import ZooError
 from zoo.isolation import run_isolated
 from zoo.locking import measurement_lock
 from zoo.memory import check_fits
-from zoo.protocol import Measurement, Protocol
+from zoo.protocol import (
+    RUNTIME_DEVICES,
+    RUNTIME_PRECISIONS,
+    RUNTIMES,
+    Measurement,
+    MeasurementError,
+    Protocol,
+)
+from zoo.runners import missing_package
 from zoo.store import MeasurementStore
+from zoo.timing import ONNX_RUNTIMES, measure_in_process, prepare_onnx
 
-__all__ = ["Plan", "measure", "plan", "run_plan", "sweep"]
+__all__ = [
+    "BestResult",
+    "Plan",
+    "VerificationError",
+    "available_runtimes",
+    "measure",
+    "measure_isolated",
+    "plan",
+    "run_plan",
+    "sweep",
+    "sweep_best",
+]
+
+#: Seconds one step (export, or prepare + check + time) may run before it is stopped; the
+#: compile budget is added for the runtimes that compile. Both can be raised for big batches.
+STEP_TIMEOUT_S = float(os.environ.get("EFFSCALE_STEP_TIMEOUT_S", "1800"))
+COMPILE_BUDGET_S = float(os.environ.get("EFFSCALE_COMPILE_BUDGET_S", "900"))
+_COMPILING = ("compile", "tensorrt")
+
+
+class VerificationError(MeasurementError):
+    """A runtime whose outputs differ from eager fp32's beyond the tolerance: not timed, not
+    stored; the message carries the numbers."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +100,9 @@ def plan(specs: Iterable[ModelSpec], protocol: Protocol = Protocol()) -> Plan:
     not fit (``ZooError`` from the memory guard). Nothing is measured or stored."""
     specs = tuple(specs)
     resolved = resolve_protocol(protocol)
+    missing = missing_package(resolved.runtime)
+    if missing:
+        raise ZooError(missing)
     for spec in specs:
         check_fits(spec, resolved.batch_size, resolved.precision, resolved.device)
     return Plan(specs=specs, protocol=resolved, environment=environment_for(resolved))
@@ -66,6 +110,30 @@ def plan(specs: Iterable[ModelSpec], protocol: Protocol = Protocol()) -> Plan:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def measure_isolated(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
+    """Measure ``spec`` with a resolved ``protocol`` in fresh processes: the ONNX export and the
+    eager reference first for ONNX runtimes, then the runtime's check and timing."""
+    what = f"{spec.model} at {spec.resolution}px on {protocol.runtime}"
+    prepared = None
+    if protocol.runtime in ONNX_RUNTIMES:
+        prepared = run_isolated(
+            prepare_onnx, (spec, protocol), what=f"{what} (export)", timeout_s=STEP_TIMEOUT_S
+        )
+    budget = STEP_TIMEOUT_S + (COMPILE_BUDGET_S if protocol.runtime in _COMPILING else 0.0)
+    result = run_isolated(
+        measure_in_process, (spec, protocol, prepared), what=what, timeout_s=budget
+    )
+    if result.get("verified") is False:
+        raise VerificationError(
+            f"measurement failed (VerificationError): {what}: its outputs differ from eager fp32 "
+            f"on the same weights ({result['verify_reason']}; max abs "
+            f"{result['equiv_max_abs']:.3g}; top-1 agreement {result['equiv_top1_pct']:.1f} % on "
+            f"{result['equiv_inputs']}): not timed, not stored"
+        )
+    result.pop("verify_reason", None)
+    return result
 
 
 def _measure_one(
@@ -82,7 +150,7 @@ def _measure_one(
             stored = store.get(spec, protocol, env.key)
             if stored is not None:
                 return stored
-        measurement = _record(spec, protocol, env, run_isolated(spec, protocol))
+        measurement = _record(spec, protocol, env, measure_isolated(spec, protocol))
         if store is not None:
             # Stored before the lock is released: whoever waited for it finds it stored.
             store.put(measurement)  # its own transaction: a kill after this keeps the row
@@ -107,6 +175,7 @@ def _record(
         max_iters=protocol.max_iters,
         max_seconds=float(protocol.max_seconds),
         threads=protocol.threads,
+        runtime=protocol.runtime,
         device=env.device,
         device_name=env.device_name,
         cpu_model=env.cpu_model,
@@ -177,3 +246,84 @@ def measure(
     """Measure one model (or return its stored result, ``from_store=True``, unless
     ``remeasure``). Refuses, before allocating anything, a model or batch that will not fit."""
     return sweep([spec], protocol, store=store, remeasure=remeasure, on_wait=on_wait)[0]
+
+
+def available_runtimes(device: str, precision: str = "fp32") -> tuple[str, ...]:
+    """The runtimes that can measure on ``device`` (resolved) in ``precision`` on this machine,
+    in the order ``best`` measures them (eager first, the compiling ones last)."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    found = [
+        r
+        for r in RUNTIMES
+        if kind in RUNTIME_DEVICES[r]
+        and precision in RUNTIME_PRECISIONS[r]
+        and missing_package(r) is None
+        and (kind == "cpu" or cuda_present())
+    ]
+    return tuple(sorted(found, key=lambda r: (r in _COMPILING, RUNTIMES.index(r))))
+
+
+@dataclass(frozen=True)
+class BestResult:
+    """``sweep_best``'s answer: the fastest verified measurement per model (in order; None where
+    no runtime succeeded), every measurement taken, and why each runtime that failed did."""
+
+    best: tuple[Measurement | None, ...]
+    measurements: tuple[Measurement, ...]
+    failures: tuple[tuple[str, str, str], ...]  # (model, runtime, reason)
+
+
+def sweep_best(
+    specs: Iterable[ModelSpec],
+    protocol: Protocol = Protocol(),
+    *,
+    store: MeasurementStore | None,
+    remeasure: bool = False,
+    runtimes: Iterable[str] | None = None,
+    on_result: Callable[[Measurement], None] | None = None,
+    on_failure: Callable[[str, str, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> BestResult:
+    """Measure ``specs`` with every runtime available for the device (or ``runtimes``), each one
+    stored as its own result, and pick per model the fastest that passed the equivalence check.
+    A runtime failing for a model (export, compile budget, verification) is a failure of that
+    pair, not of the sweep. ``protocol.runtime`` is ignored."""
+    specs = tuple(specs)
+    resolved = resolve_protocol(replace(protocol, runtime="eager"))
+    chosen = (
+        tuple(runtimes)
+        if runtimes is not None
+        else available_runtimes(resolved.device, resolved.precision)
+    )
+    measurements: list[Measurement] = []
+    failures: list[tuple[str, str, str]] = []
+    for runtime in chosen:
+        request = plan(specs, replace(resolved, runtime=runtime))
+        for spec in request.specs:
+            if should_stop is not None and should_stop():
+                break
+            try:
+                (result,) = run_plan(
+                    replace(request, specs=(spec,)),
+                    store=store,
+                    remeasure=remeasure,
+                    on_wait=on_wait,
+                )
+            except (MeasurementError, ZooError) as exc:  # an export, a budget, a check
+                failures.append((spec.model, runtime, str(exc)))
+                if on_failure is not None:
+                    on_failure(spec.model, runtime, str(exc))
+                continue
+            measurements.append(result)
+            if on_result is not None:
+                on_result(result)
+    best: list[Measurement | None] = []
+    for spec in specs:
+        mine = [
+            m
+            for m in measurements
+            if m.model == spec.model and m.resolution == spec.resolution and m.verified
+        ]
+        best.append(min(mine, key=lambda m: m.latency_ms_median) if mine else None)
+    return BestResult(tuple(best), tuple(measurements), tuple(failures))

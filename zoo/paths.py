@@ -1,9 +1,12 @@
 """Where the zoo keeps its files on this machine: one home for every default location.
 
-Everything lives in the user's own data folder (``$XDG_DATA_HOME/effscale``, else
-``~/.local/share/effscale``), created private (mode 0700): the measurement store, the
-measurement lock. Each can be moved with an environment variable (``EFFSCALE_STORE``,
-``EFFSCALE_LOCK``). Nothing here touches the disk until a path is asked for.
+The measurement store and the measurement lock live in the user's own data folder
+(``$XDG_DATA_HOME/effscale``, else ``~/.local/share/effscale``), created private (mode 0700).
+Exported and compiled models (ONNX files, compiled-kernel caches) are a cache: they live in
+``$XDG_CACHE_HOME/effscale/artifacts`` (else ``~/.cache/effscale/artifacts``), can be deleted
+at any time (``python -m zoo cache clear``) and are rebuilt when missing or damaged. Each can be
+moved with an environment variable (``EFFSCALE_STORE``, ``EFFSCALE_LOCK``, ``EFFSCALE_CACHE``).
+Nothing here touches the disk until a path is asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_dir", "default_lock_path", "default_store_path"]
+__all__ = ["artifact_dir", "data_dir", "default_lock_path", "default_store_path"]
 
 
 def data_dir() -> Path:
@@ -38,3 +41,13 @@ def default_lock_path() -> Path:
     if override:
         return Path(override).expanduser()
     return data_dir() / "measure.lock"
+
+
+def artifact_dir() -> Path:
+    """``$EFFSCALE_CACHE``, else ``$XDG_CACHE_HOME/effscale/artifacts`` or
+    ``~/.cache/effscale/artifacts`` (not created here)."""
+    override = os.environ.get("EFFSCALE_CACHE")
+    if override:
+        return Path(override).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "effscale" / "artifacts"

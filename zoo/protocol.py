@@ -23,12 +23,18 @@ __all__ = [
     "MAX_BATCH_SIZE",
     "PRECISIONS",
     "PROTOCOL_FIELDS",
+    "RUNTIMES",
+    "RUNTIME_CHOICES",
+    "RUNTIME_DEVICES",
+    "RUNTIME_PACKAGES",
+    "RUNTIME_PRECISIONS",
     "LatencyStats",
     "Measurement",
     "MeasurementError",
     "PeakMemoryKind",
     "Protocol",
     "check_batch_size",
+    "check_runtime",
     "check_whole_number",
     "cpu_precision_message",
     "protocol_key",
@@ -66,6 +72,70 @@ def cpu_precision_message(precision: str) -> str:
     )
 
 
+#: Inference runtimes a protocol measures with: PyTorch eager, ``torch.compile``, ONNX Runtime
+#: (CPU execution provider), OpenVINO (CPU) and TensorRT (through torch-tensorrt, CUDA).
+RUNTIMES: tuple[str, ...] = ("eager", "compile", "onnxruntime", "openvino", "tensorrt")
+#: What the CLI and the dashboard accept: a runtime, or ``best`` (each runtime available for the
+#: device, the fastest verified one reported, all of them stored).
+RUNTIME_CHOICES: tuple[str, ...] = (*RUNTIMES, "best")
+#: The device types each runtime runs on here. ONNX Runtime's CUDA provider (onnxruntime-gpu)
+#: cannot be installed beside the CPU package (both are the module ``onnxruntime``): not offered.
+RUNTIME_DEVICES: dict[str, tuple[str, ...]] = {
+    "eager": ("cpu", "cuda"),
+    "compile": ("cpu", "cuda"),
+    "onnxruntime": ("cpu",),
+    "openvino": ("cpu",),
+    "tensorrt": ("cuda",),
+}
+#: The precisions each runtime is measured in (reduced precision needs CUDA in every case).
+RUNTIME_PRECISIONS: dict[str, tuple[str, ...]] = {
+    "eager": PRECISIONS,
+    "compile": PRECISIONS,
+    "onnxruntime": ("fp32",),
+    "openvino": ("fp32",),
+    "tensorrt": PRECISIONS,
+}
+
+
+#: The PyPI distribution each runtime needs beyond torch (``requirements.txt`` has the CPU ones;
+#: ``requirements-gpu.txt`` the GPU one). Its version is part of the environment's key.
+RUNTIME_PACKAGES: dict[str, str] = {
+    "onnxruntime": "onnxruntime",
+    "openvino": "openvino",
+    "tensorrt": "torch-tensorrt",
+}
+
+
+def check_runtime(runtime: object, device: str, precision: str) -> str:
+    """``runtime`` if it can run on ``device`` (``auto`` passes) in ``precision``, else a
+    ``ZooError`` naming what is accepted.
+
+    >>> check_runtime("openvino", "cpu", "fp32")
+    'openvino'
+    >>> check_runtime("tensorrt", "cpu", "fp32")
+    Traceback (most recent call last):
+    ...
+    zoo.errors.ZooError: runtime 'tensorrt' does not run on cpu: accepted on cpu: eager, compile, onnxruntime, openvino
+    """
+    if runtime not in RUNTIMES:
+        raise ZooError(
+            f"runtime {runtime!r} is not supported: accepted {', '.join(RUNTIME_CHOICES)}"
+        )
+    kind = "cuda" if device.startswith("cuda") else device
+    if kind != "auto" and kind not in RUNTIME_DEVICES[runtime]:
+        accepted = ", ".join(r for r in RUNTIMES if kind in RUNTIME_DEVICES[r])
+        raise ZooError(
+            f"runtime {runtime!r} does not run on {kind}: accepted on {kind}: {accepted}"
+        )
+    if precision not in RUNTIME_PRECISIONS[runtime]:
+        raise ZooError(
+            f"runtime {runtime!r} is measured in {', '.join(RUNTIME_PRECISIONS[runtime])} here, "
+            f"not {precision}: accepted runtimes for {precision}: "
+            f"{', '.join(r for r in RUNTIMES if precision in RUNTIME_PRECISIONS[r])}"
+        )
+    return runtime
+
+
 def _is_device(device: object) -> bool:
     return isinstance(device, str) and (
         device in ("auto", "cpu", "cuda") or (device.startswith("cuda:") and device[5:].isdigit())
@@ -86,6 +156,7 @@ class Protocol:
     max_iters: int = 50
     max_seconds: float = 10.0  # stop timing after this much timed work, once min_iters are done
     threads: int | None = None  # CPU intra-op threads; None: the physical cores we may use
+    runtime: str = "eager"  # one of RUNTIMES
 
     def __post_init__(self) -> None:
         if not _is_device(self.device):
@@ -112,10 +183,14 @@ class Protocol:
             raise ZooError(f"max_seconds must be a number > 0, got {seconds!r}")
         if self.threads is not None:
             check_whole_number("threads", self.threads, 1, 4096)
+        check_runtime(self.runtime, self.device, self.precision)
 
 
 #: The fields of a protocol, in order: what two measurements must share to be comparable.
 PROTOCOL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Protocol))
+# Fields added after schema version 2, with the value every earlier measurement had: at that
+# value they are left out of the key, so keys stored before the field existed stay valid.
+_LATER_FIELDS: dict[str, object] = {"runtime": "eager"}
 
 
 def protocol_key(values: Protocol | Mapping[str, Any]) -> str:
@@ -135,7 +210,9 @@ def protocol_key(values: Protocol | Mapping[str, Any]) -> str:
     data = asdict(values) if isinstance(values, Protocol) else values
     canonical = []
     for name in PROTOCOL_FIELDS:
-        value = data.get(name)
+        value = data.get(name, _LATER_FIELDS.get(name))
+        if name in _LATER_FIELDS and value == _LATER_FIELDS[name]:
+            continue
         if name == "max_seconds" and value is not None:
             value = float(value)  # 10 and 10.0 are one protocol
         canonical.append(value)
@@ -222,6 +299,19 @@ class Measurement:
     max_iters: int = 0
     max_seconds: float = 0.0
     environment_key: str = ""
+    # The runtime (rows from before runtimes existed are eager, verified by definition).
+    runtime: str = "eager"
+    runtime_version: str = ""  # the runtime package's version ("" for eager: torch_version)
+    runtime_precision: str = ""  # the precision the runtime reports it ran in (OpenVINO: f32)
+    export_s: float | None = None  # ONNX export (0 when the cached artefact was used)
+    compile_s: float | None = None  # session creation, compile_model, torch.compile, TRT build
+    artifact_cached: bool | None = None  # whether the export came from the on-disk cache
+    # Equivalence with eager fp32 on the same weights and inputs (zoo.equivalence).
+    verified: bool = True
+    equiv_max_abs: float | None = None
+    equiv_max_rel: float | None = None  # max |runtime − eager| / max |eager|
+    equiv_top1_pct: float | None = None  # top-1 agreement on the check inputs, %
+    equiv_inputs: str = ""  # what the check ran on
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

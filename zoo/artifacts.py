@@ -1,0 +1,211 @@
+"""Exported and compiled models cached on disk: built once, checked on every use, never trusted
+when damaged.
+
+An ONNX export of EfficientNet-B0 takes seconds and a TensorRT engine minutes; both are the same
+for the same model configuration, weights, batch, precision and software versions, so each is
+built once and reused (``cached_file``). The key is a hash of everything that determines the
+file (``artifact_key``); the file's SHA-256 is recorded next to it when it is built and checked
+on every later use, so a truncated, edited or swapped file is rebuilt rather than measured. A
+build writes to a temporary name and renames it into place, under a per-key file lock, so two
+processes asking at once build it once and a killed build leaves nothing behind.
+
+Where: ``zoo.paths.artifact_dir()`` (``$EFFSCALE_CACHE``, else ``~/.cache/effscale/artifacts``);
+``python -m zoo cache list`` shows it, ``python -m zoo cache clear`` empties it. The compiled-
+kernel caches of torch.compile (Inductor) and OpenVINO live in sub-folders of the same place
+(``runtime_cache_dir``) and are cleared with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.paths import artifact_dir
+
+__all__ = [
+    "Artifact",
+    "CachedEntry",
+    "artifact_key",
+    "cached_file",
+    "clear_artifacts",
+    "list_artifacts",
+    "runtime_cache_dir",
+]
+
+_META = "meta.json"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A cached file ready to use: built now (``cached=False``, ``build_s`` its cost) or found
+    intact in the cache."""
+
+    path: Path
+    key: str
+    cached: bool
+    build_s: float
+
+
+@dataclass(frozen=True)
+class CachedEntry:
+    """One entry of the cache, as ``python -m zoo cache list`` shows it."""
+
+    kind: str
+    key: str
+    path: Path
+    size_bytes: int
+    created: str
+    description: str
+
+
+def artifact_key(**parts: Any) -> str:
+    """A stable key for everything that determines an artefact (JSON-serialisable parts).
+
+    >>> artifact_key(model="b0", batch=1) == artifact_key(batch=1, model="b0")
+    True
+    """
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _intact(path: Path, meta_path: Path) -> bool:
+    try:
+        meta = json.loads(meta_path.read_text())
+        return (
+            path.is_file()
+            and not path.is_symlink()
+            and path.stat().st_size == meta["size_bytes"]
+            and _sha256(path) == meta["sha256"]
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no cross-process lock
+        yield
+        return
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def cached_file(
+    kind: str,
+    key: str,
+    filename: str,
+    build: Callable[[Path], None],
+    *,
+    description: str = "",
+) -> Artifact:
+    """The artefact ``kind/key/filename``: from the cache when it is there and intact, else made
+    by ``build(path)`` (which writes the file at ``path``) and recorded.
+
+    A file that is present but damaged (its SHA-256 or size differs from the record, the record
+    is missing or unreadable) is rebuilt, never used.
+    """
+    folder = artifact_dir() / kind / key
+    path = folder / filename
+    meta_path = folder / _META
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(
+            f"cannot use the artefact cache at {artifact_dir()}: {exc.strerror or exc}; accepted: "
+            "a writable folder (set EFFSCALE_CACHE)"
+        ) from None
+    with _locked(folder):
+        if _intact(path, meta_path):
+            return Artifact(path=path, key=key, cached=True, build_s=0.0)
+        for stale in (path, meta_path):
+            stale.unlink(missing_ok=True)
+        partial = folder / f".{filename}.{os.getpid()}.partial"
+        started = time.perf_counter()
+        try:
+            build(partial)
+            build_s = time.perf_counter() - started
+            meta = {
+                "sha256": _sha256(partial),
+                "size_bytes": partial.stat().st_size,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "build_s": round(build_s, 3),
+                "description": description,
+            }
+            os.replace(partial, path)
+            meta_partial = folder / f".{_META}.partial"
+            meta_partial.write_text(json.dumps(meta, indent=2))
+            os.replace(meta_partial, meta_path)
+        finally:
+            partial.unlink(missing_ok=True)
+    return Artifact(path=path, key=key, cached=False, build_s=build_s)
+
+
+def runtime_cache_dir(name: str) -> Path:
+    """A folder for a runtime's own compiled-kernel cache (``inductor``, ``openvino``)."""
+    folder = artifact_dir() / "runtime-caches" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def list_artifacts() -> list[CachedEntry]:
+    """Every recorded artefact in the cache, newest first."""
+    root = artifact_dir()
+    entries = []
+    for meta_path in root.glob(f"*/*/{_META}"):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        files = [p for p in meta_path.parent.iterdir() if p.name not in (_META, ".lock")]
+        if not files or not isinstance(meta, dict):
+            continue
+        entries.append(
+            CachedEntry(
+                kind=meta_path.parent.parent.name,
+                key=meta_path.parent.name,
+                path=files[0],
+                size_bytes=sum(p.stat().st_size for p in files if p.is_file()),
+                created=str(meta.get("created", "")),
+                description=str(meta.get("description", "")),
+            )
+        )
+    return sorted(entries, key=lambda e: e.created, reverse=True)
+
+
+def clear_artifacts() -> tuple[int, int]:
+    """Delete the whole cache (artefacts and runtime caches): (files removed, bytes freed)."""
+    root = artifact_dir()
+    if not root.exists():
+        return 0, 0
+    count = size = 0
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            count += 1
+            size += path.stat().st_size
+    shutil.rmtree(root)
+    return count, size
