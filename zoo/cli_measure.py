@@ -187,6 +187,13 @@ def run_measure(args: argparse.Namespace) -> int:
         def on_wait() -> None:
             print("another measurement is running, waiting", file=sys.stderr)
 
+        def on_busy(cores: float, waited_s: float) -> None:
+            print(
+                f"the machine is busy (other processes use {cores:.2f} cores): waiting for it "
+                f"to be quiet ({waited_s:.0f} s so far)",
+                file=sys.stderr,
+            )
+
         done: list[Measurement] = []
 
         def on_result(m: Measurement) -> None:
@@ -202,6 +209,7 @@ def run_measure(args: argparse.Namespace) -> int:
                 remeasure=args.remeasure,
                 on_result=on_result,
                 on_wait=on_wait,
+                on_busy=on_busy,
             )
         except MeasurementError as exc:
             # A run that failed on the device (not bad input): keep what finished, say why.

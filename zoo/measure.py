@@ -57,6 +57,7 @@ from zoo.protocol import (
     MeasurementError,
     Protocol,
 )
+from zoo.quality import wait_for_quiet
 from zoo.runners import missing_package
 from zoo.store import MeasurementStore
 from zoo.timing import ONNX_RUNTIMES, measure_in_process, prepare_onnx
@@ -78,6 +79,8 @@ __all__ = [
 #: compile budget is added for the runtimes that compile. Both can be raised for big batches.
 STEP_TIMEOUT_S = float(os.environ.get("EFFSCALE_STEP_TIMEOUT_S", "1800"))
 COMPILE_BUDGET_S = float(os.environ.get("EFFSCALE_COMPILE_BUDGET_S", "900"))
+#: Seconds a measurement waits for a quiet machine before timing anyway (and being flagged).
+QUIET_WAIT_S = float(os.environ.get("EFFSCALE_QUIET_WAIT_S", "60"))
 _COMPILING = ("compile", "tensorrt")
 
 
@@ -143,13 +146,16 @@ def _measure_one(
     store: MeasurementStore | None,
     remeasure: bool,
     on_wait: Callable[[], None] | None,
+    on_busy: Callable[[float, float], None] | None = None,
 ) -> Measurement:
     with measurement_lock(on_wait):
         # Checked again under the lock: another process may have measured it since we looked.
         if store is not None and not remeasure:
             stored = store.get(spec, protocol, env.key)
-            if stored is not None:
+            if stored is not None and not stored.noisy:
                 return stored
+        if QUIET_WAIT_S > 0:
+            wait_for_quiet(QUIET_WAIT_S, on_busy)
         measurement = _record(spec, protocol, env, measure_isolated(spec, protocol))
         if store is not None:
             # Stored before the lock is released: whoever waited for it finds it stored.
@@ -194,19 +200,21 @@ def run_plan(
     on_result: Callable[[Measurement], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_wait: Callable[[], None] | None = None,
+    on_busy: Callable[[float, float], None] | None = None,
 ) -> list[Measurement]:
     """Measure each spec of ``request`` in order, returning stored results instead unless
     ``remeasure``. Each finished row is committed at once; ``should_stop()`` is checked between
     models; ``on_result`` sees each result, stored or new, in order; ``on_wait`` is called if
-    another measurement holds the lock."""
+    another measurement holds the lock; ``on_busy(cores, waited_s)`` while it waits for a quiet
+    machine (at most ``QUIET_WAIT_S``). A stored result that was noisy is measured again."""
     protocol, env = request.protocol, request.environment
     results: list[Measurement] = []
     for spec in request.specs:
         result = None if remeasure or store is None else store.get(spec, protocol, env.key)
-        if result is None:
+        if result is None or result.noisy:  # a noisy result is never served as if clean
             if should_stop is not None and should_stop():
                 break
-            result = _measure_one(spec, protocol, env, store, remeasure, on_wait)
+            result = _measure_one(spec, protocol, env, store, remeasure, on_wait, on_busy)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -222,6 +230,7 @@ def sweep(
     on_result: Callable[[Measurement], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_wait: Callable[[], None] | None = None,
+    on_busy: Callable[[float, float], None] | None = None,
 ) -> list[Measurement]:
     """``plan`` then ``run_plan``: everything is validated before anything runs, so bad input
     stores nothing."""
@@ -232,6 +241,7 @@ def sweep(
         on_result=on_result,
         should_stop=should_stop,
         on_wait=on_wait,
+        on_busy=on_busy,
     )
 
 
@@ -242,10 +252,13 @@ def measure(
     store: MeasurementStore | None = None,
     remeasure: bool = False,
     on_wait: Callable[[], None] | None = None,
+    on_busy: Callable[[float, float], None] | None = None,
 ) -> Measurement:
     """Measure one model (or return its stored result, ``from_store=True``, unless
     ``remeasure``). Refuses, before allocating anything, a model or batch that will not fit."""
-    return sweep([spec], protocol, store=store, remeasure=remeasure, on_wait=on_wait)[0]
+    return sweep(
+        [spec], protocol, store=store, remeasure=remeasure, on_wait=on_wait, on_busy=on_busy
+    )[0]
 
 
 def available_runtimes(device: str, precision: str = "fp32") -> tuple[str, ...]:

@@ -312,6 +312,16 @@ class Measurement:
     equiv_max_rel: float | None = None  # max |runtime − eager| / max |eager|
     equiv_top1_pct: float | None = None  # top-1 agreement on the check inputs, %
     equiv_inputs: str = ""  # what the check ran on
+    # Was the machine quiet while timing (zoo.quality)? "" for rows from before the verdict.
+    quality: str = ""  # "clean" or "noisy"
+    quality_reason: str = ""
+    others_cores: float | None = None  # CPU the rest of the machine used, in cores
+    cpu_share: float | None = None  # this run's CPU time / (wall time × threads)
+    spread: float | None = None  # (p90 − median) / median
+
+    @property
+    def noisy(self) -> bool:
+        return self.quality == "noisy"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -86,7 +86,8 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
             _cell(r["peak_memory_mb"], 0),
             str(r["iterations"]),
             r.get("runtime", "eager"),
-            "stored" if r["from_store"] else "measured",
+            ("stored" if r["from_store"] else "measured")
+            + (" NOISY" if r.get("quality") == "noisy" else ""),
         )
         for r in records
     ]
@@ -107,6 +108,12 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
             f"{first['macs_backend']}; peak memory = {first['peak_memory_kind']}"
         )
     lines += [f"# {note}" for m in measurements if (note := runtime_note(m))]
+    lines += [
+        f"# NOISY {m.model} on {m.runtime}: {m.quality_reason} (not served from the store as "
+        "clean: asking again measures again)"
+        for m in measurements
+        if m.noisy
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,7 @@ from zoo.build import ModelSpec, build_model
 from zoo.complexity import count_complexity
 from zoo.equivalence import Equivalence, check_inputs, compare, run_batched
 from zoo.protocol import LatencyStats, PeakMemoryKind, Protocol, summarize_latencies
+from zoo.quality import LoadProbe, verdict
 from zoo.runners import (
     Runner,
     compile_runner,
@@ -240,9 +241,13 @@ def measure_in_process(
             return result
     else:
         result["equiv_inputs"] = "eager fp32 is the reference itself"
+    probe = LoadProbe().start()
     stats = time_call(
         runner.call, protocol, sync=runner.sync, batches_per_call=runner.batches_per_call
     )
+    wall_s, own_s, others_s = probe.stop()
+    spread = (stats.latency_ms_p90 - stats.latency_ms_median) / max(stats.latency_ms_median, 1e-9)
+    result.update(verdict(wall_s, own_s, others_s, protocol.threads, spread, on_cuda).as_fields())
     if on_cuda:
         peak_bytes = torch.cuda.max_memory_allocated(protocol.device)
         kind: PeakMemoryKind = "cuda_max_allocated"

@@ -1,0 +1,71 @@
+"""A busy machine is noticed: a measurement taken while another process hogs a core is flagged
+noisy, is not served from the store as clean, and once the hog stops the figure measured again
+is within 20 % of a quiet run (issue: honest under a busy machine)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import zoo.measure
+from zoo.build import spec_from_variant
+from zoo.measure import measure
+from zoo.protocol import Protocol
+from zoo.quality import others_cores_now, verdict
+from zoo.store import MeasurementStore
+
+PROTOCOL = Protocol(device="cpu", warmup_iters=2, min_iters=10, max_iters=200, max_seconds=3.0)
+HOG = "while True: pass"
+
+
+@pytest.fixture
+def hog():
+    processes = []
+
+    def start() -> None:
+        processes.append(subprocess.Popen([sys.executable, "-c", HOG]))
+
+    def stop() -> None:
+        while processes:
+            process = processes.pop()
+            process.kill()
+            process.wait()
+
+    yield start, stop
+    stop()
+
+
+@pytest.mark.slow
+def test_a_hogged_measurement_is_noisy_never_served_clean_and_remeasured(
+    tmp_path, monkeypatch, hog
+):
+    start_hog, stop_hog = hog
+    monkeypatch.setattr(zoo.measure, "QUIET_WAIT_S", 2.0)  # give up waiting quickly
+    monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
+    spec = spec_from_variant("b0")
+    quiet = measure(spec, PROTOCOL)  # not stored: the baseline
+    assert quiet.quality == "clean", quiet.quality_reason
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        start_hog()
+        assert others_cores_now(1.0) > 0.5
+        busy = measure(spec, PROTOCOL, store=store)
+        assert busy.noisy and "other processes used" in busy.quality_reason
+        assert busy.others_cores > 0.5
+        again = measure(spec, PROTOCOL, store=store)  # stored, but noisy: measured again
+        assert not again.from_store and again.noisy
+        stop_hog()
+        clean = measure(spec, PROTOCOL, store=store)
+        assert not clean.from_store and clean.quality == "clean", clean.quality_reason
+        assert abs(clean.latency_ms_median / quiet.latency_ms_median - 1) <= 0.20
+        served = measure(spec, PROTOCOL, store=store)  # now clean: served from the store
+        assert served.from_store and served.quality == "clean"
+
+
+def test_the_verdict_rules():
+    assert verdict(2.0, 3.9, 0.1, 2, 0.1, on_cuda=False).quality == "clean"
+    assert verdict(2.0, 3.9, 2.0, 2, 0.1, on_cuda=False).quality == "noisy"  # others busy
+    assert verdict(2.0, 0.2, 0.0, 2, 0.1, on_cuda=False).quality == "noisy"  # starved
+    assert verdict(2.0, 3.9, 0.0, 2, 3.0, on_cuda=False).quality == "noisy"  # unsteady
+    assert verdict(2.0, 0.2, 2.0, 2, 0.1, on_cuda=True).quality == "clean"  # CPU says little
