@@ -1,6 +1,7 @@
-"""``python -m zoo``: measure models, export the store, classify images (headless, JSON output).
+"""``python -m zoo``: measure models, export the store, classify images, evaluate on a folder.
 
-Each subcommand lives in its own module (``zoo.cli_measure``, ``zoo.cli_classify``) exposing
+Each subcommand lives in its own module (``zoo.cli_measure``, ``zoo.cli_classify``,
+``zoo.cli_evaluate``) exposing
 ``add_parsers(subparsers)``; every handler returns an exit status. Bad input (a ``ValueError``,
 which includes ``ZooError``) becomes one readable line on stderr and exit status 2.
 """
@@ -11,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from zoo import cli_classify, cli_measure
+from zoo import cli_classify, cli_evaluate, cli_measure
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for module in (cli_measure, cli_classify):
+    for module in (cli_measure, cli_classify, cli_evaluate):
         module.add_parsers(sub)
     return parser
 

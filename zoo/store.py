@@ -11,6 +11,10 @@ every row committed before the kill, and SQLite's journal rolls back the one in 
 mode survives a crash of the process; after a power cut the last commits may be lost, never the
 database.
 
+Evaluations (``zoo.evaluation.Evaluation``: a model's accuracy on a labelled folder) live in a
+table of their own, one row per (model, weights, runtime, data fingerprint); evaluating again
+replaces the row. Only complete evaluations are stored: an interrupted one is refused.
+
 Default location: ``zoo.paths.default_store_path()`` (``$EFFSCALE_STORE``, else the user's data
 folder). A file that is not an effscale store is refused before anything is written to it.
 """
@@ -28,12 +32,13 @@ from pathlib import Path
 from zoo.build import ModelSpec
 from zoo.environment import resolve_protocol
 from zoo.errors import ZooError
+from zoo.evaluation import Evaluation
 from zoo.paths import default_store_path
 from zoo.protocol import Measurement, Protocol, protocol_key
 
 __all__ = ["SCHEMA_VERSION", "MeasurementStore"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
 EXPORT_FORMATS = ("csv", "json")
 
@@ -54,6 +59,21 @@ CREATE TABLE IF NOT EXISTS {name} (
     measured_at TEXT NOT NULL,
     record TEXT NOT NULL,  -- the whole Measurement as JSON
     UNIQUE (model, resolution, protocol_key, environment_key)
+);
+"""
+
+# Version 3 adds the evaluations table (``put_evaluation``); measurements are unchanged.
+_EVALUATIONS = """
+CREATE TABLE IF NOT EXISTS evaluations (
+    id INTEGER PRIMARY KEY,
+    model TEXT NOT NULL,
+    weights TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    data_fingerprint TEXT NOT NULL,
+    data_dir TEXT NOT NULL,
+    evaluated_at TEXT NOT NULL,
+    record TEXT NOT NULL,  -- the whole Evaluation as JSON
+    UNIQUE (model, weights, runtime, data_fingerprint)
 );
 """
 
@@ -100,6 +120,8 @@ def _migrate(conn: sqlite3.Connection, version: int) -> None:
             )  # fmt: skip
         conn.execute("DROP TABLE measurements")
         conn.execute("ALTER TABLE measurements_v2 RENAME TO measurements")
+    if version < 3:
+        conn.execute(_EVALUATIONS)
     conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
 
@@ -174,6 +196,7 @@ class MeasurementStore:
         self.path = Path(path).expanduser() if path is not None else default_store_path()
         self._lock = threading.RLock()
         self.damaged_rows = 0  # records that could not be read back (see ``rows``)
+        self.damaged_evaluations = 0  # the same for ``evaluations``
         exists = self.path.exists()
         if not exists and not create:
             raise ZooError(
@@ -203,6 +226,7 @@ class MeasurementStore:
                 row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
                 if row[0] is None:
                     self._conn.execute(_MEASUREMENTS.format(name="measurements"))
+                    self._conn.execute(_EVALUATIONS)
                     self._conn.execute(
                         "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
                     )
@@ -306,3 +330,54 @@ class MeasurementStore:
         writer.writeheader()
         writer.writerows(records)
         return buffer.getvalue()
+
+    # ---- evaluations (zoo.evaluate): a model's accuracy on a labelled folder
+
+    def put_evaluation(self, evaluation: Evaluation) -> None:
+        """Insert or replace (same model, weights, runtime and data fingerprint) one complete
+        evaluation, in its own committed transaction. A partial one raises ``ZooError``."""
+        if not evaluation.complete:
+            raise ZooError(
+                f"the evaluation of {evaluation.model} was interrupted "
+                f"({evaluation.images_evaluated + evaluation.images_failed} of "
+                f"{evaluation.images_selected} images): a partial result is never stored"
+            )
+        try:
+            with self._lock, self._conn:
+                self._conn.execute(
+                    "INSERT INTO evaluations (model, weights, runtime, data_fingerprint, "
+                    "data_dir, evaluated_at, record) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (model, weights, runtime, data_fingerprint) DO UPDATE "
+                    "SET data_dir = excluded.data_dir, evaluated_at = excluded.evaluated_at, "
+                    "record = excluded.record",
+                    (
+                        evaluation.model,
+                        evaluation.weights,
+                        evaluation.runtime,
+                        evaluation.data_fingerprint,
+                        evaluation.data_dir,
+                        evaluation.evaluated_at,
+                        json.dumps(evaluation.to_dict(), allow_nan=False),
+                    ),
+                )
+        except sqlite3.Error as exc:
+            raise self._unusable(exc) from None
+
+    def evaluations(self, model: str | None = None) -> list[Evaluation]:
+        """Stored evaluations in insertion order, optionally of one model. Records that cannot
+        be read back are left out and counted in ``damaged_evaluations``."""
+        query = "SELECT record FROM evaluations"
+        params: tuple[str, ...] = ()
+        if model is not None:
+            query += " WHERE model = ?"
+            params = (model,)
+        with self._lock:
+            records = self._conn.execute(query + " ORDER BY id", params).fetchall()
+        out: list[Evaluation] = []
+        for (record,) in records:
+            try:
+                out.append(Evaluation.from_dict(json.loads(record)))
+            except (TypeError, ValueError):  # ZooError is a ValueError
+                continue
+        self.damaged_evaluations = len(records) - len(out)
+        return out
