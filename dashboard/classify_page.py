@@ -222,10 +222,11 @@ def _show_result(
         return
     inner = st.columns([1, 1, 2] if show_cam else [1, 2])
     with inner[0]:
-        st.image(crop, caption=f"what {name} sees ({crop.width}×{crop.height})")
+        st.image(crop, caption=f"what it sees, {crop.width}×{crop.height}")
+    cam_line = ""
     if show_cam:
         with inner[1]:
-            _show_cam(image, classifier, name)
+            cam_line = _show_cam(image, classifier, name)
     with inner[-1]:
         st.plotly_chart(
             figures.top5_figure(
@@ -239,21 +240,22 @@ def _show_result(
     st.markdown(f"**{name}** → **{top.label}** ({100 * top.probability:.1f} %)")
     st.caption(
         f"{elapsed_ms:.0f} ms for decode + preprocess + forward on this image "
-        f"(batch 1, model already loaded). Weights: {result.weights}"
+        f"(batch 1, model already loaded). Weights: {result.weights}{cam_line}"
     )
 
 
-def _show_cam(image, classifier, name: str) -> None:
-    """The Grad-CAM overlay of the top class, labelled as an explanation aid."""
+def _show_cam(image, classifier, name: str) -> str:
+    """The Grad-CAM overlay of the top class, labelled as an explanation aid; returns the
+    sentence that says how it was made (for the result's caption)."""
     from zoo.cam import EXPLANATION_NOTE, activation_map
 
     try:
         cam = activation_map(classifier, image)
     except Exception as exc:  # noqa: BLE001 - an unsupported family: say so, keep the result
         st.info(f"No activation map for {name}: {exc}")
-        return
-    st.image(
-        cam.overlay,
-        caption=f"where {name} looks for “{cam.prediction.label.split(',')[0]}” "
-        f"(Grad-CAM at {cam.layer}; red = most evidence): {EXPLANATION_NOTE}",
+        return ""
+    st.image(cam.overlay, caption=f"where it looks: {EXPLANATION_NOTE}")
+    return (
+        f". Overlay: Grad-CAM of “{cam.prediction.label.split(',')[0]}” at layer {cam.layer} "
+        f"(red = most evidence for that class), {EXPLANATION_NOTE}."
     )

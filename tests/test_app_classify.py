@@ -66,7 +66,8 @@ def test_cat_photo_is_a_cat_and_a_corrupt_upload_is_an_inline_error():
     captions = " ".join(c.value for c in at.caption)
     assert "ms for decode" in captions and "PyPI package" in captions
     (overlay,) = _overlay_captions(at)
-    assert "Grad-CAM at bn2" in overlay and overlay.endswith(EXPLANATION_NOTE)
+    assert overlay == f"where it looks: {EXPLANATION_NOTE}"
+    assert "Overlay: Grad-CAM of “" in captions and "at layer bn2" in captions
 
 
 def _image_captions(at: AppTest) -> list[str]:
