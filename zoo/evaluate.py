@@ -60,10 +60,12 @@ __all__ = [
     "MAX_BATCH_SIZE",
     "RUNTIMES",
     "Forward",
+    "LoadedImage",
     "build_forward",
     "check_runtime",
     "default_decode_workers",
     "evaluate",
+    "load_image",
 ]
 
 #: Forward passes ``evaluate`` can use; the runtime layer will add to this list.
@@ -113,26 +115,29 @@ def default_decode_workers() -> int:
 
 
 @dataclass(frozen=True)
-class _Loaded:
-    """A read and decoded image: its model input, its bytes' SHA-256, or why it failed."""
+class LoadedImage:
+    """A read and decoded image: its model input (``Classifier.pixels``), its bytes' SHA-256,
+    or why it failed (``pixels`` None, ``error`` set; ``digest`` None when it was not read)."""
 
     pixels: Any
     digest: str | None
     error: str | None
 
 
-def _load(classifier: Classifier, image: LabelledImage) -> _Loaded:
+def load_image(classifier: Classifier, image: LabelledImage) -> LoadedImage:
+    """Read (bounded, regular files only), hash and decode one image, as a decode thread does.
+    Never raises for a bad image: the reason is in ``error``."""
     try:
         raw = read_regular(image.path, MAX_FILE_BYTES)
     except UnreadableFile as exc:
-        return _Loaded(None, None, printable(exc.reason))
+        return LoadedImage(None, None, printable(exc.reason))
     digest = hashlib.sha256(raw).hexdigest()
     try:
-        return _Loaded(classifier.pixels(classifier.decode(raw)), digest, None)
+        return LoadedImage(classifier.pixels(classifier.decode(raw)), digest, None)
     except ImageError as exc:
-        return _Loaded(None, digest, printable(str(exc)))
+        return LoadedImage(None, digest, printable(str(exc)))
     except Exception as exc:  # noqa: BLE001 - one bad image must not stop the evaluation
-        return _Loaded(
+        return LoadedImage(
             None, digest, printable(f"cannot preprocess this image ({type(exc).__name__}: {exc})")
         )
 
@@ -214,13 +219,13 @@ def evaluate(
     complete = False
     started = time.perf_counter()
     with ThreadPoolExecutor(workers, thread_name_prefix="zoo-decode") as pool:
-        in_flight: deque[tuple[tuple[LabelledImage, ...], list[Future[_Loaded]]]] = deque()
+        in_flight: deque[tuple[tuple[LabelledImage, ...], list[Future[LoadedImage]]]] = deque()
         upcoming = iter(chunks)
 
         def submit_next() -> None:
             chunk = next(upcoming, None)
             if chunk is not None:
-                in_flight.append((chunk, [pool.submit(_load, classifier, i) for i in chunk]))
+                in_flight.append((chunk, [pool.submit(load_image, classifier, i) for i in chunk]))
 
         try:
             for _ in range(_BATCHES_IN_FLIGHT):
@@ -288,7 +293,7 @@ def _score(
     classifier: Classifier,
     forward: Forward,
     chunk: tuple[LabelledImage, ...],
-    loaded: list[_Loaded],
+    loaded: list[LoadedImage],
     tally: _Tally,
 ) -> None:
     """Run one batch forward and count it. Digests are recorded last, so an interrupted batch
