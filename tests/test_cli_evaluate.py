@@ -128,6 +128,8 @@ def _tree(root: Path, files: dict[str, bytes]) -> Path:
         ("good", ["--batch-size", "0"], "--batch-size must be from 1 to 1024"),
         ("good", ["--model", "resnet50", "--weights", "w.pth"], "--weights applies to one model"),
         ("good", ["--model", "tf_efficientnet_lit0"], "did you mean tf_efficientnet_lite0"),
+        ("good", ["--model", "tf_efficientnet_lite1", "efficientnet_b0"],
+         "no ImageNet weights available for efficientnet_b0"),
         ("good", ["--class-map", "/nonexistent.json"], "cannot be read"),
     ],
 )  # fmt: skip

@@ -270,14 +270,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Evaluate each ``--model`` on ``DIR``; print; store complete results; exit status."""
     from zoo.classify import get_classifier
     from zoo.evaluate import evaluate
+    from zoo.hub import hub_offline
     from zoo.imagefolder import read_class_map, scan_folder
-    from zoo.weights import check_model_name
+    from zoo.weights import NoWeightsError, available_weights, how_to_get_weights
 
     out = out or sys.stdout
     _check(args)
     models = list(dict.fromkeys(args.model))
-    for name in models:
-        check_model_name(name)
+    for name in models:  # unknown names; offline, models without weights: before any work
+        if available_weights(name) is None and args.weights is None and hub_offline():
+            raise NoWeightsError(how_to_get_weights(name))
     class_map = read_class_map(args.class_map) if args.class_map else None
     folder = scan_folder(args.folder, class_map=class_map, limit=args.limit)
     store = None
