@@ -14,6 +14,10 @@ on a model in eval mode that is never modified after loading, so threads can sha
 Speed at batch 1 (``bench/classify_overhead.py``): large JPEGs are decoded at reduced size
 (``zoo.images``), and the transform's resize + centre crop run as one Pillow resize of the crop
 region only (``_FusedResizeCrop``, checked against the timm transform in the tests).
+
+For many images (``zoo.evaluate``), ``pixels`` returns that crop as 8-bit pixels (Pillow and
+numpy only, cheap to make on a decode thread) and ``batch`` converts and normalises a whole batch
+in one operation, bit for bit what ``preprocess`` gives per image.
 """
 
 from __future__ import annotations
