@@ -51,7 +51,7 @@ lint: $(STAMP_TEST)
 
 bench: $(STAMP_TEST)
 	HF_HUB_OFFLINE=1 $(PY) bench/explorer_speed.py
-	@for f in bench/latency_protocol.py bench/classify_overhead.py bench/app_rerun.py bench/load.py; do \
+	@for f in bench/latency_protocol.py bench/classify_overhead.py bench/evaluate.py bench/app_rerun.py bench/load.py; do \
 		if [ -f $$f ]; then echo "== $$f"; HF_HUB_OFFLINE=1 $(PY) $$f || exit 1; fi; done
 
 clean:

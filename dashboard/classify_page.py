@@ -1,5 +1,11 @@
 """Classify page: upload images, pick models with real ImageNet weights, see top-5 per model.
 
+A first visitor has no photo at hand: one click classifies the bundled public-domain/CC0 photos
+(``data.samples``), and the camera takes a live one (``st.camera_input``, behind a toggle so the
+browser does not ask for the camera on every visit). Next to each result is where the model
+looks: a Grad-CAM overlay of its top class over the crop it sees (``zoo.cam``), labelled as an
+explanation aid, not ground truth.
+
 Each upload is decoded server-side by ``zoo.images.decode_image`` (explicit format list, pixel
 cap) whatever the browser's ``type=`` filter let through; a bad image shows its own error and
 the others are still classified. Models come from ``zoo.classify`` (its own thread-safe cache)
@@ -15,6 +21,7 @@ import time
 import streamlit as st
 
 from dashboard import figures
+from data.samples import sample_photos
 
 KEY = "classify_"
 #: Models offered, in order. Those without weights on this machine are listed with how to get them.
@@ -108,8 +115,20 @@ def render() -> None:
         key=KEY + "upload",
         max_upload_size=MAX_UPLOAD_MB,
     )
-    if not uploads:
-        st.info("Upload one or more images to classify them.")
+    images = [(upload.name, upload.getvalue(), None) for upload in uploads or ()]
+    images += _camera_and_samples()
+    show_cam = st.toggle(
+        "Show where each model looks (Grad-CAM)",
+        value=True,
+        key=KEY + "cam",
+        help="A class-activation map of the top class over the crop the model sees: which "
+        "regions raised that class's score. An explanation aid, not ground truth.",
+    )
+    if not images:
+        st.info(
+            "Upload one or more images to classify them, take a photo with the camera, or "
+            "try the sample photos."
+        )
         return
     if not models:
         st.warning("Pick at least one model.")
@@ -125,11 +144,47 @@ def render() -> None:
     if not loaded:
         return
 
-    for position, upload in enumerate(uploads):
-        _show_image(position, upload.name, upload.getvalue(), loaded)
+    for position, (filename, raw, credit) in enumerate(images):
+        _show_image(position, filename, raw, loaded, show_cam, credit)
 
 
-def _show_image(position: int, filename: str, raw: bytes, loaded: dict) -> None:
+def _toggle_samples() -> None:
+    st.session_state[KEY + "samples_on"] = not st.session_state.get(KEY + "samples_on", False)
+
+
+def _camera_and_samples() -> list[tuple[str, bytes, str | None]]:
+    """(name, bytes, credit) of a camera photo and of the sample photos, when asked for."""
+    images: list[tuple[str, bytes, str | None]] = []
+    samples_on = st.session_state.get(KEY + "samples_on", False)
+    left, right = st.columns(2)
+    with left:
+        st.button(
+            "Hide the sample photos"
+            if samples_on
+            else "No photo at hand? Classify the sample photos",
+            key=KEY + "samples",
+            on_click=_toggle_samples,
+            help="Public-domain and CC0 photos bundled with effscale (data/photos/photos.csv "
+            "lists author, licence and source).",
+        )
+    with right:
+        camera_on = st.toggle("Take a photo with the camera", key=KEY + "camera_on")
+    if camera_on:
+        shot = st.camera_input("Camera", key=KEY + "camera")
+        if shot is not None:
+            images.append(("camera photo", shot.getvalue(), None))
+    if samples_on:
+        for photo in sample_photos():
+            try:
+                images.append((photo.file, photo.path.read_bytes(), photo.credit))
+            except OSError as exc:  # a broken installation: say so, show the others
+                st.error(f"sample photo {photo.file} cannot be read ({exc.strerror})")
+    return images
+
+
+def _show_image(
+    position: int, filename: str, raw: bytes, loaded: dict, show_cam: bool, credit: str | None
+) -> None:
     from zoo.images import ImageError, decode_image
 
     st.divider()
@@ -142,15 +197,18 @@ def _show_image(position: int, filename: str, raw: bytes, loaded: dict) -> None:
     except Exception as exc:  # noqa: BLE001 - any decoder failure is this image's problem
         st.error(f"{filename}: cannot decode this image ({type(exc).__name__})")
         return
-    columns = st.columns([1] + [2] * len(loaded))
+    columns = st.columns([1] + [3 if show_cam else 2] * len(loaded))
     with columns[0]:
-        st.image(image, caption=f"uploaded, {image.width}×{image.height} px")
+        where = credit or "uploaded"
+        st.image(image, caption=f"{where}, {image.width}×{image.height} px")
     for column, (name, classifier) in zip(columns[1:], loaded.items(), strict=True):
         with column:
-            _show_result(position, filename, raw, image, name, classifier)
+            _show_result(position, filename, raw, image, name, classifier, show_cam)
 
 
-def _show_result(position: int, filename: str, raw: bytes, image, name: str, classifier) -> None:
+def _show_result(
+    position: int, filename: str, raw: bytes, image, name: str, classifier, show_cam: bool
+) -> None:
     try:
         crop = classifier.preview(image)
         started = time.perf_counter()
@@ -162,10 +220,14 @@ def _show_result(position: int, filename: str, raw: bytes, image, name: str, cla
     if result.error:
         st.error(f"{name}: {result.error}")
         return
-    inner = st.columns([1, 2])
+    inner = st.columns([1, 1, 2] if show_cam else [1, 2])
     with inner[0]:
-        st.image(crop, caption=f"what {name} sees ({crop.width}×{crop.height})")
-    with inner[1]:
+        st.image(crop, caption=f"what it sees, {crop.width}×{crop.height}")
+    cam_line = ""
+    if show_cam:
+        with inner[1]:
+            cam_line = _show_cam(image, classifier, name)
+    with inner[-1]:
         st.plotly_chart(
             figures.top5_figure(
                 [p.label for p in result.top],
@@ -178,5 +240,22 @@ def _show_result(position: int, filename: str, raw: bytes, image, name: str, cla
     st.markdown(f"**{name}** → **{top.label}** ({100 * top.probability:.1f} %)")
     st.caption(
         f"{elapsed_ms:.0f} ms for decode + preprocess + forward on this image "
-        f"(batch 1, model already loaded). Weights: {result.weights}"
+        f"(batch 1, model already loaded). Weights: {result.weights}{cam_line}"
+    )
+
+
+def _show_cam(image, classifier, name: str) -> str:
+    """The Grad-CAM overlay of the top class, labelled as an explanation aid; returns the
+    sentence that says how it was made (for the result's caption)."""
+    from zoo.cam import EXPLANATION_NOTE, activation_map
+
+    try:
+        cam = activation_map(classifier, image)
+    except Exception as exc:  # noqa: BLE001 - an unsupported family: say so, keep the result
+        st.info(f"No activation map for {name}: {exc}")
+        return ""
+    st.image(cam.overlay, caption=f"where it looks: {EXPLANATION_NOTE}")
+    return (
+        f". Overlay: Grad-CAM of “{cam.prediction.label.split(',')[0]}” at layer {cam.layer} "
+        f"(red = most evidence for that class), {EXPLANATION_NOTE}."
     )

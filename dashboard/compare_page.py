@@ -9,6 +9,10 @@ measurement lock, each point stored and drawn as it lands. Stopping: the Stop bu
 Streamlit rerun the page, which interrupts the loop between two models (the model being timed
 finishes and is stored first).
 
+Where ``python -m zoo evaluate`` has stored evaluations on the user's own labelled folder, the y
+axis can show "top-1 on your data" for one folder instead of the published top-1
+(``tables.own_accuracy_reference``); the chart names the folder and its image count.
+
 The zoo is imported inside the functions that use it, so that opening another page of the app
 never loads it (a test checks this for the explorer page).
 """
@@ -112,6 +116,7 @@ def render() -> None:
     store, store_problem = _store(os.environ.get("EFFSCALE_STORE") or None)
     if store_problem:
         st.info(store_problem)
+    reference, accuracy_column = _accuracy_axis(store, reference, view)
 
     devices = _devices()
     controls = st.columns([3, 1, 1, 1, 1, 2])
@@ -159,7 +164,7 @@ def render() -> None:
     frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
     chart = st.empty()
     overlay = _published_gpu(view) if overlay_on else None
-    _draw(chart, frame, axis, overlay, batch)
+    _draw(chart, frame, axis, overlay, batch, accuracy_column)
     absent = accuracy.view_points(view).absent
     if absent:
         with st.expander(f"{len(absent)} models have no accuracy in this view"):
@@ -172,7 +177,14 @@ def render() -> None:
         )
 
     frame = _measure_section(
-        reference, frame, store, (device, batch, precision, runtime), chart, axis, overlay
+        reference,
+        frame,
+        store,
+        (device, batch, precision, runtime),
+        chart,
+        axis,
+        overlay,
+        accuracy_column,
     )
 
     st.subheader("The table behind the chart")
@@ -253,11 +265,50 @@ def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict
     ]
 
 
-def _draw(chart, frame: pd.DataFrame, axis: str, overlay: pd.DataFrame | None, batch: int) -> None:
-    chart.plotly_chart(figures.compare_figure(frame, axis, overlay, batch_size=batch))
+def _draw(
+    chart,
+    frame: pd.DataFrame,
+    axis: str,
+    overlay: pd.DataFrame | None,
+    batch: int,
+    accuracy_column: str = "top1_pct",
+) -> None:
+    chart.plotly_chart(
+        figures.compare_figure(
+            frame, axis, overlay, batch_size=batch, accuracy_column=accuracy_column
+        )
+    )
 
 
-def _measure_section(reference, frame, store, choice, chart, axis, overlay) -> pd.DataFrame:
+def _accuracy_axis(store, reference: pd.DataFrame, view: str) -> tuple[pd.DataFrame, str]:
+    """The y-axis choice: the view's published top-1, or the top-1 on one evaluated folder
+    (offered only where the store holds evaluations). Returns the reference and its column."""
+    evaluations = [e.to_dict() for e in store.evaluations()] if store is not None else []
+    sets = tables.evaluation_sets(evaluations)
+    if not sets:
+        return reference, "top1_pct"
+    labels = {"published": f"published top-1 ({accuracy.get_view(view).label})"}
+    labels.update({fingerprint: f"top-1 on your data: {label}" for fingerprint, label in sets})
+    choice = st.radio(
+        "y axis",
+        list(labels),
+        format_func=labels.__getitem__,
+        key=KEY + "accuracy_axis",
+        help="Your data: accuracies stored by `python -m zoo evaluate DIR --model NAME` "
+        "(one folder at a time, identified by its content fingerprint).",
+    )
+    if choice == "published":
+        return reference, "top1_pct"
+    st.caption(
+        f"{labels[choice]}; fingerprint {choice[:12]}. Only evaluated models are plotted, with "
+        "latency at the input size they were evaluated at; the published overlay is off."
+    )
+    return tables.own_accuracy_reference(reference, evaluations, choice), tables.OWN_TOP1
+
+
+def _measure_section(
+    reference, frame, store, choice, chart, axis, overlay, accuracy_column
+) -> pd.DataFrame:
     """The measuring controls; returns the frame with any newly landed points."""
     from zoo.build import spec_from_timm
     from zoo.locking import measurement_in_progress
@@ -334,7 +385,7 @@ def _measure_section(reference, frame, store, choice, chart, axis, overlay) -> p
             if tables.series_key(m, any_runtime=any_runtime) == series
         ]
         merged = tables.compare_frame(reference, so_far, any_runtime=any_runtime)
-        _draw(chart, merged, axis, overlay, batch)
+        _draw(chart, merged, axis, overlay, batch, accuracy_column)
     progress.progress(
         1.0,
         text=f"{len(landed)} / {len(chosen)} measured"

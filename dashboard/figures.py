@@ -300,8 +300,13 @@ def compare_figure(
     overlay: pd.DataFrame | None = None,
     *,
     batch_size: int = 1,
+    accuracy_column: str = "top1_pct",
 ) -> go.Figure:
     """Top-1 against latency, MACs or params (log x), coloured by family, Pareto front drawn.
+
+    ``accuracy_column`` is the y axis: the published ``top1_pct`` of the accuracy view, or
+    ``own_top1_pct``, the top-1 on the user's labelled folder (``tables.own_accuracy_reference``),
+    in which case the axis, the legend and every hover name that folder and its image count.
 
     ``frame`` holds one accuracy view (``tables.reference_frame``): the Pareto front is computed
     over its plotted points only. The legend's title names the view, its sources and its training
@@ -316,20 +321,22 @@ def compare_figure(
     column, title = COMPARE_AXES[axis]
     if axis == "latency" and batch_size != 1:
         title = f"latency per batch of {batch_size} (ms, median, this machine; log scale)"
-    points = frame[frame[column].notna() & frame["top1_pct"].notna()]
+    y = accuracy_column
+    own = y != "top1_pct"
+    points = frame[frame[column].notna() & frame[y].notna()]
     mixed = points["training_data"].nunique() > 1
     fig = go.Figure()
     for (family, training), group in points.groupby(["family", "training_data"], sort=False):
         fig.add_trace(
             go.Scatter(
                 x=group[column],
-                y=group["top1_pct"],
+                y=group[y],
                 mode="markers+text",
                 name=f"{family} · {training}" if mixed else str(family),
                 text=[_short(m) for m in group["model"]],
                 textposition="top center",
                 textfont={"size": 9},
-                hovertext=[_compare_hover(r) for r in group.itertuples()],
+                hovertext=[_compare_hover(r, own) for r in group.itertuples()],
                 hoverinfo="text",
                 marker={
                     "size": 10,
@@ -339,19 +346,20 @@ def compare_figure(
             )
         )
     if len(points) >= 2:
-        mask = pareto_mask(list(points[column]), list(points["top1_pct"]))
+        mask = pareto_mask(list(points[column]), list(points[y]))
         front = points[mask].sort_values(column)
         fig.add_trace(
             go.Scatter(
                 x=front[column],
-                y=front["top1_pct"],
+                y=front[y],
                 mode="lines",
                 name="Pareto front",
                 line={"color": "black", "dash": "dot", "shape": "hv"},
                 hoverinfo="skip",
             )
         )
-    if overlay is not None and not overlay.empty and axis == "latency":
+    # The published overlay carries published accuracies: it belongs to that y axis only.
+    if overlay is not None and not overlay.empty and axis == "latency" and not own:
         hover = [
             f"<b>{r.model}</b> (published)<br>{r.ms_per_image:.3f} ms/image = 1000 / "
             f"{r.throughput_ips:.0f} img/s<br>batch {r.batch_size}, {r.resolution_px} px, "
@@ -373,10 +381,38 @@ def compare_figure(
         height=480,
         margin={"l": 50, "r": 10, "t": 30, "b": 40},
         xaxis={"type": "log", "title": title},
-        yaxis_title="ImageNet top-1 (%)",
-        legend={"orientation": "h", "y": -0.2, "title": {"text": _legend_title(points)}},
+        # The folder is named even before any of its models has a latency to plot.
+        yaxis_title=_own_data_title(frame[frame[y].notna()]) if own else "ImageNet top-1 (%)",
+        legend={
+            "orientation": "h",
+            "y": -0.2,
+            "title": {
+                "text": _own_legend_title(frame[frame[y].notna()]) if own else _legend_title(points)
+            },
+        },
     )
     return fig
+
+
+def _own_data_title(points: pd.DataFrame) -> str:
+    """The y-axis title of "top-1 on your data": which folder, how many images."""
+    if points.empty:
+        return "top-1 on your data (%)"
+    return (
+        f"top-1 on your data (%): {points['own_folder'].iloc[0]}, "
+        f"{int(points['own_images'].max())} images"
+    )
+
+
+def _own_legend_title(points: pd.DataFrame) -> str:
+    if points.empty:
+        return ""
+    fingerprint = str(points["own_fingerprint"].iloc[0])[:12]
+    return (
+        f"<b>top-1 on your data</b>: {points['own_folder'].iloc[0]} "
+        f"({int(points['own_images'].max())} images, fingerprint {fingerprint}); "
+        "python -m zoo evaluate"
+    )
 
 
 #: Marker symbol per training data, so that extra data never looks like ImageNet-1k only.
@@ -418,10 +454,27 @@ def _px_line(eval_px: object, measure_px: object) -> str:
     return f"accuracy and latency both at {measure_px} px"
 
 
-def _compare_hover(r: Any) -> str:  # r: one DataFrame.itertuples() row
+def _compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertuples() row
     top5 = f", top-5 {r.top5_pct:.2f} %" if _is_number(r.top5_pct) else ""
-    lines = [
-        f"<b>{r.model}</b> ({r.family})",
+    lines = [f"<b>{r.model}</b> ({r.family})"]
+    if own:
+        own5 = f", top-5 {r.own_top5_pct:.2f} %" if _is_number(r.own_top5_pct) else ""
+        published = f"{r.top1_pct:.2f} %" if _is_number(r.top1_pct) else "none in this view"
+        lines += [
+            f"top-1 on your data {r.own_top1_pct:.2f} %{own5} on {r.own_images} images of "
+            f"{r.own_folder}",
+            f"weights: {str(r.own_weights)[:90]}",
+            f"published ImageNet top-1 ({r.view}): {published}",
+            f"accuracy and latency both at {r.resolution_px} px",
+        ]
+        lines.append(f"params {_num_m(r.params_m)}, {_gmacs(r.gmacs)} GMACs")
+        if pd.notna(r.latency_ms):
+            lines.append(f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})")
+            lines.append(f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}")
+        else:
+            lines.append("latency: not measured")
+        return "<br>".join(lines)
+    lines += [
         f"top-1 {r.top1_pct:.2f} %{top5}",
         f"accuracy: {r.accuracy_source}, {r.checkpoint}",
         f"training data: {r.training_data}; recipe: {r.recipe}",
@@ -446,6 +499,10 @@ def _is_number(value: object) -> bool:
 
 def _short(model: str) -> str:
     return model.replace("efficientnet_", "").replace("tf_", "tf-")
+
+
+def _num_m(value: object) -> str:
+    return f"{value:.2f} M" if _is_number(value) else "? M"
 
 
 def _num(value: object) -> str:

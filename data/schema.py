@@ -1,6 +1,7 @@
 """Declared schemas for the reference CSV tables, and the one loader that validates them.
 
-Every table lives next to this file as ``<name>.csv`` and carries three provenance columns,
+Every table lives next to this file as ``<name>.csv`` (the bundled photos' table next to the photos,
+``photos/photos.csv``) and carries three provenance columns,
 ``source`` (repository or paper plus commit/version), ``source_url`` and ``retrieved``
 (ISO date). ``data/README.md`` describes each file, its primary source (repository and commit, or
 paper and version) and the caveats of that source.
@@ -14,7 +15,7 @@ these tables through :func:`load_rows`. Nothing is read at import time.
 >>> load_rows("no_such_table")
 Traceback (most recent call last):
 ...
-data.schema.DataError: unknown table 'no_such_table'; known tables: efficientnet_coefficients, keras_applications, offline_weights, paper_table2, paper_table7, timm_benchmark_gpu, timm_imagenet, torchvision_weights
+data.schema.DataError: unknown table 'no_such_table'; known tables: efficientnet_coefficients, keras_applications, offline_weights, paper_table2, paper_table7, sample_photos, timm_benchmark_gpu, timm_imagenet, torchvision_weights
 """
 
 from __future__ import annotations
@@ -210,6 +211,22 @@ _TABLES = (
             Column("gpu_device"),
         ),
         key=("model",),
+    ),
+    Table(
+        name="sample_photos",
+        filename="photos/photos.csv",
+        description="The photos bundled for trying classification (public domain or CC0 only).",
+        columns=(
+            Column("file"),
+            Column("title"),
+            Column("subject"),
+            Column("author"),
+            Column("licence", choices=("CC0-1.0", "public domain")),
+            Column("licence_statement"),
+            Column("original_url", required=False),
+            *_provenance(),
+        ),
+        key=("file",),
     ),
     _table(
         "offline_weights",

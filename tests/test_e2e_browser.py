@@ -1,7 +1,8 @@
 """End to end in a real browser: Playwright drives Debian's Chromium against ``streamlit run``.
 
 Load the app, move the φ slider, see the table and metrics change, open the compare page, switch
-to classify, upload scikit-image's cat photo and see a cat label. Screenshots go to
+to classify, upload scikit-image's cat photo and see a cat label and, for each model, the Grad-CAM
+overlay of where it looks (in the classify screenshot). Screenshots go to
 ``test-artifacts/``; ``make screenshots`` also copies the final ones to ``docs/screenshots/``
 (used by the README).
 
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, wait_idle
+from zoo.cam import EXPLANATION_NOTE
 
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -211,8 +213,17 @@ def test_explorer_compare_and_classify_in_chromium(server, browser):
         texts = [verdicts.nth(i).inner_text().lower() for i in range(verdicts.count())]
         assert texts and all(any(word in t for word in CAT_WORDS) for t in texts), texts
         assert any("tf_efficientnet_lite0" in t for t in texts)
+        # Where each model looks: one Grad-CAM overlay per model, labelled as an explanation aid.
+        overlays = page.locator("[data-testid='stImage']").filter(has_text=EXPLANATION_NOTE)
+        overlays.first.wait_for(timeout=60_000)
+        assert overlays.count() == 2
+        for i in range(2):  # the overlay image itself has loaded (the screenshot shows it)
+            page.wait_for_function(
+                "(img) => img.complete && img.naturalWidth > 0",
+                arg=overlays.nth(i).locator("img").element_handle(),
+            )
         page.wait_for_timeout(1500)
-        _publish(_shot(page, "classify", 1100), "classify")
+        _publish(_shot(page, "classify", 1200), "classify")
 
         # --- back to the explorer: the page is as it was left
         page.get_by_role("link", name="Explorer").click()

@@ -69,3 +69,9 @@ def test_the_verdict_rules():
     assert verdict(2.0, 0.2, 0.0, 2, 0.1, on_cuda=False).quality == "noisy"  # starved
     assert verdict(2.0, 3.9, 0.0, 2, 3.0, on_cuda=False).quality == "noisy"  # unsteady
     assert verdict(2.0, 0.2, 2.0, 2, 0.1, on_cuda=True).quality == "clean"  # CPU says little
+
+
+def test_a_short_loop_is_not_called_noisy_for_a_few_milliseconds_of_neighbours():
+    # 20 ms of someone else's CPU in a 60 ms loop is 0.33 cores, and changes nothing.
+    assert verdict(0.06, 0.11, 0.02, 2, 0.1, on_cuda=False).quality == "clean"
+    assert verdict(0.6, 1.1, 0.2, 2, 0.1, on_cuda=False).quality == "noisy"

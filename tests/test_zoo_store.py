@@ -264,3 +264,89 @@ def test_a_version_1_store_is_migrated_keeping_every_row(tmp_path):
     columns = {row[1] for row in conn.execute("PRAGMA table_info('measurements')")}
     assert "protocol_key" in columns
     conn.close()
+
+
+# --- evaluations (schema 3) -------------------------------------------------------------------
+
+
+def test_evaluations_round_trip_and_replace_on_the_same_data(tmp_path):
+    from tests.fakes import fake_evaluation
+
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        assert store.evaluations() == []
+        store.put_evaluation(fake_evaluation())
+        store.put_evaluation(fake_evaluation("tf_efficientnet_lite1", input_px=240))
+        store.put_evaluation(fake_evaluation(fingerprint="a" * 64, top1_pct=50.0))
+        assert [e.model for e in store.evaluations()] == [
+            "tf_efficientnet_lite0",
+            "tf_efficientnet_lite1",
+            "tf_efficientnet_lite0",
+        ]
+        assert store.evaluations("tf_efficientnet_lite1") == [
+            fake_evaluation("tf_efficientnet_lite1", input_px=240)
+        ]
+        # the same model, weights, runtime and data: replaced, not added
+        store.put_evaluation(fake_evaluation(top1_pct=80.0, evaluated_at="2026-11-30"))
+        lite0 = store.evaluations("tf_efficientnet_lite0")
+        assert [(e.data_fingerprint[0], e.top1_pct) for e in lite0] == [("f", 80.0), ("a", 50.0)]
+        assert store.rows() == []  # measurements untouched
+
+
+def test_a_partial_evaluation_is_never_stored(tmp_path):
+    from tests.fakes import fake_evaluation
+
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        with pytest.raises(ZooError, match="interrupted .* never stored"):
+            store.put_evaluation(fake_evaluation(complete=False))
+        assert store.evaluations() == []
+
+
+def test_damaged_evaluation_records_are_skipped_and_counted(tmp_path):
+    from tests.fakes import fake_evaluation
+
+    path = tmp_path / "m.sqlite"
+    with MeasurementStore(path) as store:
+        store.put_evaluation(fake_evaluation())
+        store.put_evaluation(fake_evaluation("resnet50"))
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE evaluations SET record = '{\"model\": 1}' WHERE id = 1")
+    conn.commit()
+    conn.close()
+    with MeasurementStore(path) as store:
+        assert [e.model for e in store.evaluations()] == ["resnet50"]
+        assert store.damaged_evaluations == 1
+
+
+def test_a_version_2_store_is_migrated_to_3_keeping_its_measurements(tmp_path):
+    from tests.fakes import fake_evaluation
+    from zoo.store import APPLICATION_ID
+
+    path = tmp_path / "v2.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+        "INSERT INTO schema_version VALUES (2);"
+        "CREATE TABLE measurements (id INTEGER PRIMARY KEY, model TEXT NOT NULL,"
+        " resolution INTEGER NOT NULL, batch_size INTEGER NOT NULL, precision TEXT NOT NULL,"
+        " channels_last INTEGER NOT NULL, device TEXT NOT NULL, environment_key TEXT NOT NULL,"
+        " protocol_key TEXT NOT NULL, measured_at TEXT NOT NULL, record TEXT NOT NULL,"
+        " UNIQUE (model, resolution, protocol_key, environment_key));"
+        f"PRAGMA application_id = {APPLICATION_ID};"
+    )
+    m = fake()
+    conn.execute(
+        "INSERT INTO measurements VALUES (1, ?, ?, ?, ?, 1, ?, ?, 'k', ?, ?)",
+        (m.model, m.resolution, m.batch_size, m.precision, m.device, m.environment_key,
+         m.measured_at, json.dumps(m.to_dict())),
+    )  # fmt: skip
+    conn.commit()
+    conn.close()
+    with MeasurementStore(path) as store:
+        assert [r.model for r in store.rows()] == ["efficientnet_b0"]
+        store.put_evaluation(fake_evaluation())
+        assert len(store.evaluations()) == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"schema_version", "measurements", "evaluations", "jobs"}
+    conn.close()

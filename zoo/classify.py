@@ -14,6 +14,10 @@ on a model in eval mode that is never modified after loading, so threads can sha
 Speed at batch 1 (``bench/classify_overhead.py``): large JPEGs are decoded at reduced size
 (``zoo.images``), and the transform's resize + centre crop run as one Pillow resize of the crop
 region only (``_FusedResizeCrop``, checked against the timm transform in the tests).
+
+For many images (``zoo.evaluate``), ``pixels`` returns that crop as 8-bit pixels (Pillow and
+numpy only, cheap to make on a decode thread) and ``batch`` converts and normalises a whole batch
+in one operation, bit for bit what ``preprocess`` gives per image.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from zoo.images import MAX_PIXELS, ImageError, decode_image, describe_source
 from zoo.weights import WeightsSource, check_model_name, file_sha256, load_pretrained
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from PIL import Image as PILImage
 
@@ -119,6 +124,7 @@ class Classifier:
         # The transform first resizes to size / crop_pct; JPEGs may be decoded down to that.
         self.resize_px: int = math.ceil(max(height, width) / self.data_config["crop_pct"])
         self._fused = _FusedResizeCrop.from_transform(self.transform)
+        self._normalise = None if self._fused is None else self._fused.normalisation()
         self.runtime = runtime
         weights_id = weights.sha256 or weights.description
         self._forward = runtime_forward(model, runtime, height, weights_id, model_name)
@@ -164,6 +170,44 @@ class Classifier:
             return self._fused(image)
         return self.transform(image)
 
+    def pixels(self, image: PILImage.Image) -> np.ndarray | torch.Tensor:
+        """The model's input for one image, in the cheapest form to ship between threads.
+
+        Where the transform is resize + centre crop + to-tensor + normalise (every timm eval
+        transform the fused path handles), this is the crop as an 8-bit (H, W, 3) array: Pillow
+        and numpy only, so a decode thread never starts torch's intra-op thread pool, and
+        ``batch`` converts and normalises many crops in one operation. Otherwise it is
+        ``preprocess(image)`` itself. ``batch([pixels(x) ...])`` is bit-for-bit
+        ``torch.stack([preprocess(x) ...])`` (a test checks it).
+        """
+        import numpy as np
+
+        image = self._trim_aspect(image)
+        if self._fused is not None and self._normalise is not None:
+            return np.asarray(self._fused.crop(image), dtype=np.uint8)
+        return self.preprocess(image)
+
+    def batch(self, items: Sequence[np.ndarray | torch.Tensor]) -> torch.Tensor:
+        """Stack ``pixels`` results into an (N, C, H, W) float batch, normalised as the transform
+        does (``ToTensor`` then ``Normalize``: the same operations in the same order)."""
+        import numpy as np
+        import torch
+
+        if not items:
+            raise ZooError("batch needs at least one image")
+        if all(isinstance(item, np.ndarray) for item in items) and self._normalise is not None:
+            mean, std = self._normalise
+            stacked = torch.from_numpy(np.stack(items)).permute(0, 3, 1, 2).contiguous()
+            return stacked.to(torch.float32).div(255).sub_(mean).div_(std)
+        return torch.stack(
+            [item if isinstance(item, torch.Tensor) else self._to_tensor(item) for item in items]
+        )
+
+    def _to_tensor(self, array: np.ndarray) -> torch.Tensor:
+        from PIL import Image
+
+        return self._fused.finish(Image.fromarray(array, mode="RGB"))  # type: ignore[union-attr]
+
     def preview(self, image: PILImage.Image) -> PILImage.Image:
         """The crop the model sees, as an 8-bit RGB image (the input tensor, un-normalised)."""
         import torch
@@ -183,7 +227,7 @@ class Classifier:
 
         self._check_top_k(top_k)
         with torch.inference_mode():
-            probabilities = self._forward(batch).softmax(dim=-1)
+            probabilities = self.logits(batch).softmax(dim=-1)
             values, indices = probabilities.topk(top_k, dim=-1)
         return [
             tuple(
@@ -192,6 +236,13 @@ class Classifier:
             )
             for row_indices, row_values in zip(indices.tolist(), values.tolist(), strict=True)
         ]
+
+    def logits(self, batch: torch.Tensor) -> torch.Tensor:
+        """Logits for a preprocessed batch (N, C, H, W), on this classifier's runtime."""
+        import torch
+
+        with torch.inference_mode():
+            return self._forward(batch)
 
     def _check_top_k(self, top_k: int) -> None:
         if (
@@ -285,7 +336,32 @@ class _FusedResizeCrop:
             return None  # CenterCrop would pad
         return cls(int(size), (crop_h, crop_w), filters[resize.interpolation], steps[2:])
 
+    def normalisation(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(mean, std) as (3, 1, 1) tensors when the rest is exactly to-tensor + normalise."""
+        import torch
+        from timm.data.transforms import MaybeToTensor
+        from torchvision import transforms as T
+
+        if len(self.rest) != 2 or type(self.rest[0]) not in (T.ToTensor, MaybeToTensor):
+            return None
+        normalise = self.rest[1]
+        if type(normalise) is not T.Normalize or normalise.inplace:
+            return None
+        mean = torch.as_tensor(normalise.mean, dtype=torch.float32).view(-1, 1, 1)
+        std = torch.as_tensor(normalise.std, dtype=torch.float32).view(-1, 1, 1)
+        return (mean, std) if mean.numel() == std.numel() == 3 else None
+
     def __call__(self, image: PILImage.Image) -> torch.Tensor:
+        return self.finish(self.crop(image))
+
+    def finish(self, image: Any) -> torch.Tensor:
+        """The steps after the crop (to-tensor, normalise, ...)."""
+        for step in self.rest:
+            image = step(image)
+        return image
+
+    def crop(self, image: PILImage.Image) -> PILImage.Image:
+        """Resize + centre crop as one Pillow resize of the crop region (8-bit RGB)."""
         width, height = image.size
         short, long = (width, height) if width <= height else (height, width)
         new_long = int(self.short_px * long / short)
@@ -306,10 +382,7 @@ class _FusedResizeCrop:
         strip = image if rows == height else image.crop((0, row_first, width, row_last))
         strip = strip.resize((crop_w, rows), self.resample, box=(x0, 0, x1, rows))
         box = (0, y0 - row_first, crop_w, y1 - row_first)
-        result: Any = strip.resize((crop_w, crop_h), self.resample, box=box)
-        for step in self.rest:
-            result = step(result)
-        return result
+        return strip.resize((crop_w, crop_h), self.resample, box=box)
 
 
 # ---- the cache of loaded classifiers

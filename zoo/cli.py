@@ -1,6 +1,7 @@
-"""``python -m zoo``: measure models, export the store, classify images (headless, JSON output).
+"""``python -m zoo``: measure models, export the store, classify images, evaluate on a folder.
 
-Each subcommand lives in its own module (``zoo.cli_measure``, ``zoo.cli_classify``) exposing
+Each subcommand lives in its own module (``zoo.cli_measure``, ``zoo.cli_classify``,
+``zoo.cli_evaluate``) exposing
 ``add_parsers(subparsers)``; every handler returns an exit status. Bad input (a ``ValueError``,
 which includes ``ZooError``) becomes one readable line on stderr and exit status 2.
 """
@@ -12,13 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from explorer.cli import Parser
-from zoo import cli_cache, cli_classify, cli_measure
+from zoo import cli_cache, cli_classify, cli_evaluate, cli_jobs, cli_measure
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (cli_measure, cli_classify, cli_cache):
+    for module in (cli_measure, cli_classify, cli_evaluate, cli_jobs, cli_cache):
         module.add_parsers(sub)
     return parser
 

@@ -108,6 +108,12 @@ def add_parsers(subparsers: Any) -> None:
         help="CPU threads (default: the physical cores available)",
     )
     p.add_argument("--remeasure", action="store_true", help="measure even if a result is stored")
+    p.add_argument(
+        "--queue",
+        action="store_true",
+        help="submit the measurements as jobs to the store's worker (started if none serves "
+        "the store) and wait for them, instead of measuring in this process",
+    )
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument(
         "--store",
@@ -176,6 +182,8 @@ def run_measure(args: argparse.Namespace) -> int:
     request = plan(_specs(args), _protocol(args))
     if args.runtime == "best":
         return _run_best(args, request)
+    if args.queue:
+        return _run_queued(args, request)
     store = MeasurementStore(args.store)
     try:
         progress = None
@@ -255,3 +263,35 @@ def _run_best(args: argparse.Namespace, request: Any) -> int:
         print(f"error: no runtime measured {', '.join(missing)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _run_queued(args: argparse.Namespace, request: Any) -> int:
+    """The measurements as jobs for the store's worker; wait, then print them like ``measure``."""
+    from zoo.worker import enqueue, ensure_worker, wait_for
+
+    with MeasurementStore(args.store) as store:
+        submitted = enqueue(
+            store, list(request.specs), _protocol(args), requested_by="cli", group="cli"
+        )
+        if ensure_worker(args.store) is not None:
+            print("started a worker for this store", file=sys.stderr)
+        last: dict[int, str] = {}
+
+        def on_progress(current: list[Any]) -> None:
+            for job in current:
+                status = f"{job.state} {job.progress}".strip()
+                if last.get(job.id) != status:
+                    last[job.id] = status
+                    print(f"job {job.id} ({job.label}): {status}", file=sys.stderr)
+
+        ended = wait_for(
+            store,
+            [job.id for job in submitted],
+            on_progress=None if args.no_progress else on_progress,
+        )
+    results = [job.result for job in ended if job.state == "done" and job.result is not None]
+    sys.stdout.write(format_measurements(results, args.format))
+    failed = [job for job in ended if job.state != "done"]
+    for job in failed:
+        print(f"error: job {job.id} ({job.label}) {job.state}: {job.error}", file=sys.stderr)
+    return 1 if failed else 0

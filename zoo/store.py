@@ -1,18 +1,22 @@
-"""Measurements persisted in an embedded SQLite database.
+"""The measurement store: results, evaluations and the job queue, in SQLite or PostgreSQL.
 
-One row per (model configuration, resolution, protocol, environment fingerprint), enforced by a
-UNIQUE constraint (``zoo.protocol.protocol_key`` covers every protocol setting: device, batch,
-precision, memory format, threads, warm-up and the iteration and time bounds); re-measuring
-with the same protocol replaces the row, another protocol gets a row of its own. The
-database runs in WAL mode, so readers never block the writer and a reader never sees half a
-row; every ``put`` is its own transaction, so a sweep killed at any point (even SIGKILL) keeps
-every row committed before the kill, and SQLite's journal rolls back the one in flight.
-``busy_timeout`` makes concurrent writers wait instead of failing. ``synchronous=NORMAL`` in WAL
-mode survives a crash of the process; after a power cut the last commits may be lost, never the
-database.
+``MeasurementStore(location)`` opens what ``--store`` / ``EFFSCALE_STORE`` name: a file path
+(default: ``zoo.paths.default_store_path()``) for an embedded SQLite database, or a URL
+``postgresql://user@host:port/dbname`` for a shared PostgreSQL server (``zoo.db``). The schema
+is the same on both, created on first use and checked on every open (``SCHEMA_VERSION``; an
+older store is migrated in place, inside one transaction).
 
-Default location: ``zoo.paths.default_store_path()`` (``$EFFSCALE_STORE``, else the user's data
-folder). A file that is not an effscale store is refused before anything is written to it.
+* **measurements**: one row per (model configuration, resolution, protocol, environment
+  fingerprint), enforced by a UNIQUE constraint (``zoo.protocol.protocol_key`` covers every
+  protocol setting: runtime, device, batch, precision, memory format, threads, warm-up and the
+  iteration and time bounds); re-measuring with the same protocol replaces the row, another
+  protocol gets a row of its own. Every ``put`` is its own transaction, so a sweep killed at any
+  point keeps every row committed before the kill.
+* **evaluations** (``zoo.evaluation.Evaluation``: a model's accuracy on a labelled folder): one
+  row per (model, weights, runtime, data fingerprint); only complete evaluations are stored.
+* **jobs** (``zoo.jobs``): measurement requests, taken one at a time by a worker.
+
+A location that is not an effscale store is refused before anything is written to it.
 """
 
 from __future__ import annotations
@@ -21,29 +25,30 @@ import csv
 import io
 import json
 import sqlite3
-import threading
 from dataclasses import fields
 from pathlib import Path
 
 from zoo.build import ModelSpec
+from zoo.db import Database, is_url, redact
+from zoo.db_sqlite import APPLICATION_ID, SQLiteDatabase
 from zoo.environment import resolve_protocol
 from zoo.errors import ZooError
+from zoo.evaluation import Evaluation
 from zoo.jsontext import strict_dumps
 from zoo.paths import default_store_path
 from zoo.protocol import Measurement, Protocol, protocol_key
 
-__all__ = ["SCHEMA_VERSION", "MeasurementStore"]
+__all__ = ["SCHEMA_VERSION", "MeasurementStore", "open_database"]
 
-SCHEMA_VERSION = 2
-BUSY_TIMEOUT_MS = 30_000
+SCHEMA_VERSION = 4
 EXPORT_FORMATS = ("csv", "json")
 
 # Version 2: one row per (model, resolution, protocol, environment). Version 1 keyed rows on
 # batch, precision, channels_last and device only, so a quick 1-iteration run replaced a proper
 # measurement of the same model; ``_migrate`` rebuilds a version-1 table with the new key.
 _MEASUREMENTS = """
-CREATE TABLE IF NOT EXISTS {name} (
-    id INTEGER PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS {{name}} (
+    id {id},
     model TEXT NOT NULL,
     resolution INTEGER NOT NULL,
     batch_size INTEGER NOT NULL,
@@ -53,13 +58,54 @@ CREATE TABLE IF NOT EXISTS {name} (
     environment_key TEXT NOT NULL,
     protocol_key TEXT NOT NULL,
     measured_at TEXT NOT NULL,
-    record TEXT NOT NULL,  -- the whole Measurement as JSON
+    record TEXT NOT NULL,
     UNIQUE (model, resolution, protocol_key, environment_key)
-);
+)
 """
-
-#: ``PRAGMA application_id`` of our stores ("EFFS"): how a file says it is one.
-APPLICATION_ID = int.from_bytes(b"EFFS", "big")
+# Version 3 adds the evaluations table (``put_evaluation``); measurements are unchanged.
+_EVALUATIONS = """
+CREATE TABLE IF NOT EXISTS evaluations (
+    id {id},
+    model TEXT NOT NULL,
+    weights TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    data_fingerprint TEXT NOT NULL,
+    data_dir TEXT NOT NULL,
+    evaluated_at TEXT NOT NULL,
+    record TEXT NOT NULL,
+    UNIQUE (model, weights, runtime, data_fingerprint)
+)
+"""
+# Version 4 adds the job queue (``zoo.jobs``). One active (queued or running) job per request
+# key: asking twice for the same measurement joins the first request.
+_JOBS = (
+    """
+CREATE TABLE IF NOT EXISTS jobs (
+    id {id},
+    request_key TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    label TEXT NOT NULL,
+    state TEXT NOT NULL,
+    progress TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    requested_by TEXT NOT NULL DEFAULT '',
+    group_name TEXT NOT NULL DEFAULT '',
+    target TEXT NOT NULL DEFAULT '',
+    worker TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    estimate_s {float},
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    heartbeat_at {float},
+    result TEXT
+)
+""",
+    "CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_active ON jobs (request_key, target) "
+    "WHERE state IN ('queued', 'running')",
+)
 # The tables of a version-1 store, made before stores carried our application_id.
 _V1_COLUMNS = {
     "schema_version": {"version"},
@@ -70,61 +116,26 @@ _V1_COLUMNS = {
 }  # fmt: skip
 
 
-def _check_version(path: Path, version: object) -> None:
+def _check_version(where: str, version: object) -> None:
     if isinstance(version, bool) or not isinstance(version, int):
         raise ZooError(
-            f"{path} is not a usable effscale measurement store: its schema version is "
+            f"{where} is not a usable effscale measurement store: its schema version is "
             f"{version!r}, not a whole number; accepted: a store made by effscale, or a new path"
         )
     if version > SCHEMA_VERSION:
         raise ZooError(
-            f"measurement store {path} has schema version {version}, newer than this effscale "
-            f"understands ({SCHEMA_VERSION}); use another --store path"
+            f"measurement store {where} has schema version {version}, newer than this effscale "
+            f"understands ({SCHEMA_VERSION}); use another --store"
         )
 
 
-def _migrate(conn: sqlite3.Connection, version: int) -> None:
-    """Bring a store of an older schema version up to ``SCHEMA_VERSION``, inside the caller's
-    transaction (a crash leaves the old version intact)."""
-    if version < 2:
-        conn.execute(_MEASUREMENTS.format(name="measurements_v2"))
-        for row in conn.execute("SELECT * FROM measurements ORDER BY id").fetchall():
-            (id_, model, resolution, batch, precision, channels_last, device, env, when, text) = row
-            try:
-                key = protocol_key(json.loads(text))
-            except (TypeError, ValueError, AttributeError):
-                key = f"damaged-{id_}"  # kept, and counted as damaged when read
-            conn.execute(
-                "INSERT OR REPLACE INTO measurements_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (id_, model, resolution, batch, precision, channels_last, device, env, key,
-                 when, text),
-            )  # fmt: skip
-        conn.execute("DROP TABLE measurements")
-        conn.execute("ALTER TABLE measurements_v2 RENAME TO measurements")
-    conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-
-
-def _recognise(path: Path) -> None:
-    """Refuse, without writing a byte, a file that is not an effscale store.
-
-    An empty file or an empty SQLite database becomes a new store; a file with our
-    ``application_id``, or with exactly the tables an earlier effscale made, is ours.
-    """
-    if path.is_dir():
-        raise ZooError(
-            f"cannot use the measurement store at {path}: it is a directory; accepted: a "
-            "writable file path (set --store PATH or EFFSCALE_STORE)"
-        )
-    if path.stat().st_size == 0:
-        return
+def _recognise_sqlite(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse, without writing a byte, an SQLite file that is not an effscale store: ours carry
+    our application_id, or exactly the tables an earlier effscale made (version 1)."""
     foreign = (
         f"{path} is not an effscale measurement store; it was left unchanged. Accepted: a new "
         "path, or a store made by effscale (set --store PATH or EFFSCALE_STORE)"
     )
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise ZooError(f"cannot read the measurement store at {path}: {exc}") from None
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         tables = {
@@ -136,18 +147,50 @@ def _recognise(path: Path) -> None:
         if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and tables != _V1_COLUMNS):
             raise ZooError(f"{foreign} (found tables: {', '.join(sorted(tables)) or 'none'})")
         if tables:
-            versions = conn.execute("SELECT version FROM schema_version").fetchall()
-            for (version,) in versions:
-                _check_version(path, version)
-    except sqlite3.OperationalError as exc:  # cannot be read here (permissions, a read-only disk)
-        raise ZooError(
-            f"cannot use the measurement store at {path}: {exc}; accepted: a writable file "
-            "path (set --store PATH or EFFSCALE_STORE)"
-        ) from None
+            for (version,) in conn.execute("SELECT version FROM schema_version").fetchall():
+                _check_version(str(path), version)
+    except sqlite3.OperationalError:
+        raise  # cannot be read here: the database layer says so
     except sqlite3.DatabaseError as exc:  # not a database at all, or a damaged one
         raise ZooError(f"{foreign} ({exc})") from None
-    finally:
-        conn.close()
+
+
+def open_database(location: str | Path | None, *, create: bool = True) -> Database:
+    """The database ``location`` names: a PostgreSQL URL, or an SQLite file path (default: the
+    per-user store). Anything else is a ``ZooError`` naming what is accepted."""
+    if is_url(location):
+        raise ZooError(
+            f"store {redact(str(location))} is a URL: accepted for now a file path (an SQLite "
+            "store); PostgreSQL stores are being added"
+        )
+    path = Path(location).expanduser() if location is not None else default_store_path()
+    return SQLiteDatabase(path, create=create, recognise=_recognise_sqlite)
+
+
+def _migrate(db: Database, version: int) -> None:
+    """Bring a store of an older schema version up to ``SCHEMA_VERSION`` (inside the caller's
+    transaction: a crash leaves the old version intact)."""
+    if version < 2:  # only SQLite stores were ever version 1
+        db.execute(db.ddl(_MEASUREMENTS).format(name="measurements_v2"))
+        for row in db.execute("SELECT * FROM measurements ORDER BY id"):
+            (id_, model, resolution, batch, precision, channels_last, device, env, when, text) = row
+            try:
+                key = protocol_key(json.loads(text))
+            except (TypeError, ValueError, AttributeError):
+                key = f"damaged-{id_}"  # kept, and counted as damaged when read
+            db.execute(
+                "INSERT OR REPLACE INTO measurements_v2 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (id_, model, resolution, batch, precision, channels_last, device, env, key,
+                 when, text),
+            )  # fmt: skip
+        db.execute("DROP TABLE measurements")
+        db.execute("ALTER TABLE measurements_v2 RENAME TO measurements")
+    if version < 3:
+        db.execute(db.ddl(_EVALUATIONS))
+    if version < 4:
+        for statement in _JOBS:
+            db.execute(db.ddl(statement))
+    db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
 
 def _read_record(text: object) -> Measurement | None:
@@ -161,68 +204,44 @@ def _read_record(text: object) -> Measurement | None:
 
 
 class MeasurementStore:
-    """The measurement database. Safe to share between threads; other processes may read and
-    write the same file at the same time."""
+    """The measurement database. Safe to share between threads; other processes (and, with
+    PostgreSQL, other machines) may read and write it at the same time."""
 
-    def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
-        """Open (``create``: or make) the store at ``path``.
+    def __init__(self, location: str | Path | None = None, *, create: bool = True) -> None:
+        """Open (``create``: or make) the store at ``location`` (a path or a PostgreSQL URL).
 
-        An existing file is recognised before anything is written to it: it must be an
-        effscale store (our ``application_id``, or the tables an earlier effscale made). Any
-        other file, SQLite or not, is refused with a ``ZooError`` and left byte for byte as it
-        was. With ``create=False`` a missing store is an error too (nothing is made).
+        An existing SQLite file is recognised before anything is written to it: a file that is
+        not an effscale store is refused with a ``ZooError`` and left byte for byte as it was.
+        With ``create=False`` a missing SQLite store is an error too (nothing is made).
         """
-        self.path = Path(path).expanduser() if path is not None else default_store_path()
-        self._lock = threading.RLock()
+        self.location = str(location) if is_url(location) else None
+        self.db = open_database(location, create=create)
+        self.path = getattr(self.db, "path", None)  # the SQLite file, None for a server
+        self.printable = self.db.printable
         self.damaged_rows = 0  # records that could not be read back (see ``rows``)
-        exists = self.path.exists()
-        if not exists and not create:
-            raise ZooError(
-                f"cannot use the measurement store at {self.path}: there is none; accepted: the "
-                "path of an existing store (set --store PATH or EFFSCALE_STORE)"
-            )
-        if exists:
-            _recognise(self.path)
+        self.damaged_evaluations = 0  # the same for ``evaluations``
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise self._unusable(exc) from None
-        try:
-            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")  # one process creates or migrates
-                self._conn.execute(
+            with self.db.transaction():  # one process creates or migrates
+                self.db.execute(
                     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
                 )
-                row = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-                if row[0] is None:
-                    self._conn.execute(_MEASUREMENTS.format(name="measurements"))
-                    self._conn.execute(
+                (version,) = self.db.execute("SELECT MAX(version) FROM schema_version")[0]
+                if version is None:
+                    self.db.execute(self.db.ddl(_MEASUREMENTS).format(name="measurements"))
+                    self.db.execute(self.db.ddl(_EVALUATIONS))
+                    for statement in _JOBS:
+                        self.db.execute(self.db.ddl(statement))
+                    self.db.execute(
                         "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
                     )
                 else:
-                    _check_version(self.path, row[0])
-                    _migrate(self._conn, row[0])
-                self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        except sqlite3.Error as exc:
-            self._conn.close()
-            raise self._unusable(exc) from None
-        except ZooError:
-            self._conn.close()
+                    _check_version(self.printable, version)
+                    _migrate(self.db, version)
+                if self.db.dialect == "sqlite":
+                    self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        except BaseException:
+            self.db.close()
             raise
-
-    def _unusable(self, exc: BaseException) -> ZooError:
-        return ZooError(
-            f"cannot use the measurement store at {self.path}: {exc}; accepted: a writable "
-            "file path (set --store PATH or EFFSCALE_STORE)"
-        )
 
     def __enter__(self) -> MeasurementStore:
         return self
@@ -231,8 +250,10 @@ class MeasurementStore:
         self.close()
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.db.close()
+
+    def __repr__(self) -> str:
+        return f"MeasurementStore({redact(self.printable)!r})"
 
     def get(self, spec: ModelSpec, protocol: Protocol, environment_key: str) -> Measurement | None:
         """The stored result for this model and protocol in this environment, or None.
@@ -241,42 +262,37 @@ class MeasurementStore:
         would resolve it.
         """
         key = protocol_key(resolve_protocol(protocol))
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT record FROM measurements WHERE model = ? AND resolution = ? AND "
-                "protocol_key = ? AND environment_key = ?",
-                (spec.model, spec.resolution, key, environment_key),
-            ).fetchone()
+        rows = self.db.execute(
+            "SELECT record FROM measurements WHERE model = ? AND resolution = ? AND "
+            "protocol_key = ? AND environment_key = ?",
+            (spec.model, spec.resolution, key, environment_key),
+        )
         # A record that cannot be read back is as good as none: measuring again replaces it.
-        return None if row is None else _read_record(row[0])
+        return _read_record(rows[0][0]) if rows else None
 
     def put(self, measurement: Measurement) -> None:
         """Insert or replace (same key) one measurement, in its own committed transaction."""
         data = measurement.to_dict()
         data["from_store"] = False
-        try:
-            with self._lock, self._conn:
-                self._conn.execute(
-                    "INSERT INTO measurements (model, resolution, batch_size, precision, "
-                    "channels_last, device, environment_key, protocol_key, measured_at, record) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (model, resolution, protocol_key, environment_key) DO UPDATE "
-                    "SET measured_at = excluded.measured_at, record = excluded.record",
-                    (
-                        measurement.model,
-                        measurement.resolution,
-                        measurement.batch_size,
-                        measurement.precision,
-                        int(measurement.channels_last),
-                        measurement.device,
-                        measurement.environment_key,
-                        protocol_key(data),
-                        measurement.measured_at,
-                        strict_dumps(data),
-                    ),
-                )
-        except sqlite3.Error as exc:
-            raise self._unusable(exc) from None
+        self.db.execute(
+            "INSERT INTO measurements (model, resolution, batch_size, precision, "
+            "channels_last, device, environment_key, protocol_key, measured_at, record) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (model, resolution, protocol_key, environment_key) DO UPDATE "
+            "SET measured_at = excluded.measured_at, record = excluded.record",
+            (
+                measurement.model,
+                measurement.resolution,
+                measurement.batch_size,
+                measurement.precision,
+                int(measurement.channels_last),
+                measurement.device,
+                measurement.environment_key,
+                protocol_key(data),
+                measurement.measured_at,
+                strict_dumps(data),
+            ),
+        )
 
     def rows(self, device: str | None = None) -> list[Measurement]:
         """All stored measurements in insertion order, optionally for one device (``cpu``,
@@ -287,8 +303,7 @@ class MeasurementStore:
         if device is not None:
             query += " WHERE device = ? OR device LIKE ?"
             params = (device, f"{device}:%")
-        with self._lock:
-            records = self._conn.execute(query + " ORDER BY id", params).fetchall()
+        records = self.db.execute(query + " ORDER BY id", params)
         out = [m for (record,) in records if (m := _read_record(record)) is not None]
         self.damaged_rows = len(records) - len(out)
         return out
@@ -307,3 +322,49 @@ class MeasurementStore:
         writer.writeheader()
         writer.writerows(records)
         return buffer.getvalue()
+
+    # ---- evaluations (zoo.evaluate): a model's accuracy on a labelled folder
+
+    def put_evaluation(self, evaluation: Evaluation) -> None:
+        """Insert or replace (same model, weights, runtime and data fingerprint) one complete
+        evaluation, in its own committed transaction. A partial one raises ``ZooError``."""
+        if not evaluation.complete:
+            raise ZooError(
+                f"the evaluation of {evaluation.model} was interrupted "
+                f"({evaluation.images_evaluated + evaluation.images_failed} of "
+                f"{evaluation.images_selected} images): a partial result is never stored"
+            )
+        self.db.execute(
+            "INSERT INTO evaluations (model, weights, runtime, data_fingerprint, "
+            "data_dir, evaluated_at, record) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (model, weights, runtime, data_fingerprint) DO UPDATE "
+            "SET data_dir = excluded.data_dir, evaluated_at = excluded.evaluated_at, "
+            "record = excluded.record",
+            (
+                evaluation.model,
+                evaluation.weights,
+                evaluation.runtime,
+                evaluation.data_fingerprint,
+                evaluation.data_dir,
+                evaluation.evaluated_at,
+                strict_dumps(evaluation.to_dict()),
+            ),
+        )
+
+    def evaluations(self, model: str | None = None) -> list[Evaluation]:
+        """Stored evaluations in insertion order, optionally of one model. Records that cannot
+        be read back are left out and counted in ``damaged_evaluations``."""
+        query = "SELECT record FROM evaluations"
+        params: tuple[str, ...] = ()
+        if model is not None:
+            query += " WHERE model = ?"
+            params = (model,)
+        records = self.db.execute(query + " ORDER BY id", params)
+        out: list[Evaluation] = []
+        for (record,) in records:
+            try:
+                out.append(Evaluation.from_dict(json.loads(record)))
+            except (TypeError, ValueError):  # ZooError is a ValueError
+                continue
+        self.damaged_evaluations = len(records) - len(out)
+        return out
