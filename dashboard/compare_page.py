@@ -9,6 +9,12 @@ measurement lock, each point stored and drawn as it lands. Stopping: the Stop bu
 Streamlit rerun the page, which interrupts the loop between two models (the model being timed
 finishes and is stored first).
 
+A shared store (PostgreSQL) holds other machines' measurements too: the "Machine" choice shows one
+machine's points, or several overlaid with a colour per machine (``tables.overlay_frame``); the
+table and its CSV name the machine, device, CPU and host of every point. With such a store the
+chosen models can also be measured on every selected node of a Ray cluster (``_cluster_section``:
+``zoo.cluster``, in the background, followed through the jobs table).
+
 Where ``python -m zoo evaluate`` has stored evaluations on the user's own labelled folder, the y
 axis can show "top-1 on your data" for one folder instead of the published top-1
 (``tables.own_accuracy_reference``); the chart names the folder and its image count.
@@ -118,7 +124,7 @@ def render() -> None:
         st.info(store_problem)
     reference, accuracy_column = _accuracy_axis(store, reference, view)
 
-    devices = _devices()
+    devices = tables.device_choices(_devices(), store.devices() if store is not None else ())
     controls = st.columns([3, 1, 1, 1, 1, 2])
     with controls[0]:
         axis = st.radio(
@@ -134,6 +140,7 @@ def render() -> None:
         )
     with controls[1]:
         device = st.selectbox("Device", devices, key=KEY + "device")
+    stored = _measurement_dicts(store, device)
     with controls[2]:
         batch = st.selectbox("Batch", BATCH_SIZES, key=KEY + "batch")
     with controls[3]:
@@ -143,7 +150,7 @@ def render() -> None:
     with controls[4]:
         runtime = st.selectbox(
             "Runtime",
-            _runtimes(device),
+            tables.runtime_choices(_runtimes(device), stored),
             key=KEY + "runtime",
             help="The inference runtime the latency was measured with. 'best': per model the "
             "fastest runtime whose outputs matched eager PyTorch fp32's (the hover names it).",
@@ -157,11 +164,13 @@ def render() -> None:
         )
 
     any_runtime = runtime == tables.BEST_RUNTIME
-    rows = tables.for_runtime(
-        _matching(_measurement_dicts(store, device), batch, precision), runtime
-    )
-    measurements = _pick_series(rows, any_runtime)
-    frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
+    rows = tables.for_runtime(_matching(stored, batch, precision), runtime)
+    chosen_machines = _machine_choice(rows)
+    if len(chosen_machines) > 1:  # overlaid: each machine's largest series
+        frame = tables.overlay_frame(reference, rows, chosen_machines, any_runtime=any_runtime)
+    else:
+        measurements = _pick_series(tables.of_machines(rows, chosen_machines), any_runtime)
+        frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
     chart = st.empty()
     overlay = _published_gpu(view) if overlay_on else None
     _draw(chart, frame, axis, overlay, batch, accuracy_column)
@@ -186,6 +195,8 @@ def render() -> None:
         overlay,
         accuracy_column,
     )
+
+    _cluster_section(store, reference, (device, batch, precision, runtime))
 
     st.subheader("The table behind the chart")
     st.dataframe(
@@ -259,6 +270,98 @@ def _pick_series(measurements: list[dict], any_runtime: bool = False) -> list[di
     return list(series[index][1])
 
 
+def _machine_choice(rows: list[dict]) -> list[str]:
+    """The machines whose points the chart shows (a shared store holds several): this machine
+    (or the one with the most models) unless others are chosen; several are overlaid."""
+    found = tables.machines(rows)
+    if len(found) < 2:
+        return [key for key, _ in found]
+    from zoo.environment import host_name, node_name
+
+    labels = dict(found)
+    try:
+        here = node_name() or host_name()
+    except ValueError:  # a bad EFFSCALE_NODE: measuring says so; here, just no default
+        here = ""
+    default = here if here in labels else found[0][0]
+    chosen = st.multiselect(
+        "Machine",
+        list(labels),
+        default=[default],
+        format_func=labels.__getitem__,
+        key=KEY + "machines",
+        help="The store holds measurements from several machines: one machine's points, or "
+        "several overlaid (a colour per machine, each machine's own protocol series).",
+    )
+    return chosen or [default]
+
+
+def _cluster_section(store, reference: pd.DataFrame, choice: tuple) -> None:
+    """Measure chosen models on every selected node of a Ray cluster: offered with a shared
+    (PostgreSQL) store only; started in the background (``zoo.cluster.start_dispatch``) and
+    followed here through its jobs."""
+    if store is None or store.path is not None:
+        return
+    from zoo.build import spec_from_timm
+    from zoo.jobs import jobs
+    from zoo.protocol import Protocol
+
+    device, batch, precision, runtime = choice
+    group_key = KEY + "ray_group"
+    with st.expander("Measure on a Ray cluster (each selected node)"):
+        st.caption(
+            "Each chosen model on each selected node, into this store; the chart's Machine "
+            "choice shows the nodes' points as they land (docs/scale-out.md)."
+        )
+        address = st.text_input(
+            "Ray head (HOST:PORT)",
+            value=os.environ.get("EFFSCALE_RAY", ""),
+            key=KEY + "ray_address",
+        )
+        selector = st.text_input(
+            "Nodes", value="all", key=KEY + "ray_nodes", help="all, or LABEL=VALUE"
+        )
+        models = st.multiselect("Models", list(reference["model"]), key=KEY + "ray_models")
+        if st.button("Measure on the cluster", key=KEY + "ray_start", disabled=not models):
+            try:
+                from zoo.cluster import start_dispatch
+
+                resolution_of = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
+                specs = [spec_from_timm(m, resolution=resolution_of.get(m)) for m in models]
+                protocol = Protocol(
+                    device=device,
+                    batch_size=batch,
+                    precision=precision,
+                    runtime="eager" if runtime == tables.BEST_RUNTIME else runtime,
+                )
+                st.session_state[group_key] = start_dispatch(
+                    store.location, specs, protocol, address=address, selector=selector
+                ).group
+            except ValueError as exc:  # ZooError: the address, the nodes, the store
+                st.error(str(exc))
+        group = st.session_state.get(group_key)
+        if group:
+            found = jobs(store, group=group)
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "job": j.id,
+                            "node": j.target,
+                            "model": j.label,
+                            "state": j.state,
+                            "detail": j.error or j.progress,
+                        }
+                        for j in found
+                    ],  # fmt: skip
+                    columns=["job", "node", "model", "state", "detail"],
+                ),
+                hide_index=True,
+                key=KEY + "ray_jobs",
+            )
+            st.button("Refresh", key=KEY + "ray_refresh")
+
+
 def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict]:
     return [
         m for m in measurements if m.get("batch_size") == batch and m.get("precision") == precision
@@ -273,6 +376,11 @@ def _draw(
     batch: int,
     accuracy_column: str = "top1_pct",
 ) -> None:
+    if frame[tables.MACHINE_COLUMN].nunique() > 1:  # several machines overlaid
+        chart.plotly_chart(
+            figures.machines_figure(frame, axis, batch_size=batch, accuracy_column=accuracy_column)
+        )
+        return
     chart.plotly_chart(
         figures.compare_figure(
             frame, axis, overlay, batch_size=batch, accuracy_column=accuracy_column

@@ -27,6 +27,7 @@ import pytest
 
 from tests.fakes import fake_measurement
 from zoo.build import spec_from_phi
+from zoo.environment import default_threads
 from zoo.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ inside = pytest.mark.skipif(
     reason="runs inside a private network namespace "
     "(test_the_cluster_tests_run_in_a_private_network_namespace)",
 )
-INNER_TESTS = 3
+INNER_TESTS = 4
 # Run inside ``unshare -n``: bring the new namespace's loopback up (SIOCSIFFLAGS; no iproute2
 # needed), then become pytest on this module.
 _LOOPBACK_UP_THEN_PYTEST = """
@@ -200,6 +201,9 @@ def test_a_sweep_lands_one_row_per_model_per_node_while_others_write(cluster, st
         (spec.model, node) for spec in models for node in ("n-a", "n-b")
     )
     assert all(r["host"] and r["cpu_model"] and not r["from_store"] for r in records)
+    # Each node measures with the protocol's default threads, as it would outside Ray (Ray's
+    # workers get OMP_NUM_THREADS=1 unless the node's environment says otherwise).
+    assert {r["threads"] for r in records} == {default_threads()}
     assert len({r["environment_key"] for r in records}) == 2  # alike nodes, a key each
 
     rows = _rows_by_node(store_url)
@@ -297,3 +301,44 @@ def test_a_node_lost_mid_sweep_fails_its_jobs_and_a_rerun_measures_only_what_is_
     assert missing and missing <= fresh and fresh - missing <= noisy, (fresh, missing, noisy)
     rows = _rows_by_node(store_url)
     assert all(len(rows[(s.model, node)]) == 1 for s in specs for node in ("n-b", "n-c"))
+
+
+@inside
+def test_the_dashboard_starts_a_sweep_in_the_background(cluster, store_url):
+    """``start_dispatch`` (the compare page's cluster setting) returns at once; the sweep it
+    started lands its jobs under the group it returned."""
+    from zoo.build import spec_from_timm
+    from zoo.cluster import start_dispatch
+    from zoo.jobs import jobs
+    from zoo.store import MeasurementStore
+
+    spec = spec_from_timm("mobilenetv3_small_050", resolution=96)
+    started = time.monotonic()
+    run = start_dispatch(store_url, [spec], QUICK, address=cluster.address, selector="wave=2")
+    group = run.group
+    assert time.monotonic() - started < 5 and len(run.pids) == 1
+    with MeasurementStore(store_url) as store:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            found = jobs(store, group=group)
+            if len(found) == 2 and not any(j.active for j in found):
+                break
+            time.sleep(0.2)
+    assert sorted((j.target, j.state) for j in found) == [("n-b", "done"), ("n-c", "done")]
+    assert all(j.result.model == spec.model and j.result.resolution == 96 for j in found)
+    for pid in run.pids:  # the background process ends with its sweep
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        assert not _alive(pid)
+    for log in run.logs:
+        os.unlink(log)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` (our child: reaped here) is still running."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return done == 0

@@ -55,6 +55,7 @@ def test_rows_filter_by_device(store_location):
         assert [m.device for m in store.rows("cuda")] == ["cuda:0", "cuda:1"]
         assert [m.device for m in store.rows("cuda:1")] == ["cuda:1"]
         assert len(store.rows()) == 3 and all(m.from_store for m in store.rows())
+        assert store.devices() == ["cpu", "cuda:0", "cuda:1"]
 
 
 def test_export_csv_and_json(store_location):

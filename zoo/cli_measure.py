@@ -131,6 +131,7 @@ def add_parsers(subparsers: Any) -> None:
         metavar="all|LABEL=VALUE",
         help="with --ray: every alive node (default), or those with this Ray node label",
     )
+    p.add_argument("--group", default="cli-ray", help=argparse.SUPPRESS)  # the jobs' group
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument("--store", default=None, metavar="STORE", help=STORE_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -342,7 +343,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
         protocol,
         address=args.ray,
         selector=selector,
-        group="cli-ray",
+        group=args.group,
         on_progress=None if args.no_progress else on_progress,
     )
     results = [j.result for j in run.jobs if j.state == "done" and j.result is not None]

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 from zoo.build import ModelSpec
 from zoo.db import is_url, redact
-from zoo.environment import NODE_ENV
+from zoo.environment import NODE_ENV, default_threads
 from zoo.errors import ZooError
 from zoo.jobs import LEASE_S, Job, cancel, claim, fail_jobs, get_job, submit, worker_id
 from zoo.protocol import Protocol
@@ -55,13 +55,16 @@ __all__ = [
     "ClusterRun",
     "Node",
     "NodeWorker",
+    "Started",
     "check_address",
     "check_store_for_cluster",
     "connect",
     "dispatch",
     "nodes_of",
     "parse_selector",
+    "probe",
     "select_nodes",
+    "start_dispatch",
 ]
 
 ADDRESS_FORM = "HOST:PORT of a running Ray head (ray start --head prints it), or auto"
@@ -97,6 +100,16 @@ class ClusterRun:
     @property
     def failed(self) -> tuple[Job, ...]:
         return tuple(j for j in self.jobs if j.state != "done")
+
+
+@dataclass(frozen=True)
+class Started:
+    """A sweep started in the background (``start_dispatch``): its jobs' group, its processes
+    and their logs."""
+
+    group: str
+    pids: tuple[int, ...]
+    logs: tuple[str, ...]
 
 
 def check_address(address: str) -> str:
@@ -228,22 +241,29 @@ def check_store_for_cluster(location: str | None, nodes: Sequence[Node] = ()) ->
     return location
 
 
+def probe(address: str) -> None:
+    """A ``ZooError`` at once when nothing answers at the Ray head's address (``ray.init`` alone
+    would keep trying for minutes)."""
+    check_address(address)
+    if address == "auto":
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ZooError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}; accepted "
+            f"{ADDRESS_FORM}"
+        ) from None
+
+
 def connect(address: str) -> Any:
     """``ray``, connected to the running cluster at ``address`` (reused if connected)."""
     import ray
 
     if ray.is_initialized():
         return ray
-    check_address(address)
-    if address != "auto":
-        host, _, port = address.rpartition(":")
-        try:
-            socket.create_connection((host.strip("[]"), int(port)), CONNECT_TIMEOUT_S).close()
-        except OSError as exc:
-            raise ZooError(
-                f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}; accepted "
-                f"{ADDRESS_FORM}"
-            ) from None
+    probe(address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         ray.init(address=address, namespace="effscale", log_to_driver=False, logging_level="ERROR")
@@ -271,9 +291,24 @@ class NodeWorker:
     def ping(self) -> str:
         return self.worker
 
+    @staticmethod
+    def _own_threads() -> None:
+        """Ray sets ``OMP_NUM_THREADS`` to the actor's CPUs (1) in its workers where the node's
+        environment did not set it; the protocol's default (the node's physical cores) applies
+        instead, as it would outside Ray. A value from the node's own environment is kept."""
+        try:
+            with open("/proc/self/environ", "rb") as environ:  # as the process started
+                started_with = {e.split(b"=", 1)[0] for e in environ.read().split(b"\0") if e}
+        except OSError:  # not Linux: cannot tell Ray's value from the node's
+            return
+        if b"OMP_NUM_THREADS" not in started_with:
+            os.environ.pop("OMP_NUM_THREADS", None)
+            os.environ["OMP_NUM_THREADS"] = str(default_threads())
+
     def serve(self, job_ids: list[int], lease_s: float = LEASE_S, poll_s: float = 0.5) -> int:
         """Run this node's jobs until none of ``job_ids`` (this run's) is left active; also
         takes other runs' jobs for this node. Returns how many it ran."""
+        self._own_threads()
         outcome: dict[str, Any] = {"ran": 0}
 
         def loop() -> None:
@@ -406,3 +441,62 @@ def dispatch(
             for actor in actors.values():
                 ray.kill(actor)
     return ClusterRun(tuple(nodes), tuple(ended), time.monotonic() - started)
+
+
+def start_dispatch(
+    location: str | None,
+    specs: Sequence[ModelSpec],
+    protocol: Protocol,
+    *,
+    address: str,
+    selector: str = "all",
+    requested_by: str = "dashboard",
+) -> Started:
+    """``dispatch`` in the background, for a caller that must not wait (the dashboard): checks
+    what can be checked here (the address answers, the selector, the store URL), then starts
+    ``python -m zoo measure --ray`` (one per input size), which outlives this call and is
+    followed through its jobs (``zoo.jobs.jobs(store, group=started.group)``); each process's
+    output goes to a log of its own (``<tmp>/effscale-<group>-<n>.log``)."""
+    import subprocess
+    import sys
+    import tempfile
+    import uuid
+
+    parse_selector(selector)
+    url = check_store_for_cluster(location)
+    probe(address)
+    if not specs:
+        raise ZooError("nothing to measure: choose at least one model")
+    group = f"ray-{requested_by}-{uuid.uuid4().hex[:8]}"
+    by_size: dict[int, list[str]] = {}
+    for spec in dict.fromkeys(specs):
+        if spec.kind != "timm" and spec.variant is None:
+            raise ZooError(f"{spec.model} is not a timm model name: accepted timm models here")
+        by_size.setdefault(spec.resolution, []).append(spec.model)
+    command = [
+        sys.executable, "-m", "zoo", "measure", "--ray", address, "--nodes", selector,
+        "--store", url, "--group", group, "--no-progress", "--device", protocol.device,
+        "--batch-size", str(protocol.batch_size), "--precision", protocol.precision,
+        "--runtime", protocol.runtime, "--iters", str(protocol.max_iters),
+        "--warmup", str(protocol.warmup_iters), "--max-seconds", str(protocol.max_seconds),
+    ]  # fmt: skip
+    if not protocol.channels_last:
+        command.append("--no-channels-last")
+    if protocol.threads is not None:
+        command += ["--threads", str(protocol.threads)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pids, logs = [], []
+    for n, (resolution, models) in enumerate(sorted(by_size.items())):
+        log_path = os.path.join(tempfile.gettempdir(), f"effscale-{group}-{n}.log")
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [*command, "--model", *models, "--resolution", str(resolution)],
+                cwd=root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        pids.append(process.pid)
+        logs.append(log_path)
+    return Started(group, tuple(pids), tuple(logs))

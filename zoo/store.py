@@ -367,6 +367,11 @@ class MeasurementStore:
         self.damaged_rows = len(records) - len(out)
         return out
 
+    def devices(self) -> list[str]:
+        """The devices the stored measurements were taken on (``cpu``, ``cuda:0``, ...), sorted:
+        a shared store holds other machines' devices too."""
+        return sorted(d for (d,) in self.db.execute("SELECT DISTINCT device FROM measurements"))
+
     def export(self, fmt: str = "csv") -> str:
         """Every row as CSV (a header line, then one line per row) or as a JSON array."""
         if fmt not in EXPORT_FORMATS:
