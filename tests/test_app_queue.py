@@ -43,7 +43,9 @@ def path(tmp_path, monkeypatch):
 
 
 def _trace(at: AppTest, prefix: str) -> dict | None:
-    return next((t for t in read_chart(at)["data"] if str(t.get("name", "")).startswith(prefix)), None)
+    return next(
+        (t for t in read_chart(at)["data"] if str(t.get("name", "")).startswith(prefix)), None
+    )
 
 
 def _jobs(location) -> list:
