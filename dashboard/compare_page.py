@@ -459,12 +459,15 @@ def _submit(store, specs: list, protocols: list) -> list[int]:
     for problem in problems:
         st.error(f"Refused: {problem}")
     if ids:
-        st.success(
+        queue_panel.keep_worker(queue_panel.store_location())
+        # Redraw now: the queue panel shows the new jobs and polls at its fast rate.
+        st.session_state[KEY + "flash"] = (
             f"Queued {len(ids)} measurement job(s) on {', '.join(p.runtime for p in protocols)}: "
             "they run in the background and appear on the chart as they land; the queue above "
             "shows them, and you may leave this page."
         )
-        queue_panel.keep_worker(queue_panel.store_location())
+        if not problems:
+            st.rerun()
     return ids
 
 
@@ -474,6 +477,9 @@ def _measure_section(store, reference, frame, protocols, choice) -> None:
 
     device, batch, precision, runtime = choice
     st.subheader("Measure missing points")
+    flash = st.session_state.pop(KEY + "flash", None)
+    if flash:
+        st.success(flash)
     if store is None:
         st.caption("Measuring needs a writable measurement store (see above).")
         return

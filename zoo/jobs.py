@@ -34,6 +34,7 @@ __all__ = [
     "Job",
     "cancel",
     "claim",
+    "claimable",
     "estimate_seconds",
     "finish",
     "get_job",
@@ -193,6 +194,16 @@ def submit(
             ),
         )
     return _job(rows[0])
+
+
+def claimable(store: MeasurementStore, *, target: str = "", lease_s: float = LEASE_S) -> bool:
+    """Whether ``claim`` would find a job: a cheap read (no write lock), for a worker to poll."""
+    rows = store.db.execute(
+        "SELECT 1 FROM jobs WHERE target IN ('', ?) AND (state = 'queued' OR "
+        "(state = 'running' AND heartbeat_at < ?)) LIMIT 1",
+        (target, time.time() - lease_s),
+    )
+    return bool(rows)
 
 
 def claim(
