@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import configs
+from data.accuracy import DEFAULT_VIEW, view_points
 from explorer import from_phi
 from explorer.estimate import estimate_top1, published_fit
 from tests.fakes import fake_measurement
@@ -24,15 +25,6 @@ from zoo.build import spec_from_phi
 COMPARE = "from dashboard.compare_page import render\nrender()\n"
 EXPLORER = "from dashboard.explorer_page import render\nrender()\n"
 TIMEOUT = 120
-SWEEP = {
-    "efficientnet_b0",
-    "efficientnet_b1",
-    "efficientnet_b2",
-    "efficientnet_b3",
-    "mobilenetv3_large_100",
-    "resnet50",
-    "regnety_016",
-}
 
 
 @pytest.fixture
@@ -65,7 +57,11 @@ def test_a_first_visit_queues_the_default_sweep_and_draws_macs_meanwhile(path, m
     assert not at.exception
     assert not at.error
     queued = _jobs(path)
-    assert {j.spec.model for j in queued} == SWEEP
+    # B0–B3 and three peers, each with an accuracy in the chart's default view
+    models = {j.spec.model for j in queued}
+    b0_b3 = {f"efficientnet_b{i}" for i in range(4)}
+    assert b0_b3 <= models and len(models - b0_b3) == 3
+    assert models <= {p.arch for p in view_points(DEFAULT_VIEW).points}
     assert {j.state for j in queued} == {"queued"}
     assert {(j.protocol.batch_size, j.protocol.device) for j in queued} == {(1, "cpu")}
     # on the fastest available runtime (OpenVINO is installed by the requirements)
@@ -83,12 +79,12 @@ def test_a_first_visit_queues_the_default_sweep_and_draws_macs_meanwhile(path, m
 
     # a second visit (another session) does not queue it again
     AppTest.from_string(COMPARE, default_timeout=TIMEOUT).run()
-    assert len(_jobs(path)) == len(SWEEP)
+    assert len(_jobs(path)) == 7
     # Stop cancels the rest of the sweep, and it is not queued again afterwards
     at.button(key="queue_stop_sweep").click().run()
     assert {j.state for j in _jobs(path)} == {"cancelled"}
     AppTest.from_string(COMPARE, default_timeout=TIMEOUT).run()
-    assert len(_jobs(path)) == len(SWEEP)
+    assert len(_jobs(path)) == 7
 
 
 def test_the_sweep_can_be_turned_off_and_is_not_needed_once_measured(path, monkeypatch):
