@@ -137,7 +137,9 @@ def _run(args, server, scratch: Path) -> int:
                 )
             # Dispatch alone: every result stored already, so the node's actor measures nothing.
             tiny = [spec_from_phi(-3.0 + i / 10) for i in range(MANY)]
-            quick = Protocol(device="cpu", warmup_iters=0, min_iters=2, max_iters=2, max_seconds=0.1)
+            quick = Protocol(
+                device="cpu", warmup_iters=0, min_iters=2, max_iters=2, max_seconds=0.1
+            )
             dispatch(url, tiny, quick, address=cluster.address, poll_s=0.05)  # measure once
             one, many = [], []
             for _ in range(3):
@@ -177,7 +179,9 @@ def _report(local, remote, overhead, per_job, fixed, threads) -> None:
         return statistics.median(r[key] for r in rows)
 
     print()
-    print(f"EfficientNet-B0, batch 1, fp32, CPU, {threads} threads, {len(local)} rounds interleaved")
+    print(
+        f"EfficientNet-B0, batch 1, fp32, CPU, {threads} threads, {len(local)} rounds interleaved"
+    )
     print(f"{'':16}{'median ms':>11}{'p90 ms':>9}{'min ms':>9}{'wall s':>9}  noisy")
     for name, rows in (("local", local), ("through Ray", remote)):
         noisy = sum(r["quality"] == "noisy" for r in rows)

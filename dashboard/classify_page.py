@@ -21,6 +21,7 @@ import time
 import streamlit as st
 
 from dashboard import figures
+from dashboard.text import escape_markdown
 from data.samples import sample_photos
 
 KEY = "classify_"
@@ -188,14 +189,15 @@ def _show_image(
     from zoo.images import ImageError, decode_image
 
     st.divider()
-    st.markdown(f"#### {filename}")
+    shown = escape_markdown(filename)  # an upload's name: shown as typed, never as Markdown
+    st.markdown(f"#### {shown}")
     try:
         image = decode_image(raw)  # server-side validation: format list + pixel cap
     except ImageError as exc:
-        st.error(f"{filename}: {exc}")
+        st.error(f"{shown}: {exc}")
         return
     except Exception as exc:  # noqa: BLE001 - any decoder failure is this image's problem
-        st.error(f"{filename}: cannot decode this image ({type(exc).__name__})")
+        st.error(f"{shown}: cannot decode this image ({type(exc).__name__})")
         return
     columns = st.columns([1] + [3 if show_cam else 2] * len(loaded))
     with columns[0]:

@@ -4,10 +4,18 @@ Accuracies come from one *accuracy view* at a time (``data.accuracy``: the paper
 ImageNet-1k only, torchvision, Keras, or the best available with any pre-training), chosen on the
 page and kept in the URL (``?acc=``), so that the chart and its Pareto front compare like with
 like. Latencies come from the zoo's measurement store for the chosen device, at the input size of
-the view's row. Missing points can be measured from here: one model at a time under the zoo's
-measurement lock, each point stored and drawn as it lands. Stopping: the Stop button makes
-Streamlit rerun the page, which interrupts the loop between two models (the model being timed
-finishes and is stored first).
+the view's row.
+
+Measuring is never done in this script: "Measure" queues jobs in the store and a worker process
+runs them (``dashboard.queue_panel``); a live panel shows every session the queue and reruns the
+page as points land. A first visit on a machine with no measurement queues a small default sweep,
+and the chart shows MACs until latency points arrive. A point measured on a busy machine is drawn
+hollow and says so.
+
+Your own configurations (from the explorer's "Measure and compare this configuration", kept in
+the URL as ``?cfg=``, ``dashboard.configs``) are a series of their own: exact MACs and params,
+latency once measured, and top-1 as the explorer's estimate with its leave-one-out error as a
+vertical bar; they join the Pareto front only if asked.
 
 A shared store (PostgreSQL) holds other machines' measurements too: the "Machine" choice shows one
 machine's points, or several overlaid with a colour per machine (``tables.overlay_frame``); the
@@ -31,7 +39,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, tables
+from dashboard import configs, figures, queue, queue_panel, tables
 from data import accuracy
 
 if TYPE_CHECKING:
@@ -80,16 +88,8 @@ def _accuracy_view() -> str:
     return key
 
 
-@st.cache_resource(show_spinner=False)
-def _store(path: str | None):
-    """The measurement store (shared across sessions); (store, problem) — store is None when the
-    location cannot be used."""
-    from zoo.store import MeasurementStore
-
-    try:
-        return MeasurementStore(path), None
-    except ValueError as exc:  # ZooError for an unwritable place; say so
-        return None, f"measurement store unavailable ({exc}); running without persistence"
+def _store(location: str | None):
+    return queue_panel.open_store(location)
 
 
 @st.cache_resource(show_spinner=False)
@@ -107,8 +107,6 @@ def _measurement_dicts(store: MeasurementStore | None, device: str) -> list[dict
 
 
 def render() -> None:
-    from zoo.protocol import PRECISIONS
-
     st.title("Latency against accuracy")
     st.caption(
         "ImageNet top-1 from one set of published evaluations (the accuracy source below; "
@@ -119,10 +117,96 @@ def render() -> None:
     )
     view = _accuracy_view()
     reference = _reference(view)
-    store, store_problem = _store(os.environ.get("EFFSCALE_STORE") or None)
+    location = queue_panel.store_location()
+    store, store_problem = _store(location)
     if store_problem:
         st.info(store_problem)
+    elif queue_panel.worker_enabled():
+        queue_panel.start_worker(location)
+    user_configs = _user_configs()
     reference, accuracy_column = _accuracy_axis(store, reference, view)
+    device, batch, precision, runtime, axis, overlay_on, stored = _controls(store)
+
+    if store is not None:
+        resolutions = {str(r.model): int(r.resolution_px) for r in _reference(view).itertuples()}
+        for problem in queue_panel.first_run_sweep(store, resolutions):
+            st.error(f"First-run sweep: {problem}")
+    # What the chart is drawn from; the live panel reruns the page when this changes.
+    seen = queue_panel.signature(store) if store is not None else ()
+
+    any_runtime = runtime == tables.BEST_RUNTIME
+    rows = tables.for_runtime(_matching(stored, batch, precision), runtime)
+    chosen_machines = _machine_choice(rows)
+    measurements = _pick_series(tables.of_machines(rows, chosen_machines[:1]), any_runtime)
+    overlaid = len(chosen_machines) > 1
+    if overlaid:  # each machine's largest series, a colour per machine
+        frame = tables.overlay_frame(reference, rows, chosen_machines, any_runtime=any_runtime)
+    else:
+        frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
+    user = configs.user_frame(user_configs, _config_latencies(user_configs, measurements))
+    own_axis = accuracy_column != "top1_pct"
+    n_measured = int(frame["latency_ms"].notna().sum()) + int(user["latency_ms"].notna().sum())
+    drawn = axis
+    if axis == "latency" and n_measured == 0 and not own_axis:
+        drawn = "macs"
+        st.info(
+            f"No batch-{batch} {precision} latency on {device} yet, so the chart shows MACs "
+            "meanwhile; latency points replace it as they land (queue below)."
+        )
+    include_user = False
+    if user_configs and not own_axis and not overlaid:
+        include_user = st.toggle(
+            "Include your configurations in the Pareto front",
+            key=KEY + "user_pareto",
+            help="Their top-1 is an estimate, not a published result: off by default.",
+        )
+    overlay = _published_gpu(view) if overlay_on else None
+    if overlaid:
+        st.plotly_chart(
+            figures.machines_figure(
+                frame, drawn, batch_size=batch, accuracy_column=accuracy_column
+            ),
+            key=KEY + "chart",
+        )
+        if user_configs:
+            st.caption("Your configurations are drawn when one machine is chosen.")
+    else:
+        st.plotly_chart(
+            figures.compare_figure(
+                frame,
+                drawn,
+                overlay,
+                batch_size=batch,
+                accuracy_column=accuracy_column,
+                user=user,
+                user_in_pareto=include_user,
+            ),
+            key=KEY + "chart",
+        )
+    noisy = int((frame["quality"] == "noisy").sum()) + int((user["quality"] == "noisy").sum())
+    if noisy:
+        st.warning(
+            f"{noisy} point(s) were measured while the machine was busy (drawn hollow; the hover "
+            "says why). The worker measures them again when the machine is quiet."
+        )
+    absent = accuracy.view_points(view).absent
+    if absent:
+        with st.expander(f"{len(absent)} models have no accuracy in this view"):
+            st.markdown("\n".join(f"- `{a.name}`: {a.reason}" for a in absent))
+
+    if store is not None:
+        queue_panel.live(store, location, seen)
+    protocols = _protocols(device, batch, precision, runtime)
+    _your_configurations(store, user_configs, user, protocols)
+    _measure_section(store, reference, frame, protocols, (device, batch, precision, runtime))
+    _cluster_section(store, reference, (device, batch, precision, runtime))
+    _table_section(frame, store, device, view)
+
+
+def _controls(store) -> tuple[str, int, str, str, str, bool, list[dict]]:
+    """Device, batch, precision, runtime, x axis, the published overlay toggle, and the stored
+    measurements on the device (a shared store offers other machines' devices and runtimes)."""
+    from zoo.protocol import PRECISIONS
 
     devices = tables.device_choices(_devices(), store.devices() if store is not None else ())
     controls = st.columns([3, 1, 1, 1, 1, 2])
@@ -162,42 +246,10 @@ def render() -> None:
             help="timm's RTX 4090 benchmark (AMP, large batches): 1000 / images per second. "
             "That is time per image inside a big batch, not batch-1 latency.",
         )
+    return device, batch, precision, runtime, axis, overlay_on, stored
 
-    any_runtime = runtime == tables.BEST_RUNTIME
-    rows = tables.for_runtime(_matching(stored, batch, precision), runtime)
-    chosen_machines = _machine_choice(rows)
-    if len(chosen_machines) > 1:  # overlaid: each machine's largest series
-        frame = tables.overlay_frame(reference, rows, chosen_machines, any_runtime=any_runtime)
-    else:
-        measurements = _pick_series(tables.of_machines(rows, chosen_machines), any_runtime)
-        frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
-    chart = st.empty()
-    overlay = _published_gpu(view) if overlay_on else None
-    _draw(chart, frame, axis, overlay, batch, accuracy_column)
-    absent = accuracy.view_points(view).absent
-    if absent:
-        with st.expander(f"{len(absent)} models have no accuracy in this view"):
-            st.markdown("\n".join(f"- `{a.name}`: {a.reason}" for a in absent))
-    n_measured = int(frame["latency_ms"].notna().sum())
-    if axis == "latency" and n_measured == 0:
-        st.info(
-            f"No batch-{batch} {precision} latency measured on {device} yet: measure some "
-            "models below (or switch the x axis to MACs or params)."
-        )
 
-    frame = _measure_section(
-        reference,
-        frame,
-        store,
-        (device, batch, precision, runtime),
-        chart,
-        axis,
-        overlay,
-        accuracy_column,
-    )
-
-    _cluster_section(store, reference, (device, batch, precision, runtime))
-
+def _table_section(frame: pd.DataFrame, store, device: str, view: str) -> None:
     st.subheader("The table behind the chart")
     st.dataframe(
         frame,
@@ -223,6 +275,9 @@ def render() -> None:
             "gmacs": st.column_config.NumberColumn("GMACs", format="%.3f"),
             "latency_ms": st.column_config.NumberColumn("latency ms (median)", format="%.2f"),
             "latency_ms_p90": st.column_config.NumberColumn("p90 ms", format="%.2f"),
+            "quality": st.column_config.TextColumn(
+                "quality", help="noisy: the machine was busy while it was timed"
+            ),
         },
     )
     st.download_button(
@@ -359,33 +414,12 @@ def _cluster_section(store, reference: pd.DataFrame, choice: tuple) -> None:
                 hide_index=True,
                 key=KEY + "ray_jobs",
             )
-            st.button("Refresh", key=KEY + "ray_refresh")
 
 
 def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict]:
     return [
         m for m in measurements if m.get("batch_size") == batch and m.get("precision") == precision
     ]
-
-
-def _draw(
-    chart,
-    frame: pd.DataFrame,
-    axis: str,
-    overlay: pd.DataFrame | None,
-    batch: int,
-    accuracy_column: str = "top1_pct",
-) -> None:
-    if frame[tables.MACHINE_COLUMN].nunique() > 1:  # several machines overlaid
-        chart.plotly_chart(
-            figures.machines_figure(frame, axis, batch_size=batch, accuracy_column=accuracy_column)
-        )
-        return
-    chart.plotly_chart(
-        figures.compare_figure(
-            frame, axis, overlay, batch_size=batch, accuracy_column=accuracy_column
-        )
-    )
 
 
 def _accuracy_axis(store, reference: pd.DataFrame, view: str) -> tuple[pd.DataFrame, str]:
@@ -414,91 +448,180 @@ def _accuracy_axis(store, reference: pd.DataFrame, view: str) -> tuple[pd.DataFr
     return tables.own_accuracy_reference(reference, evaluations, choice), tables.OWN_TOP1
 
 
-def _measure_section(
-    reference, frame, store, choice, chart, axis, overlay, accuracy_column
-) -> pd.DataFrame:
-    """The measuring controls; returns the frame with any newly landed points."""
-    from zoo.build import spec_from_timm
-    from zoo.locking import measurement_in_progress
-    from zoo.measure import measure, sweep_best
+# --------------------------------------------------------------------------- your configurations
+
+
+def _user_configs() -> list[configs.UserConfig]:
+    """The configurations in the URL (``?cfg=``, repeated), read once per session; the page
+    keeps the URL in step as they are removed."""
+    state_key = KEY + "configs"
+    if state_key not in st.session_state:
+        found, warnings = configs.parse_params(st.query_params.get_all(configs.CONFIG_PARAM))
+        st.session_state[state_key] = found
+        st.session_state[KEY + "config_warnings"] = warnings
+    for warning in st.session_state.get(KEY + "config_warnings", []):
+        st.warning(f"URL: {warning}")
+    current: list[configs.UserConfig] = st.session_state[state_key]
+    tokens = [c.token for c in current]
+    if st.query_params.get_all(configs.CONFIG_PARAM) != tokens:
+        st.query_params[configs.CONFIG_PARAM] = tokens
+    return current
+
+
+def _config_latencies(
+    user_configs: list[configs.UserConfig], measurements: list[dict]
+) -> dict[str, dict]:
+    """The chart series' newest measurement of each configuration (clean before noisy), by
+    token."""
+    if not user_configs or not measurements:
+        return {}
+    by_model: dict[tuple[str, int], dict] = {}
+    for m in measurements:
+        key = (str(m.get("model")), int(m.get("resolution") or 0))
+        old = by_model.get(key)
+        rank = (m.get("quality") != "noisy", str(m.get("measured_at", "")))
+        if old is None or rank >= (old.get("quality") != "noisy", str(old.get("measured_at", ""))):
+            by_model[key] = m
+    out: dict[str, dict] = {}
+    for config in user_configs:
+        spec = configs.spec_of(config)
+        m = by_model.get((spec.model, spec.resolution))
+        if m is not None:
+            out[config.token] = {**m, "protocol": tables.protocol_label(m)}
+    return out
+
+
+def _your_configurations(store, user_configs, user: pd.DataFrame, protocols) -> None:
+    if not user_configs:
+        return
+    st.subheader("Your configurations")
+    st.caption(
+        "From the explorer (“Measure and compare this configuration”); they are in this page's "
+        "URL, so a link shares them. Top-1 is the explorer's estimate (a line fitted to the "
+        "published B0–B7 top-1 against log MACs; ± its leave-one-out RMSE), not a measurement."
+    )
+    shown = user[["label", "token", "params_m", "gmacs", "resolution_px", "top1_estimate_pct",
+                  "top1_loo_rmse_pct", "latency_ms", "quality", "runtime"]]  # fmt: skip
+    st.dataframe(
+        shown,
+        hide_index=True,
+        key=KEY + "user_table",
+        column_config={
+            "top1_estimate_pct": st.column_config.NumberColumn("top-1 estimate %", format="%.1f"),
+            "top1_loo_rmse_pct": st.column_config.NumberColumn("± LOO RMSE", format="%.2f"),
+            "gmacs": st.column_config.NumberColumn("GMACs", format="%.3f"),
+            "params_m": st.column_config.NumberColumn("params (M)", format="%.2f"),
+            "latency_ms": st.column_config.NumberColumn("latency ms", format="%.2f"),
+        },
+    )
+    left, right = st.columns(2)
+    unmeasured = [
+        c for c, lat in zip(user_configs, user["latency_ms"], strict=True) if pd.isna(lat)
+    ]
+    with left:
+        if (
+            store is not None
+            and unmeasured
+            and st.button(
+                f"Measure {len(unmeasured)} unmeasured configuration(s) with this protocol",
+                key=KEY + "measure_configs",
+            )
+        ):
+            _submit(store, [configs.spec_of(c) for c in unmeasured], protocols)
+    with right:
+        drop = st.multiselect(
+            "Remove from the chart",
+            [c.token for c in user_configs],
+            format_func={c.token: c.label for c in user_configs}.__getitem__,
+            key=KEY + "drop_configs",
+        )
+        if drop and st.button("Remove", key=KEY + "remove_configs"):
+            st.session_state[KEY + "configs"] = [c for c in user_configs if c.token not in drop]
+            del st.session_state[KEY + "drop_configs"]
+            st.rerun()
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _protocols(device: str, batch: int, precision: str, runtime: str) -> list:
+    """The protocols a "Measure" asks for: the chosen runtime, or for 'best' every runtime that
+    builds quickly here (torch.compile and TensorRT only when chosen by name: minutes each)."""
+    from zoo.measure import COMPILING_RUNTIMES
     from zoo.protocol import Protocol
 
-    device, batch, precision, runtime = choice
-    any_runtime = runtime == tables.BEST_RUNTIME
+    names = [runtime]
+    if runtime == tables.BEST_RUNTIME:
+        names = [r for r in _runtimes(device)[1:] if r not in COMPILING_RUNTIMES]
+    out = []
+    for name in names:
+        try:
+            out.append(Protocol(device=device, batch_size=batch, precision=precision, runtime=name))
+        except ValueError:  # ZooError: this runtime cannot run this combination
+            continue
+    return out
 
+
+def _submit(store, specs: list, protocols: list) -> list[int]:
+    """Queue the jobs and say what happened (the panel above shows their progress)."""
+    if not protocols:
+        st.error("No runtime here can measure this combination of device, batch and precision.")
+        return []
+    ids, problems = queue_panel.submit(
+        store, specs, protocols, requested_by=queue.requester(queue_panel.session_id())
+    )
+    for problem in problems:
+        st.error(f"Refused: {problem}")
+    if ids:
+        queue_panel.keep_worker(queue_panel.store_location())
+        # Redraw now: the queue panel shows the new jobs and polls at its fast rate.
+        st.session_state[KEY + "flash"] = (
+            f"Queued {len(ids)} measurement job(s) on {', '.join(p.runtime for p in protocols)}: "
+            "they run in the background and appear on the chart as they land; the queue above "
+            "shows them, and you may leave this page."
+        )
+        if not problems:
+            st.rerun()
+    return ids
+
+
+def _measure_section(store, reference, frame, protocols, choice) -> None:
+    """Queue measurements of the reference models without a point."""
+    from zoo.build import spec_from_timm
+
+    device, batch, precision, runtime = choice
     st.subheader("Measure missing points")
+    flash = st.session_state.pop(KEY + "flash", None)
+    if flash:
+        st.success(flash)
+    if store is None:
+        st.caption("Measuring needs a writable measurement store (see above).")
+        return
     missing = [
         str(m) for m, lat in zip(frame["model"], frame["latency_ms"], strict=True) if pd.isna(lat)
     ]
     chosen = st.multiselect(
         f"Models without a batch-{batch} {precision} point on {device} "
-        "(choose batch, precision and device above)",
+        "(choose batch, precision, device and runtime above)",
         missing,
         key=KEY + "models",
     )
-    if measurement_in_progress():
-        st.warning("Another measurement is running right now; yours will wait for it.")
-    start = st.button(
+    runtimes = ", ".join(p.runtime for p in protocols) or "none"
+    if not st.button(
         "Measure",
         key=KEY + "start",
         disabled=not chosen,
         type="primary",
-        help="One model at a time, under the zoo's lock; each point is stored and drawn when "
-        "it lands.",
-    )
-    if not start:
-        return frame
-    st.button("Stop", key=KEY + "stop", help="Stops after the model being timed.")
-    progress = st.progress(0.0, text=f"0 / {len(chosen)} measured")
-    try:
-        protocol = Protocol(
-            device=device,
-            batch_size=batch,
-            precision=precision,
-            runtime="eager" if any_runtime else runtime,
-        )
-    except ValueError as exc:  # ZooError: an unsupported combination
-        st.error(f"Cannot measure with this protocol: {exc}")
-        return frame
+        help=f"Queues one job per model and runtime ({runtimes}); a worker runs them one at a "
+        "time under the zoo's machine-wide lock, each point stored and drawn as it lands.",
+    ):
+        return
     resolution_of = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
-    landed: list[dict] = []
-    failures = 0
-    merged = frame
-
-    def waiting() -> None:
-        progress.progress(0.0, text="waiting for another measurement to finish…")
-
-    for i, model in enumerate(chosen):
-        progress.progress(i / len(chosen), text=f"{i} / {len(chosen)} measured; timing {model}…")
+    specs = []
+    for model in chosen:
         try:
-            spec = spec_from_timm(model, resolution=resolution_of.get(model))
-            if any_runtime:  # every runtime, each stored; the fastest verified one drawn
-                best = sweep_best([spec], protocol, store=store, on_wait=waiting)
-                result = best.best[0]
-                if result is None:
-                    raise ValueError("; ".join(reason for _, _, reason in best.failures))
-            else:
-                result = measure(spec, protocol, store=store, on_wait=waiting)
-        except Exception as exc:  # noqa: BLE001 - one model failing must not stop the others
-            failures += 1
+            specs.append(spec_from_timm(model, resolution=resolution_of.get(model)))
+        except Exception as exc:  # noqa: BLE001 - ZooError: not a model timm can build here
             st.error(f"{model}: {exc}")
-            continue
-        landed.append(result.to_dict())
-        # Redraw with every point of this protocol's series that has landed so far.
-        stored = _measurement_dicts(store, device) if store is not None else landed
-        series = tables.series_key(result.to_dict(), any_runtime=any_runtime)
-        so_far = [
-            m
-            for m in tables.for_runtime(stored, runtime)
-            if tables.series_key(m, any_runtime=any_runtime) == series
-        ]
-        merged = tables.compare_frame(reference, so_far, any_runtime=any_runtime)
-        _draw(chart, merged, axis, overlay, batch, accuracy_column)
-    progress.progress(
-        1.0,
-        text=f"{len(landed)} / {len(chosen)} measured"
-        + (f", {failures} failed" if failures else ""),
-    )
-    if store is None and landed:
-        st.info("Not stored (no writable store): these points vanish on the next rerun.")
-    return merged
+    if specs:
+        _submit(store, specs, protocols)

@@ -2,16 +2,18 @@
 
 Layout only: the numbers come from ``explorer`` (standard library), the frames from
 ``dashboard.tables`` and the figures from ``dashboard.figures``. This module must not import
-torch, timm or the zoo, so the page opens fast (a test checks it).
+torch, timm or the zoo, so the page opens fast (a test checks it); "Measure and compare this
+configuration" imports the zoo when clicked, to queue the job.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import quote
 
 import streamlit as st
 
-from dashboard import figures, state, tables
+from dashboard import configs, figures, queue, queue_panel, state, tables
 from explorer import (
     ScaledNetwork,
     ScalingError,
@@ -286,6 +288,7 @@ def render() -> None:
     _formula_section(current, network)
     _equal_cost_section(network)
     _estimate_section(network)
+    _measure_section(current, network)
 
 
 def _network(current: state.ExplorerState) -> ScaledNetwork:
@@ -448,3 +451,50 @@ def _estimate_section(network: ScaledNetwork) -> None:
             )
     with right:
         st.plotly_chart(figures.estimate_figure(fit, est), key=KEY + "estimate_chart")
+
+
+def _measure_section(current: state.ExplorerState, network: ScaledNetwork) -> None:
+    """Queue this exact network for a latency measurement and put it on the compare chart."""
+    st.subheader("Measure and compare this configuration")
+    token = configs.token_of(current)
+    st.caption(
+        "Queues a latency measurement of this exact network (batch 1, fp32, on this machine's "
+        "CPU with the runtime that is usually fastest here) as a background job, and opens it on "
+        "the compare chart as a series of its own: its MACs and params at once, its latency "
+        "when the job lands, and top-1 as the estimate above (± its leave-one-out error), never "
+        "mixed into the published results' Pareto front unless you ask."
+    )
+    if st.button("Measure and compare this configuration", key=KEY + "measure", type="primary"):
+        problems = _submit_configuration(token)
+        for problem in problems:
+            st.error(f"Refused: {problem}")
+        if not problems:
+            st.session_state[KEY + "submitted"] = token
+    if st.session_state.get(KEY + "submitted") == token:
+        st.success(f"Queued {network.label}: it runs in the background (you may leave).")
+        st.markdown(
+            f"[Open it on the compare chart →](compare?{configs.CONFIG_PARAM}={quote(token)})"
+        )
+
+
+def _submit_configuration(token: str) -> list[str]:
+    """Queue the configuration's measurement; the problems (empty: queued)."""
+    from zoo.measure import preferred_runtime
+    from zoo.protocol import Protocol
+
+    location = queue_panel.store_location()
+    store, problem = queue_panel.open_store(location)
+    if store is None:
+        return [str(problem)]
+    try:
+        spec = configs.spec_of(configs.parse_token(token))
+    except ValueError as exc:  # ZooError included: the zoo cannot build this configuration
+        return [str(exc)]
+    protocol = Protocol(device="cpu", batch_size=1, runtime=preferred_runtime("cpu"))
+    _, problems = queue_panel.submit(
+        store, [spec], [protocol], requested_by=queue.requester(queue_panel.session_id())
+    )
+    if not problems and queue_panel.worker_enabled():
+        queue_panel.start_worker(location)
+        queue_panel.keep_worker(location)
+    return problems

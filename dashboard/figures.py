@@ -6,6 +6,8 @@ timm's "FLOPs"); FLOPs, where shown, are 2 × MACs.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -301,8 +303,16 @@ def compare_figure(
     *,
     batch_size: int = 1,
     accuracy_column: str = "top1_pct",
+    user: pd.DataFrame | None = None,
+    user_in_pareto: bool = False,
 ) -> go.Figure:
     """Top-1 against latency, MACs or params (log x), coloured by family, Pareto front drawn.
+
+    ``user`` (``dashboard.configs.user_frame``) adds the user's own configurations as a series
+    of their own: top-1 is the explorer's *estimate*, drawn with its leave-one-out RMSE as a
+    vertical error bar and labelled so; they join the Pareto front only when ``user_in_pareto``.
+    A point measured on a busy machine (``quality`` "noisy") is drawn hollow and says why. The
+    axes are fitted to what is drawn.
 
     ``accuracy_column`` is the y axis: the published ``top1_pct`` of the accuracy view, or
     ``own_top1_pct``, the top-1 on the user's labelled folder (``tables.own_accuracy_reference``),
@@ -341,19 +351,62 @@ def compare_figure(
                 marker={
                     "size": 10,
                     "color": FAMILY_COLOURS.get(str(family), "#333333"),
-                    "symbol": TRAINING_DATA_SYMBOLS.get(str(training), "circle"),
+                    "symbol": [
+                        TRAINING_DATA_SYMBOLS.get(str(training), "circle")
+                        + ("-open" if noisy else "")
+                        for noisy in _noisy(group)
+                    ],
+                    "line": {"width": 2, "color": FAMILY_COLOURS.get(str(family), "#333333")},
                 },
             )
         )
-    if len(points) >= 2:
-        mask = pareto_mask(list(points[column]), list(points[y]))
-        front = points[mask].sort_values(column)
+    mine = pd.DataFrame()
+    if user is not None and not own and column in user.columns:
+        mine = user[user[column].notna()]
+    if not mine.empty:
+        fig.add_trace(
+            go.Scatter(
+                x=mine[column],
+                y=mine["top1_estimate_pct"],
+                error_y={
+                    "type": "data",
+                    "array": list(mine["top1_loo_rmse_pct"]),
+                    "visible": True,
+                    "color": USER_COLOUR,
+                },
+                mode="markers+text",
+                name="your configurations (top-1: explorer estimate ± leave-one-out RMSE)",
+                text=list(mine["label"]),
+                textposition="bottom center",
+                textfont={"size": 9, "color": USER_COLOUR},
+                hovertext=[_user_hover(r, axis) for r in mine.itertuples()],
+                hoverinfo="text",
+                marker={
+                    "size": 12,
+                    "color": USER_COLOUR,
+                    "symbol": ["star-open" if q == "noisy" else "star" for q in mine["quality"]],
+                    "line": {"width": 2, "color": USER_COLOUR},
+                },
+            )
+        )
+    ranked = points[[column, y]].rename(columns={y: "_y"})
+    if user_in_pareto and not mine.empty:
+        ranked = pd.concat(
+            [
+                ranked,
+                mine[[column, "top1_estimate_pct"]].rename(columns={"top1_estimate_pct": "_y"}),
+            ]
+        )
+    if len(ranked) >= 2:
+        mask = pareto_mask(list(ranked[column]), list(ranked["_y"]))
+        front = ranked[mask].sort_values(column).rename(columns={"_y": y})
         fig.add_trace(
             go.Scatter(
                 x=front[column],
                 y=front[y],
                 mode="lines",
-                name="Pareto front",
+                name="Pareto front"
+                + (" (with your estimates)" if user_in_pareto and not mine.empty else ""),
                 line={"color": "black", "dash": "dot", "shape": "hv"},
                 hoverinfo="skip",
             )
@@ -377,10 +430,21 @@ def compare_figure(
                 marker={"size": 8, "symbol": "x", "color": "#555555"},
             )
         )
+    xs, ys = _drawn_values(fig)
+    if not xs:
+        fig.add_annotation(
+            text="nothing to draw on this axis yet",
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+        )
     fig.update_layout(
         height=480,
         margin={"l": 50, "r": 10, "t": 30, "b": 40},
-        xaxis={"type": "log", "title": title},
+        xaxis={"type": "log", "title": title, **_log_range(xs)},
+        yaxis=_linear_range(ys),
         # The folder is named even before any of its models has a latency to plot.
         yaxis_title=_own_data_title(frame[frame[y].notna()]) if own else "ImageNet top-1 (%)",
         legend={
@@ -392,6 +456,71 @@ def compare_figure(
         },
     )
     return fig
+
+
+#: The colour of the user's own configurations (not a family colour).
+USER_COLOUR = "#e6007e"
+
+
+def _noisy(points: pd.DataFrame) -> list[bool]:
+    if "quality" not in points.columns:
+        return [False] * len(points)
+    return [q == "noisy" for q in points["quality"]]
+
+
+def _drawn_values(fig: go.Figure) -> tuple[list[float], list[float]]:
+    """Every x and y drawn (y widened by its error bar), to fit the axes to."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for trace in fig.data:
+        if trace.x is None or trace.y is None:
+            continue
+        errors = list(trace.error_y.array) if trace.error_y and trace.error_y.array else None
+        for i, (x, y) in enumerate(zip(trace.x, trace.y, strict=True)):
+            if not (_is_number(x) and _is_number(y)) or x <= 0:
+                continue
+            xs.append(float(x))
+            spread = float(errors[i]) if errors and _is_number(errors[i]) else 0.0
+            ys += [float(y) - spread, float(y) + spread]
+    return xs, ys
+
+
+def _log_range(xs: list[float]) -> dict[str, object]:
+    """A log axis range around ``xs`` (plotly's log ranges are in decades), with a margin."""
+    if not xs:
+        return {"range": [0, 1]}
+    low, high = math.log10(min(xs)), math.log10(max(xs))
+    pad = max(0.08, (high - low) * 0.08)
+    return {"range": [low - pad, high + pad]}
+
+
+def _linear_range(ys: list[float]) -> dict[str, object]:
+    if not ys:
+        return {"range": [0, 100]}
+    low, high = min(ys), max(ys)
+    pad = max(0.5, (high - low) * 0.08)
+    return {"range": [low - pad, high + pad * 2]}  # room for the labels above the points
+
+
+def _user_hover(r: Any, axis: str) -> str:  # r: one user_frame row
+    lines = [
+        f"<b>{r.label}</b> (your configuration; {r.token})",
+        f"top-1 {r.top1_estimate_pct:.1f} % ± {r.top1_loo_rmse_pct:.1f}: an ESTIMATE (explorer "
+        "fit of top-1 against log MACs over the published B0–B7; ± is its leave-one-out RMSE)",
+    ]
+    if r.extrapolated:
+        lines.append("extrapolated: its MACs lie outside B0–B7's range")
+    lines.append(
+        f"params {r.params_m:.2f} M, {r.gmacs:.3f} GMACs (explorer, exact), {r.resolution_px} px"
+    )
+    if _is_number(r.latency_ms):
+        lines.append(f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)}), {r.runtime}")
+        if r.quality == "noisy":
+            lines.append("NOISY: measured while the machine was busy")
+        lines.append(str(r.protocol))
+    else:
+        lines.append("latency: not measured yet")
+    return "<br>".join(lines)
 
 
 def _own_data_title(points: pd.DataFrame) -> str:
@@ -471,6 +600,7 @@ def _compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertu
         if pd.notna(r.latency_ms):
             lines.append(f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})")
             lines.append(f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}")
+            lines += _quality_lines(r)
         else:
             lines.append("latency: not measured")
         return "<br>".join(lines)
@@ -488,13 +618,20 @@ def _compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertu
     if pd.notna(r.latency_ms):
         lines.append(f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})")
         lines.append(f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}")
+        lines += _quality_lines(r)
     else:
         lines.append("latency: not measured")
     return "<br>".join(lines)
 
 
+def _quality_lines(r: Any) -> list[str]:
+    if getattr(r, "quality", None) != "noisy":
+        return []
+    return [f"NOISY: measured while the machine was busy ({getattr(r, 'quality_reason', '')})"]
+
+
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and value == value
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
 
 
 def _short(model: str) -> str:

@@ -175,11 +175,11 @@ def parse_query_params(params: Mapping[str, object]) -> tuple[ExplorerState, lis
     return ExplorerState(**values), warnings
 
 
-def _fmt(value: float) -> str:
+def format_number(value: float) -> str:
     """The shortest text that reads back as exactly ``value`` (a shared link reproduces the
     network bit for bit: 6 significant digits did not).
 
-    >>> _fmt(1.2345678901), _fmt(2.5), _fmt(3.0), _fmt(1e-06)
+    >>> format_number(1.2345678901), format_number(2.5), format_number(3.0), format_number(1e-06)
     ('1.2345678901', '2.5', '3', '1e-06')
     """
     return repr(float(value)).removesuffix(".0")
@@ -198,12 +198,13 @@ def to_query_params(state: ExplorerState) -> dict[str, str]:
         value = getattr(state, field)
         if value == getattr(DEFAULT_STATE, field):
             continue
-        out[key] = _fmt(value) if isinstance(value, float) else str(value)
+        out[key] = format_number(value) if isinstance(value, float) else str(value)
     return out
 
 
 __all__ = [
     "DEFAULT_STATE",
+    "format_number",
     "MODES",
     "MODE_LABELS",
     "QUERY_KEYS",

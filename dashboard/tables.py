@@ -234,6 +234,8 @@ MEASURED_COLUMNS: tuple[str, ...] = (
     "host",
     "protocol",
     "measured_at",
+    "quality",
+    "quality_reason",
 )
 #: Columns of one chart row before measurement: the accuracy (what, from where, on which
 #: checkpoint and training data, at which input size) and the cost of the network the zoo times.
@@ -505,7 +507,11 @@ def compare_frame(
         if model in wanted_px and m.get("resolution") not in (None, wanted_px[model]):
             continue
         old = latest.get(model)
-        if old is None or str(m.get("measured_at", "")) >= str(old.get("measured_at", "")):
+        # A clean (or pre-verdict) result beats a noisy one; among equals, the newest.
+        if old is None or (m.get("quality") != "noisy", str(m.get("measured_at", ""))) >= (
+            old.get("quality") != "noisy",
+            str(old.get("measured_at", "")),
+        ):
             latest[model] = m
     frame = reference.copy()
     extra: dict[str, list[object]] = {c: [] for c in MEASURED_COLUMNS}
@@ -527,6 +533,8 @@ def compare_frame(
         extra["host"].append(m.get("host") or None)
         extra["protocol"].append(protocol_label(m))
         extra["measured_at"].append(m.get("measured_at"))
+        extra["quality"].append(m.get("quality") or None)
+        extra["quality_reason"].append(m.get("quality_reason") or None)
     for column, values in extra.items():
         frame[column] = values
     # A measured MACs count (from the zoo's counter) replaces a missing reference one.

@@ -8,6 +8,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+# The dashboard neither sweeps nor starts a worker by itself under test; the tests of those
+# behaviours turn them on (and stop what they start).
+os.environ.setdefault("EFFSCALE_AUTO_SWEEP", "0")
+os.environ.setdefault("EFFSCALE_DASHBOARD_WORKER", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

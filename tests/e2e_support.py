@@ -8,7 +8,9 @@ imports playwright, so importing the module never needs a browser.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,8 +43,44 @@ __all__ = [
     "ROOT",
     "StreamlitServer",
     "free_port",
+    "started_by",
     "wait_idle",
 ]
+
+
+def started_by(pid: int, flag: str) -> list[int]:
+    """Processes whose command line says ``<flag> <pid>`` (read from /proc; empty elsewhere)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = entry.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for i, arg in enumerate(argv[:-1]):
+            if arg == flag.encode() and argv[i + 1] == str(pid).encode():
+                found.append(int(entry.parent.name))
+    return found
+
+
+def _interrupt(pid: int, timeout_s: float = 30.0) -> None:
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists() or _zombie(pid):
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
 
 
 def free_port() -> int:
@@ -119,16 +157,27 @@ class StreamlitServer:
                 raise RuntimeError(f"streamlit did not start:\n{self.log_text()[-4000:]}")
             time.sleep(0.5)
 
+    def workers(self) -> list[int]:
+        """The job workers this server started (``python -m zoo worker --parent-pid <ours>``)."""
+        if self.process is None:
+            return []
+        return started_by(self.process.pid, "--parent-pid")
+
     def stop(self) -> None:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
+        workers = started_by(process.pid, "--parent-pid")
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        # A worker stops by itself once its server is gone, but only after the job it runs:
+        # stop it now (SIGINT: it gives its job back to the queue), so no test runs beside it.
+        for pid in workers:
+            _interrupt(pid)
 
     def __enter__(self) -> StreamlitServer:
         return self.start()

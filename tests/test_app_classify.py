@@ -3,6 +3,7 @@ photos, the camera, and the class-activation overlay next to every result."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_cat_photo_is_a_cat_and_a_corrupt_upload_is_an_inline_error():
     assert len(verdicts) == 1
     assert any(word in verdicts[0].lower() for word in CAT_WORDS), verdicts
     errors = [e.value for e in at.error]
-    assert len(errors) == 1 and errors[0].startswith("broken.jpg:"), errors
+    assert len(errors) == 1 and errors[0].startswith("broken\\.jpg:"), errors  # escaped
     # The image, the crop the model sees, the overlay of where it looks, the top-5 chart, the
     # latency and the weights' source.
     assert len(at.image) == 3
@@ -126,3 +127,19 @@ def test_a_pdf_renamed_to_png_is_refused_by_decoding():
     ).run()
     assert not at.exception
     assert any("PDF" in e.value for e in at.error)
+
+
+def test_an_upload_name_is_shown_as_typed_never_rendered_as_markdown():
+    # A hostile name: an image the browser would fetch, a link, emphasis, a formula.
+    name = "![t](http://127.0.0.1:9/t.png) [x](http://127.0.0.1:9) **b** $x$.png"
+    at = _page().run()
+    _needs_lite0(at)
+    at.file_uploader(key="classify_upload").set_value(
+        [(name, b"%PDF-1.7\n" + b"x" * 100, "image/png")]
+    ).run()
+    assert not at.exception
+    shown = [m.value for m in at.markdown if "127" in m.value] + [e.value for e in at.error]
+    assert len(shown) == 2, shown
+    for text in shown:
+        assert "![" not in text and "](" not in text and "**" not in text, text
+        assert re.sub(r"\\(.)", r"\1", text).startswith(("#### " + name, name)), text

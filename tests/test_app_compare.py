@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import json
-
-import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.fakes import fake_measurement
+from tests.plotly_json import read_chart, values
 from zoo import isolation
 from zoo import store as store_mod
 
@@ -50,17 +47,6 @@ def store_path(tmp_path, monkeypatch):
     return path
 
 
-def _chart(at: AppTest) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
-
-
-def _values(array) -> list:
-    """A plotly JSON array: a list, or plotly 6's typed-array encoding {dtype, bdata}."""
-    if isinstance(array, dict) and "bdata" in array:
-        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
-    return list(array)
-
-
 def _table(at: AppTest):
     for element in at.dataframe:
         if "latency_ms" in element.value.columns:
@@ -79,12 +65,12 @@ def test_renders_latency_points_from_the_store(store_path):
         "resnet50": 30.0,
         "mobilenetv3_large_100": 6.0,
     }
-    chart = _chart(at)
+    chart = read_chart(at)
     xs = sorted(
         x
         for trace in chart["data"]
         if trace.get("mode") == "markers+text"
-        for x in _values(trace["x"])
+        for x in values(trace["x"])
     )
     assert xs == [6.0, 12.5, 30.0]
     assert chart["layout"]["xaxis"]["type"] == "log"
@@ -98,16 +84,16 @@ def test_renders_latency_points_from_the_store(store_path):
 def test_axes_and_published_overlay(store_path):
     at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
     at.toggle(key="compare_overlay").set_value(True).run()
-    names = [t.get("name") for t in _chart(at)["data"]]
+    names = [t.get("name") for t in read_chart(at)["data"]]
     assert any("published RTX 4090" in str(n) for n in names)
     at.radio(key="compare_axis").set_value("macs").run()
     assert not at.exception
-    chart = _chart(at)
-    points = sum(len(_values(t["x"])) for t in chart["data"] if t.get("mode") == "markers+text")
+    chart = read_chart(at)
+    points = sum(len(values(t["x"])) for t in chart["data"] if t.get("mode") == "markers+text")
     assert points == len(_table(at))  # every reference model has MACs and a top-1
     assert "GMACs" in chart["layout"]["xaxis"]["title"]["text"]
     at.radio(key="compare_axis").set_value("params").run()
-    assert "parameters" in _chart(at)["layout"]["xaxis"]["title"]["text"]
+    assert "parameters" in read_chart(at)["layout"]["xaxis"]["title"]["text"]
 
 
 def test_batch_choice_filters_the_points(store_path):
@@ -129,23 +115,42 @@ def test_unwritable_store_runs_without_persistence(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_measuring_a_missing_point_from_the_page(tmp_path, monkeypatch):
+def test_measuring_a_missing_point_queues_a_job_a_worker_runs_and_the_chart_draws(
+    tmp_path, monkeypatch
+):
     # One real, small measurement (MobileNetV3 at batch 1 on CPU, a few seconds): the button
-    # path, the store write and the redraw.
-    monkeypatch.setenv("EFFSCALE_STORE", str(tmp_path / "m.sqlite"))
+    # queues a job (nothing is measured in the page's script), a worker runs it, and the page
+    # draws the point it stored.
+    from zoo import jobs as jobs_mod
+    from zoo.worker import serve
+
+    path = tmp_path / "m.sqlite"
+    monkeypatch.setenv("EFFSCALE_STORE", str(path))
     at = AppTest.from_string(PAGE, default_timeout=300).run()
-    at.selectbox(key="compare_runtime").set_value("eager").run()  # one runtime, one row
+    at.selectbox(key="compare_runtime").set_value("eager").run()  # one runtime, one job
     at.multiselect(key="compare_models").set_value(["mobilenetv3_large_100"]).run()
-    try:
-        at.button(key="compare_start").click().run()
-    finally:
-        isolation.shutdown()
+    at.button(key="compare_start").click().run()
     assert not at.exception
     assert not at.error
+    assert any("Queued 1 measurement job" in s.value for s in at.success)
+    with store_mod.MeasurementStore(path) as store:
+        (job,) = jobs_mod.jobs(store)
+        assert (job.state, job.spec.model, job.protocol.runtime) == (
+            "queued",
+            "mobilenetv3_large_100",
+            "eager",
+        )
+        assert job.requested_by == "dashboard session " + at.session_state["queue_session"]
+        assert _table(at)["latency_ms"].isna().all()  # queued, not measured by the page
+    try:
+        assert serve(str(path), once=True) == 1
+    finally:
+        isolation.shutdown()
+    at.run()
     measured = _table(at).dropna(subset=["latency_ms"])
     assert list(measured["model"]) == ["mobilenetv3_large_100"]
     assert measured["latency_ms"].iloc[0] > 0
-    rows = store_mod.MeasurementStore(tmp_path / "m.sqlite").rows(device="cpu")
+    rows = store_mod.MeasurementStore(path).rows(device="cpu")
     assert [m.model for m in rows] == ["mobilenetv3_large_100"]
 
 
@@ -206,19 +211,19 @@ PAPER_V5_TOP1 = {
 def _plotted(at: AppTest) -> list[tuple[float, float]]:
     return sorted(
         (x, y)
-        for trace in _chart(at)["data"]
+        for trace in read_chart(at)["data"]
         if trace.get("mode") == "markers+text"
-        for x, y in zip(_values(trace["x"]), _values(trace["y"]), strict=True)
+        for x, y in zip(values(trace["x"]), values(trace["y"]), strict=True)
     )
 
 
 def _front(at: AppTest) -> list[tuple[float, float]]:
-    trace = next(t for t in _chart(at)["data"] if t.get("name") == "Pareto front")
-    return list(zip(_values(trace["x"]), _values(trace["y"]), strict=True))
+    trace = next(t for t in read_chart(at)["data"] if t.get("name") == "Pareto front")
+    return list(zip(values(trace["x"]), values(trace["y"]), strict=True))
 
 
 def _hover(at: AppTest) -> str:
-    return " ".join(h for trace in _chart(at)["data"] for h in trace.get("hovertext") or [])
+    return " ".join(h for trace in read_chart(at)["data"] for h in trace.get("hovertext") or [])
 
 
 def _url_view(at: AppTest) -> str:
@@ -242,7 +247,7 @@ def test_default_view_is_like_for_like(store_path):
     hover = _hover(at)
     assert "training data: ImageNet-1k only" in hover
     assert not any(tag in hover.lower() for tag in EXTRA_DATA_TAGS)
-    legend = _chart(at)["layout"]["legend"]["title"]["text"]
+    legend = read_chart(at)["layout"]["legend"]["title"]["text"]
     assert "timm, ImageNet-1k only" in legend and "timm evaluation" in legend
     assert any("have no accuracy in this view" in e.label for e in at.expander)
 
@@ -293,7 +298,7 @@ def test_best_view_labels_extra_data_on_every_point(store_path):
     table = _table(at).set_index("model")
     assert table.loc["efficientnet_b5", "checkpoint"] == "efficientnet_b5.sw_in12k_ft_in1k"
     assert table.loc["efficientnet_b5", "training_data"] == "ImageNet-12k pre-training"
-    traces = [t for t in _chart(at)["data"] if t.get("mode") == "markers+text"]
+    traces = [t for t in read_chart(at)["data"] if t.get("mode") == "markers+text"]
     for trace in traces:
         for text in trace["hovertext"]:
             assert "training data: " in text
@@ -388,12 +393,12 @@ def test_top1_on_your_data_is_a_y_axis_choice(evaluated_store):
     assert "tf_efficientnet_lite0" not in published.index
     choice.set_value("f" * 64).run()
     assert not at.exception
-    chart = _chart(at)
+    chart = read_chart(at)
     points = {
         text: (x, y)
         for trace in chart["data"]
         if trace.get("mode") == "markers+text"
-        for text, x, y in zip(trace["text"], _values(trace["x"]), _values(trace["y"]), strict=True)
+        for text, x, y in zip(trace["text"], values(trace["x"]), values(trace["y"]), strict=True)
     }
     assert points == {"b0": (12.5, 70.0), "tf-lite0": (8.0, 61.0)}
     title = chart["layout"]["yaxis"]["title"]["text"]
@@ -411,5 +416,5 @@ def test_top1_on_your_data_is_a_y_axis_choice(evaluated_store):
     assert table.loc["tf_efficientnet_lite0", "params_m"] == pytest.approx(4.652008)
     # the published GPU overlay carries published accuracies: not on this axis
     at.toggle(key="compare_overlay").set_value(True).run()
-    names = [t.get("name") for t in _chart(at)["data"]]
+    names = [t.get("name") for t in read_chart(at)["data"]]
     assert not any("published RTX 4090" in str(n) for n in names)

@@ -43,6 +43,7 @@ __all__ = [
     "Job",
     "cancel",
     "claim",
+    "claimable",
     "estimate_seconds",
     "fail_jobs",
     "finish",
@@ -215,6 +216,16 @@ def submit(
         f"could not queue {label_of(spec, protocol)}: the same request was submitted and ended "
         f"{_SUBMIT_TRIES} times while we tried; submit it again"
     )
+
+
+def claimable(store: MeasurementStore, *, target: str = "", lease_s: float = LEASE_S) -> bool:
+    """Whether ``claim`` would find a job: a cheap read (no write lock), for a worker to poll."""
+    rows = store.db.execute(
+        "SELECT 1 FROM jobs WHERE target IN ('', ?) AND (state = 'queued' OR "
+        "(state = 'running' AND heartbeat_at < ?)) LIMIT 1",
+        (target, time.time() - lease_s),
+    )
+    return bool(rows)
 
 
 def claim(

@@ -63,6 +63,7 @@ from zoo.store import MeasurementStore
 from zoo.timing import ONNX_RUNTIMES, measure_in_process, prepare_onnx
 
 __all__ = [
+    "COMPILING_RUNTIMES",
     "BestResult",
     "Plan",
     "VerificationError",
@@ -70,6 +71,7 @@ __all__ = [
     "measure",
     "measure_isolated",
     "plan",
+    "preferred_runtime",
     "run_plan",
     "sweep",
     "sweep_best",
@@ -81,7 +83,8 @@ STEP_TIMEOUT_S = float(os.environ.get("EFFSCALE_STEP_TIMEOUT_S", "1800"))
 COMPILE_BUDGET_S = float(os.environ.get("EFFSCALE_COMPILE_BUDGET_S", "900"))
 #: Seconds a measurement waits for a quiet machine before timing anyway (and being flagged).
 QUIET_WAIT_S = float(os.environ.get("EFFSCALE_QUIET_WAIT_S", "60"))
-_COMPILING = ("compile", "tensorrt")
+#: Runtimes that build for minutes before the first timed run (a compile, an engine).
+COMPILING_RUNTIMES = ("compile", "tensorrt")
 
 
 class VerificationError(MeasurementError):
@@ -124,7 +127,7 @@ def measure_isolated(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
         prepared = run_isolated(
             prepare_onnx, (spec, protocol), what=f"{what} (export)", timeout_s=STEP_TIMEOUT_S
         )
-    budget = STEP_TIMEOUT_S + (COMPILE_BUDGET_S if protocol.runtime in _COMPILING else 0.0)
+    budget = STEP_TIMEOUT_S + (COMPILE_BUDGET_S if protocol.runtime in COMPILING_RUNTIMES else 0.0)
     result = run_isolated(
         measure_in_process, (spec, protocol, prepared), what=what, timeout_s=budget
     )
@@ -276,7 +279,20 @@ def available_runtimes(device: str, precision: str = "fp32") -> tuple[str, ...]:
         and missing_package(r) is None
         and (kind == "cpu" or cuda_present())
     ]
-    return tuple(sorted(found, key=lambda r: (r in _COMPILING, RUNTIMES.index(r))))
+    return tuple(sorted(found, key=lambda r: (r in COMPILING_RUNTIMES, RUNTIMES.index(r))))
+
+
+#: The runtime a measurement asked for without one uses (the dashboard's first-run sweep and
+#: its "measure this configuration"): the one that is usually fastest and builds quickly.
+_PREFERRED = {"cpu": ("openvino", "onnxruntime", "eager"), "cuda": ("eager",)}
+
+
+def preferred_runtime(device: str) -> str:
+    """The usually fastest runtime available for ``device`` that needs no long build: OpenVINO,
+    else ONNX Runtime, else eager on a CPU; eager on CUDA (a TensorRT engine takes minutes)."""
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    available = available_runtimes(device)
+    return next(r for r in _PREFERRED[kind] if r in available or r == "eager")
 
 
 @dataclass(frozen=True)

@@ -372,6 +372,13 @@ class MeasurementStore:
         a shared store holds other machines' devices too."""
         return sorted(d for (d,) in self.db.execute("SELECT DISTINCT device FROM measurements"))
 
+    def revision(self) -> tuple[int, str]:
+        """What changes whenever a measurement lands or is replaced: (rows, newest time). Cheap,
+        for a page that polls the store."""
+        rows = self.db.execute("SELECT COUNT(*), MAX(measured_at) FROM measurements")
+        count, newest = rows[0] if rows else (0, None)
+        return int(count or 0), str(newest or "")
+
     def export(self, fmt: str = "csv") -> str:
         """Every row as CSV (a header line, then one line per row) or as a JSON array."""
         if fmt not in EXPORT_FORMATS:

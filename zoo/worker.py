@@ -25,7 +25,18 @@ from collections.abc import Callable
 
 from zoo.build import ModelSpec
 from zoo.errors import ZooError
-from zoo.jobs import LEASE_S, Job, claim, finish, get_job, heartbeat, requeue, submit, worker_id
+from zoo.jobs import (
+    LEASE_S,
+    Job,
+    claim,
+    claimable,
+    finish,
+    get_job,
+    heartbeat,
+    requeue,
+    submit,
+    worker_id,
+)
 from zoo.measure import measure, plan
 from zoo.protocol import MeasurementError, Protocol
 from zoo.quality import MAX_OTHERS_CORES, others_cores_now
@@ -35,7 +46,11 @@ __all__ = ["enqueue", "ensure_worker", "remeasure_noisy", "run_job", "serve", "w
 
 #: Noisy results are measured again at most this many times (by the worker, when idle).
 NOISY_RETRIES = 2
-_POLL_S = 1.0
+# How often an idle worker looks for a job (``claimable``: a read of an index, tens of
+# microseconds on SQLite; a job then starts within this of being queued), and for noisy
+# results to measure again (a 0.2 s load probe first).
+_POLL_S = 0.02
+_NOISY_CHECK_S = 5.0
 
 
 def run_job(store: MeasurementStore, job: Job, worker: str, *, lease_s: float = LEASE_S) -> str:
@@ -138,14 +153,14 @@ def serve(
                 say(f"another worker already serves {store.printable}")
                 return 0
             say(f"worker {me} serves {store.printable}")
-            idle_since = time.monotonic()
+            idle_since = last_noisy_check = time.monotonic()
             while True:
                 if should_stop is not None and should_stop():
                     break
                 if parent_pid is not None and not _alive(parent_pid):
                     say("the process that started this worker is gone: stopping")
                     break
-                job = claim(store, me)
+                job = claim(store, me) if claimable(store) else None
                 if job is not None:
                     say(f"job {job.id}: {job.label}")
                     outcome = run_job(store, job, me)
@@ -155,9 +170,12 @@ def serve(
                     continue
                 if once:
                     break
-                quiet = others_cores_now(0.2) <= MAX_OTHERS_CORES
-                if time.monotonic() - idle_since > 5 and quiet and remeasure_noisy(store):
-                    continue
+                now = time.monotonic()
+                if now - idle_since > 5 and now - last_noisy_check > _NOISY_CHECK_S:
+                    last_noisy_check = now
+                    quiet = others_cores_now(0.2) <= MAX_OTHERS_CORES
+                    if quiet and remeasure_noisy(store):
+                        continue
                 if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                     break
                 time.sleep(_POLL_S)
