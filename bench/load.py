@@ -14,7 +14,8 @@ What it does (``--sessions`` N, default 8; ``--images`` M, default 25):
    astronaut) and wait until every one has a top-1 verdict;
 4. while they classify, a measurement is started with ``python -m zoo measure`` (same lock),
    and one more session asks the compare page to measure a model while that one runs: the page
-   must say it waits, and its measurement must start only after the CLI's has finished;
+   queues jobs that the server's worker runs; the job must say it waits, its timing must start
+   only after the CLI's has finished, and the page must show the queue empty by itself after;
 5. samples the server process (and its process tree) resident memory every 0.2 s.
 
 It prints a table (sessions, actions, errors, p50/p95 per action, peak memory) and the
@@ -343,24 +344,32 @@ async def measurement_check(
     browser, url: str, env: dict[str, str], lock: Path, server_pid: int, results: Results,
     timeout_ms: int,
 ) -> dict:  # fmt: skip
-    """A CLI measurement holds the lock; the compare page asks for another one meanwhile.
+    """A CLI measurement holds the lock; the compare page queues another one meanwhile.
 
-    Serialized means: the page said it was waiting, and the model it asked for was timed only
-    after the CLI's model had finished timing (the timing processes never overlapped).
+    The page's request is a job that the server's worker (a child of the server) runs. Serialized
+    means: the job said it was waiting for another measurement while the CLI was timing, the
+    worker timed the page's model only after the CLI's model had finished timing (the timing
+    processes never overlapped), and the page showed the queue empty again by itself once the
+    jobs were done.
     """
+    from zoo.jobs import jobs
+    from zoo.store import MeasurementStore
+
+    store = MeasurementStore(env["EFFSCALE_STORE"])
     context = await browser.new_context(viewport={"width": 1400, "height": 1400})
     page = await context.new_page()
     page.set_default_timeout(timeout_ms)
     evidence: dict = {"cli_command": "python -m zoo measure " + " ".join(CLI_MEASURE)}
-    page_notice = waiting_text = cli_timing_when_asked = False
+    page_queued = page_waiting = job_waiting = page_emptied = cli_timing_when_asked = False
     asked_at = page_done = None
+    states: list[str] = []
     cli = watcher = None
     t0 = time.monotonic()
     watch = TimingWatch({}, t0)
 
     async def ask() -> str:
-        nonlocal page_notice, waiting_text, cli_timing_when_asked, asked_at, page_done
-        nonlocal cli, watcher, t0, watch
+        nonlocal page_queued, page_waiting, job_waiting, page_emptied, cli_timing_when_asked
+        nonlocal asked_at, page_done, states, cli, watcher, t0, watch
         # The page first, ready to measure (a model picked), then the CLI measurement.
         await page.goto(url + "/compare")
         await _wait_idle(page, timeout_ms)
@@ -381,16 +390,23 @@ async def measurement_check(
             await asyncio.sleep(0.05)
         cli_timing_when_asked = bool(watch.seen["cli"]) and lock_file_held(lock)
         asked_at = time.monotonic() - t0
-        await page.get_by_role("button", name="Measure").click()
-        # Watch the page until its measurement has landed, noting what it said meanwhile.
+        await page.get_by_role("button", name="Measure", exact=True).click()
+        # Watch the page and the queue until the jobs have ended and the page says so by itself
+        # (no reload, no click: the queue panel polls the store).
         while time.monotonic() < deadline:
             text = await page.evaluate("document.body.innerText")
-            page_notice |= "Another measurement is running right now" in text
-            waiting_text |= "waiting for another measurement to finish" in text
-            if "1 / 1 measured" in text or "failed" in text:
-                break
+            page_queued |= "Queued " in text and "measurement job(s)" in text
+            page_waiting |= "waiting for another measurement to finish" in text
+            queued = jobs(store)
+            job_waiting |= any(
+                j.progress == "waiting for another measurement to finish" for j in queued
+            )
+            states = [j.state for j in queued]
+            if queued and not any(j.active for j in queued):
+                page_emptied = "Nothing queued" in text
+                if page_emptied:
+                    break
             await asyncio.sleep(0.1)
-        await page.get_by_text("1 / 1 measured").wait_for(timeout=timeout_ms)
         page_done = time.monotonic() - t0
         await _wait_idle(page, timeout_ms)
         return await _check_no_exception(page)
@@ -417,7 +433,11 @@ async def measurement_check(
         ok
         and cli.returncode == 0
         and cli_timing_when_asked
-        and waiting_text
+        and page_queued
+        and job_waiting
+        and page_emptied
+        and states
+        and all(state == "done" for state in states)
         and cli_span
         and page_span
         and asked_at is not None
@@ -429,10 +449,12 @@ async def measurement_check(
         cli_timing_s=cli_span,
         page_model=PAGE_MEASURE_MODEL,
         page_asked_at_s=round(asked_at, 2) if asked_at is not None else None,
-        page_showed_notice=page_notice,
-        page_showed_waiting=waiting_text,
+        page_said_queued=page_queued,
+        job_said_waiting=job_waiting,
+        page_showed_waiting=page_waiting,
+        jobs=states,
         page_timing_s=page_span,
-        page_finished_at_s=round(page_done, 2) if page_done is not None else None,
+        page_emptied_queue_at_s=round(page_done, 2) if page_done is not None else None,
         cli_stderr_tail=err.decode(errors="replace").strip().splitlines()[-1:] if err else [],
         serialized=serialized,
     )
@@ -453,6 +475,9 @@ async def _run(args: argparse.Namespace) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="effscale-load-"))
     lock = tmp / "measure.lock"
     env = {"EFFSCALE_STORE": str(tmp / "measurements.sqlite"), "EFFSCALE_LOCK": str(lock)}
+    # The server runs its own worker (the page's measurements are jobs it runs); no first-run
+    # sweep, so that the only jobs are the measurement check's.
+    server_env = dict(env, EFFSCALE_DASHBOARD_WORKER="1", EFFSCALE_AUTO_SWEEP="0")
     timeout_ms = int(args.action_timeout * 1000)
     report: dict = {
         "sessions": args.sessions,
@@ -460,7 +485,7 @@ async def _run(args: argparse.Namespace) -> dict:
         "phi_moves_per_session": args.phi_moves,
         "cpu_count": os.cpu_count(),
     }
-    server = StreamlitServer(env, log_path=tmp / "streamlit.log")
+    server = StreamlitServer(server_env, log_path=tmp / "streamlit.log")
     with server, MemorySampler(server.pid) as memory:
         report["rss_idle_mib"] = _mib(memory.sample()[0])
         async with async_playwright() as playwright:
@@ -584,10 +609,12 @@ def print_report(report: dict) -> None:
         print(
             f"measurement (seconds from the CLI's start): `{m['cli_command']}` timed "
             f"{m['cli_model']} during {m['cli_timing_s']}; the compare page asked for "
-            f"{m['page_model']} at {m['page_asked_at_s']}, showed 'another measurement is "
-            f"running': {m['page_showed_notice']}, 'waiting for another measurement to finish': "
-            f"{m['page_showed_waiting']}; it was timed during {m['page_timing_s']} and done at "
-            f"{m['page_finished_at_s']} -> "
+            f"{m['page_model']} at {m['page_asked_at_s']} (said it queued the jobs: "
+            f"{m['page_said_queued']}); the job said 'waiting for another measurement to finish': "
+            f"{m['job_said_waiting']} (the page's queue table showed it: "
+            f"{m['page_showed_waiting']}); the server's worker timed it during "
+            f"{m['page_timing_s']}; jobs {m['jobs']}; the page showed the queue empty at "
+            f"{m['page_emptied_queue_at_s']} -> "
             + (
                 "SERIALIZED: the page waited for the CLI's measurement"
                 if m["serialized"]
