@@ -13,7 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import tables
-from tests.test_app_compare import PAGE, TIMEOUT, _chart, _fake, _table, _values
+from tests.plotly_json import read_chart as _chart
+from tests.plotly_json import values as _values
+from tests.test_app_compare import PAGE, TIMEOUT, _fake, _table
 from zoo.store import MeasurementStore
 
 MACHINES = {  # machine -> (device name, CPU, latency factor)
