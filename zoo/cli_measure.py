@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
@@ -285,19 +286,10 @@ def _run_queued(args: argparse.Namespace, request: Any) -> int:
         )
         if ensure_worker(args.store) is not None:
             print("started a worker for this store", file=sys.stderr)
-        last: dict[int, str] = {}
-
-        def on_progress(current: list[Any]) -> None:
-            for job in current:
-                status = f"{job.state} {job.progress}".strip()
-                if last.get(job.id) != status:
-                    last[job.id] = status
-                    print(f"job {job.id} ({job.label}): {status}", file=sys.stderr)
-
         ended = wait_for(
             store,
             [job.id for job in submitted],
-            on_progress=None if args.no_progress else on_progress,
+            on_progress=None if args.no_progress else _progress_printer(),
         )
     results = [job.result for job in ended if job.state == "done" and job.result is not None]
     sys.stdout.write(format_measurements(results, args.format))
@@ -305,6 +297,22 @@ def _run_queued(args: argparse.Namespace, request: Any) -> int:
     for job in failed:
         print(f"error: job {job.id} ({job.label}) {job.state}: {job.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _progress_printer(on_node: bool = False) -> Callable[[list[Any]], None]:
+    """A progress callback for waiting on jobs: one stderr line per job whenever its state or
+    progress changes (``on_node``: with the node it runs on)."""
+    last: dict[int, str] = {}
+
+    def on_progress(current: list[Any]) -> None:
+        for job in current:
+            status = f"{job.state} {job.progress}".strip()
+            if last.get(job.id) != status:
+                last[job.id] = status
+                where = f" on {job.target}" if on_node else ""
+                print(f"job {job.id} ({job.label}){where}: {status}", file=sys.stderr)
+
+    return on_progress
 
 
 def _run_cluster(args: argparse.Namespace) -> int:
@@ -328,15 +336,6 @@ def _run_cluster(args: argparse.Namespace) -> int:
     parse_selector(selector)
     specs, protocol = _specs(args), _protocol(args)
     check_store_for_cluster(args.store)
-    last: dict[int, str] = {}
-
-    def on_progress(current: list[Any]) -> None:
-        for job in current:
-            status = f"{job.state} {job.progress}".strip()
-            if last.get(job.id) != status:
-                last[job.id] = status
-                print(f"job {job.id} ({job.label}) on {job.target}: {status}", file=sys.stderr)
-
     run = dispatch(
         args.store,
         specs,
@@ -344,7 +343,7 @@ def _run_cluster(args: argparse.Namespace) -> int:
         address=args.ray,
         selector=selector,
         group=args.group,
-        on_progress=None if args.no_progress else on_progress,
+        on_progress=None if args.no_progress else _progress_printer(on_node=True),
     )
     results = [j.result for j in run.jobs if j.state == "done" and j.result is not None]
     sys.stdout.write(format_measurements(results, args.format))
