@@ -6,7 +6,7 @@ PORT   ?= 8501
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench lint install install-test browser screenshots clean
+.PHONY: run test bench lint install install-test browser postgres screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,18 @@ browser:
 		  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) ; } || \
 		echo "note: chromium not installed; the browser test will be skipped"
 
-test: $(STAMP_TEST) browser
+# Debian's PostgreSQL server binaries for the shared-store tests (each test session starts its own
+# server on a free port of 127.0.0.1 and removes it; nothing here starts a server). Unlike the
+# browser, they are required: the store's contract runs against both backends.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		command -v apt-get >/dev/null 2>&1 && (apt-get install -y -q postgresql >/dev/null 2>&1 || \
+		  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1)) ; \
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		  { echo "error: PostgreSQL's server binaries are missing (apt-get install postgresql)"; exit 1; } ; \
+	fi
+
+test: $(STAMP_TEST) browser postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

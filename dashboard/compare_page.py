@@ -17,6 +17,12 @@ the URL as ``?cfg=``, ``dashboard.configs``) are a series of their own: exact MA
 latency once measured, and top-1 as the explorer's estimate with its leave-one-out error as a
 vertical bar; they join the Pareto front only if asked.
 
+A shared store (PostgreSQL) holds other machines' measurements too: the "Machine" choice shows one
+machine's points, or several overlaid with a colour per machine (``tables.overlay_frame``); the
+table and its CSV name the machine, device, CPU and host of every point. With such a store the
+chosen models can also be measured on every selected node of a Ray cluster (``_cluster_section``:
+``zoo.cluster``, in the background, followed through the jobs table).
+
 Where ``python -m zoo evaluate`` has stored evaluations on the user's own labelled folder, the y
 axis can show "top-1 on your data" for one folder instead of the published top-1
 (``tables.own_accuracy_reference``); the chart names the folder and its image count.
@@ -27,6 +33,7 @@ never loads it (a test checks this for the explorer page).
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -118,7 +125,7 @@ def render() -> None:
         queue_panel.start_worker(location)
     user_configs = _user_configs()
     reference, accuracy_column = _accuracy_axis(store, reference, view)
-    device, batch, precision, runtime, axis, overlay_on = _controls()
+    device, batch, precision, runtime, axis, overlay_on, stored = _controls(store)
 
     if store is not None:
         resolutions = {str(r.model): int(r.resolution_px) for r in _reference(view).itertuples()}
@@ -128,11 +135,14 @@ def render() -> None:
     seen = queue_panel.signature(store) if store is not None else ()
 
     any_runtime = runtime == tables.BEST_RUNTIME
-    rows = tables.for_runtime(
-        _matching(_measurement_dicts(store, device), batch, precision), runtime
-    )
-    measurements = _pick_series(rows, any_runtime)
-    frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
+    rows = tables.for_runtime(_matching(stored, batch, precision), runtime)
+    chosen_machines = _machine_choice(rows)
+    measurements = _pick_series(tables.of_machines(rows, chosen_machines[:1]), any_runtime)
+    overlaid = len(chosen_machines) > 1
+    if overlaid:  # each machine's largest series, a colour per machine
+        frame = tables.overlay_frame(reference, rows, chosen_machines, any_runtime=any_runtime)
+    else:
+        frame = tables.compare_frame(reference, measurements, any_runtime=any_runtime)
     user = configs.user_frame(user_configs, _config_latencies(user_configs, measurements))
     own_axis = accuracy_column != "top1_pct"
     n_measured = int(frame["latency_ms"].notna().sum()) + int(user["latency_ms"].notna().sum())
@@ -144,25 +154,35 @@ def render() -> None:
             "meanwhile; latency points replace it as they land (queue below)."
         )
     include_user = False
-    if user_configs and not own_axis:
+    if user_configs and not own_axis and not overlaid:
         include_user = st.toggle(
             "Include your configurations in the Pareto front",
             key=KEY + "user_pareto",
             help="Their top-1 is an estimate, not a published result: off by default.",
         )
     overlay = _published_gpu(view) if overlay_on else None
-    st.plotly_chart(
-        figures.compare_figure(
-            frame,
-            drawn,
-            overlay,
-            batch_size=batch,
-            accuracy_column=accuracy_column,
-            user=user,
-            user_in_pareto=include_user,
-        ),
-        key=KEY + "chart",
-    )
+    if overlaid:
+        st.plotly_chart(
+            figures.machines_figure(
+                frame, drawn, batch_size=batch, accuracy_column=accuracy_column
+            ),
+            key=KEY + "chart",
+        )
+        if user_configs:
+            st.caption("Your configurations are drawn when one machine is chosen.")
+    else:
+        st.plotly_chart(
+            figures.compare_figure(
+                frame,
+                drawn,
+                overlay,
+                batch_size=batch,
+                accuracy_column=accuracy_column,
+                user=user,
+                user_in_pareto=include_user,
+            ),
+            key=KEY + "chart",
+        )
     noisy = int((frame["quality"] == "noisy").sum()) + int((user["quality"] == "noisy").sum())
     if noisy:
         st.warning(
@@ -179,14 +199,16 @@ def render() -> None:
     protocols = _protocols(device, batch, precision, runtime)
     _your_configurations(store, user_configs, user, protocols)
     _measure_section(store, reference, frame, protocols, (device, batch, precision, runtime))
+    _cluster_section(store, reference, (device, batch, precision, runtime))
     _table_section(frame, store, device, view)
 
 
-def _controls() -> tuple[str, int, str, str, str, bool]:
-    """Device, batch, precision, runtime, x axis and the published overlay toggle."""
+def _controls(store) -> tuple[str, int, str, str, str, bool, list[dict]]:
+    """Device, batch, precision, runtime, x axis, the published overlay toggle, and the stored
+    measurements on the device (a shared store offers other machines' devices and runtimes)."""
     from zoo.protocol import PRECISIONS
 
-    devices = _devices()
+    devices = tables.device_choices(_devices(), store.devices() if store is not None else ())
     controls = st.columns([3, 1, 1, 1, 1, 2])
     with controls[0]:
         axis = st.radio(
@@ -202,6 +224,7 @@ def _controls() -> tuple[str, int, str, str, str, bool]:
         )
     with controls[1]:
         device = st.selectbox("Device", devices, key=KEY + "device")
+    stored = _measurement_dicts(store, device)
     with controls[2]:
         batch = st.selectbox("Batch", BATCH_SIZES, key=KEY + "batch")
     with controls[3]:
@@ -211,7 +234,7 @@ def _controls() -> tuple[str, int, str, str, str, bool]:
     with controls[4]:
         runtime = st.selectbox(
             "Runtime",
-            _runtimes(device),
+            tables.runtime_choices(_runtimes(device), stored),
             key=KEY + "runtime",
             help="The inference runtime the latency was measured with. 'best': per model the "
             "fastest runtime whose outputs matched eager PyTorch fp32's (the hover names it).",
@@ -223,7 +246,7 @@ def _controls() -> tuple[str, int, str, str, str, bool]:
             help="timm's RTX 4090 benchmark (AMP, large batches): 1000 / images per second. "
             "That is time per image inside a big batch, not batch-1 latency.",
         )
-    return device, batch, precision, runtime, axis, overlay_on
+    return device, batch, precision, runtime, axis, overlay_on, stored
 
 
 def _table_section(frame: pd.DataFrame, store, device: str, view: str) -> None:
@@ -300,6 +323,97 @@ def _pick_series(measurements: list[dict], any_runtime: bool = False) -> list[di
             key=KEY + "series",
         )
     return list(series[index][1])
+
+
+def _machine_choice(rows: list[dict]) -> list[str]:
+    """The machines whose points the chart shows (a shared store holds several): this machine
+    (or the one with the most models) unless others are chosen; several are overlaid."""
+    found = tables.machines(rows)
+    if len(found) < 2:
+        return [key for key, _ in found]
+    from zoo.environment import host_name, node_name
+
+    labels = dict(found)
+    try:
+        here = node_name() or host_name()
+    except ValueError:  # a bad EFFSCALE_NODE: measuring says so; here, just no default
+        here = ""
+    default = here if here in labels else found[0][0]
+    chosen = st.multiselect(
+        "Machine",
+        list(labels),
+        default=[default],
+        format_func=labels.__getitem__,
+        key=KEY + "machines",
+        help="The store holds measurements from several machines: one machine's points, or "
+        "several overlaid (a colour per machine, each machine's own protocol series).",
+    )
+    return chosen or [default]
+
+
+def _cluster_section(store, reference: pd.DataFrame, choice: tuple) -> None:
+    """Measure chosen models on every selected node of a Ray cluster: offered with a shared
+    (PostgreSQL) store only; started in the background (``zoo.cluster.start_dispatch``) and
+    followed here through its jobs."""
+    if store is None or store.path is not None:
+        return
+    from zoo.build import spec_from_timm
+    from zoo.jobs import jobs
+    from zoo.protocol import Protocol
+
+    device, batch, precision, runtime = choice
+    group_key = KEY + "ray_group"
+    with st.expander("Measure on a Ray cluster (each selected node)"):
+        st.caption(
+            "Each chosen model on each selected node, into this store; the chart's Machine "
+            "choice shows the nodes' points as they land (docs/scale-out.md)."
+        )
+        address = st.text_input(
+            "Ray head (HOST:PORT)",
+            value=os.environ.get("EFFSCALE_RAY", ""),
+            key=KEY + "ray_address",
+        )
+        selector = st.text_input(
+            "Nodes", value="all", key=KEY + "ray_nodes", help="all, or LABEL=VALUE"
+        )
+        models = st.multiselect("Models", list(reference["model"]), key=KEY + "ray_models")
+        if st.button("Measure on the cluster", key=KEY + "ray_start", disabled=not models):
+            try:
+                from zoo.cluster import start_dispatch
+
+                resolution_of = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
+                specs = [spec_from_timm(m, resolution=resolution_of.get(m)) for m in models]
+                protocol = Protocol(
+                    device=device,
+                    batch_size=batch,
+                    precision=precision,
+                    runtime="eager" if runtime == tables.BEST_RUNTIME else runtime,
+                )
+                st.session_state[group_key] = start_dispatch(
+                    store.location, specs, protocol, address=address, selector=selector
+                ).group
+            except ValueError as exc:  # ZooError: the address, the nodes, the store
+                st.error(str(exc))
+        group = st.session_state.get(group_key)
+        if group:
+            found = jobs(store, group=group)
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "job": j.id,
+                            "node": j.target,
+                            "model": j.label,
+                            "state": j.state,
+                            "detail": j.error or j.progress,
+                        }
+                        for j in found
+                    ],  # fmt: skip
+                    columns=["job", "node", "model", "state", "detail"],
+                ),
+                hide_index=True,
+                key=KEY + "ray_jobs",
+            )
 
 
 def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict]:

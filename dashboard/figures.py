@@ -672,6 +672,77 @@ def top5_figure(labels: Sequence[str], probabilities: Sequence[float], title: st
     return fig
 
 
+def machines_figure(
+    frame: pd.DataFrame,
+    axis: str = "latency",
+    *,
+    batch_size: int = 1,
+    accuracy_column: str = "top1_pct",
+) -> go.Figure:
+    """Several machines on one chart (``tables.overlay_frame``): a colour per machine, a marker
+    per model family, and each machine's Pareto front dotted in its colour. The hover names the
+    machine, its device and CPU, and the protocol."""
+    from dashboard.tables import MACHINE_COLUMN, pareto_mask
+
+    column, title = COMPARE_AXES[axis]
+    if axis == "latency":
+        title = "latency (ms, median, each machine; log scale)"
+        if batch_size != 1:
+            title = f"latency per batch of {batch_size} (ms, median, each machine; log scale)"
+    y = accuracy_column
+    points = frame[frame[column].notna() & frame[y].notna()]
+    symbols = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star", "hexagon")
+    family_symbol = {f: symbols[i % len(symbols)] for i, f in enumerate(points["family"].unique())}
+    fig = go.Figure()
+    for i, (machine, group) in enumerate(points.groupby(MACHINE_COLUMN, sort=False)):
+        colour = _PALETTE[i % len(_PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=group[column],
+                y=group[y],
+                mode="markers+text",
+                name=f"{machine} · {group['device'].iloc[0]}",
+                legendgroup=str(machine),
+                text=[_short(m) for m in group["model"]],
+                textposition="top center",
+                textfont={"size": 9, "color": colour},
+                hovertext=[
+                    f"<b>{machine}</b>: {r.device}; CPU {r.cpu_model}<br>"
+                    + _compare_hover(r, y != "top1_pct")
+                    for r in group.itertuples()
+                ],
+                hoverinfo="text",
+                marker={
+                    "size": 10,
+                    "color": colour,
+                    "symbol": [family_symbol[f] for f in group["family"]],
+                },
+            )
+        )
+        if len(group) >= 2:
+            front = group[pareto_mask(list(group[column]), list(group[y]))].sort_values(column)
+            fig.add_trace(
+                go.Scatter(
+                    x=front[column],
+                    y=front[y],
+                    mode="lines",
+                    name=f"{machine}: Pareto front",
+                    legendgroup=str(machine),
+                    showlegend=False,
+                    line={"color": colour, "dash": "dot", "shape": "hv"},
+                    hoverinfo="skip",
+                )
+            )
+    fig.update_layout(
+        height=480,
+        margin={"l": 50, "r": 10, "t": 30, "b": 40},
+        xaxis={"type": "log", "title": title},
+        yaxis_title="ImageNet top-1 (%)" if y == "top1_pct" else "top-1 on your data (%)",
+        legend={"orientation": "h", "y": -0.2, "title": {"text": "machine"}},
+    )
+    return fig
+
+
 __all__ = [
     "COMPARE_AXES",
     "FAMILY_COLOURS",
@@ -679,6 +750,7 @@ __all__ = [
     "compare_figure",
     "estimate_figure",
     "formula_figure",
+    "machines_figure",
     "network_extent",
     "network_figure",
     "top5_figure",

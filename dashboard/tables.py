@@ -229,6 +229,9 @@ MEASURED_COLUMNS: tuple[str, ...] = (
     "batch_size",
     "precision",
     "device",
+    "machine",
+    "cpu_model",
+    "host",
     "protocol",
     "measured_at",
     "quality",
@@ -525,6 +528,9 @@ def compare_frame(
         extra["batch_size"].append(m.get("batch_size"))
         extra["precision"].append(m.get("precision"))
         extra["device"].append(m.get("device_name") or m.get("device"))
+        extra["machine"].append(machine_of(m))
+        extra["cpu_model"].append(m.get("cpu_model"))
+        extra["host"].append(m.get("host") or None)
         extra["protocol"].append(protocol_label(m))
         extra["measured_at"].append(m.get("measured_at"))
         extra["quality"].append(m.get("quality") or None)
@@ -539,6 +545,104 @@ def compare_frame(
             frame.loc[frame.index[i], "macs_source"] = f"zoo ({m.get('macs_backend')})"
     # Extra columns of the reference (``own_accuracy_reference``) follow the compare columns.
     return frame[[*COMPARE_COLUMNS, *(c for c in frame.columns if c not in COMPARE_COLUMNS)]]
+
+
+# --------------------------------------------------------------------------- machines
+
+#: The compare table's column that names the machine of each point (a shared store holds many).
+MACHINE_COLUMN = "machine"
+
+
+def machine_of(m: Mapping[str, object]) -> str:
+    """The machine a measurement was taken on, as the compare page names it: the cluster node's
+    name, else the host name, else (rows from before hosts were recorded) the device's name.
+
+    >>> machine_of({"node": "n-a", "host": "vm"}), machine_of({"host": "vm"})
+    ('n-a', 'vm')
+    >>> machine_of({"device_name": "Intel(R) Xeon(R) CPU"})
+    'Intel(R) Xeon(R) CPU'
+    """
+    return str(m.get("node") or m.get("host") or m.get("device_name") or m.get("device") or "?")
+
+
+def machines(measurements: Iterable[Mapping[str, object]]) -> list[tuple[str, str]]:
+    """The machines among ``measurements`` as (machine, label): the one with the most models
+    first, then by name. The label names its device and how many models it has.
+
+    >>> machines([{"host": "a", "model": "m1", "device_name": "CPU X"},
+    ...           {"host": "b", "model": "m1", "device_name": "T4"},
+    ...           {"host": "b", "model": "m2", "device_name": "T4"}])
+    [('b', 'b · T4 (2 models)'), ('a', 'a · CPU X (1 model)')]
+    """
+    models: dict[str, set[str]] = {}
+    devices: dict[str, str] = {}
+    for m in measurements:
+        key = machine_of(m)
+        models.setdefault(key, set()).add(str(m.get("model")))
+        devices.setdefault(key, str(m.get("device_name") or m.get("device") or ""))
+    ordered = sorted(models, key=lambda k: (-len(models[k]), k))
+    return [
+        (
+            key,
+            f"{key}{' · ' + devices[key] if devices[key] and devices[key] != key else ''} "
+            f"({len(models[key])} model{'s' if len(models[key]) != 1 else ''})",
+        )
+        for key in ordered
+    ]
+
+
+def device_choices(here: Sequence[str], stored: Iterable[str]) -> tuple[str, ...]:
+    """The compare page's devices: this machine's, then the device kinds other machines'
+    measurements in the store were taken on (``cuda:1`` counts as ``cuda``).
+
+    >>> device_choices(("cpu",), ["cpu", "cuda:0", "cuda:1"])
+    ('cpu', 'cuda')
+    """
+    kinds = ("cuda" if str(d).startswith("cuda") else str(d) for d in stored)
+    return tuple(dict.fromkeys([*here, *kinds]))
+
+
+def runtime_choices(
+    here: Sequence[str], measurements: Iterable[Mapping[str, object]]
+) -> tuple[str, ...]:
+    """The runtime choices: this machine's, then those of stored measurements (another machine
+    may have measured one that is not installed here, TensorRT on a GPU node).
+
+    >>> runtime_choices(("best", "eager"), [{"runtime": "tensorrt"}, {"runtime": "eager"}])
+    ('best', 'eager', 'tensorrt')
+    """
+    return tuple(dict.fromkeys([*here, *(str(m.get("runtime", "eager")) for m in measurements)]))
+
+
+def of_machines(
+    measurements: Iterable[Mapping[str, object]], chosen: Iterable[str]
+) -> list[Mapping[str, object]]:
+    """The measurements taken on the ``chosen`` machines (``machine_of``)."""
+    wanted = set(chosen)
+    return [m for m in measurements if machine_of(m) in wanted]
+
+
+def overlay_frame(
+    reference: pd.DataFrame,
+    measurements: Iterable[Mapping[str, object]],
+    chosen: Sequence[str],
+    *,
+    any_runtime: bool = False,
+) -> pd.DataFrame:
+    """The chosen machines side by side: per machine its largest series (``split_series``: one
+    protocol on one machine, never a mix), joined with the reference like ``compare_frame``,
+    measured rows only, stacked in the order chosen. ``machine`` says whose each row is."""
+    measurements = list(measurements)
+    frames = []
+    for machine in chosen:
+        series = split_series(of_machines(measurements, [machine]), any_runtime=any_runtime)
+        if not series:
+            continue
+        frame = compare_frame(reference, series[0][1], any_runtime=any_runtime)
+        frames.append(frame[frame["latency_ms"].notna()])
+    if not frames:
+        return compare_frame(reference, [], any_runtime=any_runtime).iloc[0:0]
+    return pd.concat(frames, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- your own data
@@ -728,7 +832,14 @@ __all__ = [
     "own_accuracy_reference",
     "pareto_mask",
     "BEST_RUNTIME",
+    "MACHINE_COLUMN",
+    "device_choices",
     "for_runtime",
+    "machine_of",
+    "machines",
+    "of_machines",
+    "overlay_frame",
+    "runtime_choices",
     "protocol_label",
     "series_key",
     "split_series",

@@ -28,3 +28,27 @@ def no_hub_cache(tmp_path_factory):
 
         clear_cache()  # nothing loaded under another environment
         yield
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for this test session (``tests.pgserver``): 127.0.0.1 only,
+    started on first use, stopped and removed at the end. Missing server binaries fail the
+    test, loudly: ``make test`` installs them."""
+    from tests.pgserver import start_server
+
+    try:
+        server = start_server()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path) -> str:
+    """Where a store of each backend goes: a new SQLite file, or a new, empty database on the
+    session's PostgreSQL server. The store's contract tests run against both."""
+    if request.param == "sqlite":
+        return str(tmp_path / "m.sqlite")
+    return request.getfixturevalue("postgres_server").create_database()

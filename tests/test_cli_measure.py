@@ -63,6 +63,36 @@ def test_bad_input_is_one_line_exit_2_nothing_stored(capsys, tmp_path, argv, exp
     assert nothing_stored(store)
 
 
+SHARED = "postgresql://zoo@127.0.0.1:1/zoo"  # checked, never reached: nothing listens on port 1
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--nodes", "gpu=t4"], "--nodes applies to --ray"),
+        (["--ray", "somewhere"], "Ray address 'somewhere' is not usable: accepted HOST:PORT"),
+        (["--ray", "127.0.0.1:1", "--nodes", "gpu"], "accepted all, or LABEL=VALUE"),
+        (["--ray", "127.0.0.1:1", "--nodes", "gpu=t 4"], "accepted all, or LABEL=VALUE"),
+        (["--ray", "127.0.0.1:1", "--queue"], "cannot be combined with --queue"),
+        (["--ray", "127.0.0.1:1", "--remeasure"], "cannot be combined with --remeasure"),
+        (["--ray", "127.0.0.1:1", "--store", "x.sqlite"], "needs a store every node can reach"),
+        (
+            ["--ray", "127.0.0.1:1", "--store", SHARED.replace("zoo@", "zoo:pw@")],
+            "carries a password",
+        ),
+        (
+            ["--ray", "127.0.0.1:1", "--store", SHARED],
+            "cannot reach the Ray cluster at 127.0.0.1:1",
+        ),
+    ],
+)
+def test_bad_cluster_requests_are_one_line_exit_2_nothing_stored(capsys, tmp_path, argv, expected):
+    status, out, err = run(capsys, "measure", "--variant", "b0", *QUICK, *argv)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: ") and expected in err, err
+    assert ":pw@" not in err
+
+
 def test_argparse_errors_are_exit_2(capsys, tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["measure", "--variant", "b0", "--batch-size", "two"])

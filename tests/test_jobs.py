@@ -1,7 +1,8 @@
 """The job queue: requests outlive the page; one worker per store; leases, not guesses.
 
 Stand-in measurements (``zoo.measure.measure_isolated`` replaced by a stub in this process) test
-the queue's logic quickly; the kill test runs real workers and real (tiny) measurements.
+the queue's logic quickly; the kill test runs real workers and real (tiny) measurements. Every
+test runs against both backends (``store_location``: SQLite, a real PostgreSQL server).
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import pytest
 import zoo.measure
 from tests.fakes import kill_group, start_group
 from zoo.build import spec_from_phi, spec_from_variant
+from zoo.db import is_url
 from zoo.errors import ZooError
 from zoo.jobs import (
     cancel,
     claim,
+    fail_jobs,
     finish,
     get_job,
     heartbeat,
@@ -56,10 +59,10 @@ def stub_result(seconds: float = 0.0):
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch, store_location):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     monkeypatch.setattr(zoo.measure, "QUIET_WAIT_S", 0.0)
-    with MeasurementStore(tmp_path / "m.sqlite") as opened:
+    with MeasurementStore(store_location) as opened:
         yield opened
 
 
@@ -115,11 +118,11 @@ def test_the_worker_runs_the_queue_and_a_result_is_never_measured_twice(store, m
     monkeypatch.setattr(zoo.measure, "measure_isolated", stub)
     specs = [spec_from_phi(-3.0), spec_from_phi(-2.0)]
     enqueue(store, specs, QUICK, requested_by="test")
-    assert serve(str(store.path), once=True) == 2
+    assert serve(store.location, once=True) == 2
     assert [j.state for j in jobs(store)] == ["done", "done"]
     assert all(j.result is not None and not j.result.from_store for j in jobs(store))
     enqueue(store, specs, QUICK)  # the same again: served from the store
-    serve(str(store.path), once=True)
+    serve(store.location, once=True)
     assert stub.calls == [specs[0].model, specs[1].model]
     assert all(j.result.from_store for j in jobs(store)[:2])
 
@@ -138,8 +141,9 @@ def test_a_failing_measurement_fails_its_job_with_the_reason(store, monkeypatch)
     job = submit(store, spec_from_phi(-3.0), QUICK)
     assert run_job(store, claim(store, "w"), "w") == "failed"
     assert "WorkerDied" in get_job(store, job.id).error
-    conn = sqlite3.connect(store.path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if store.path is not None:
+        conn = sqlite3.connect(store.path)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_cancelling_a_running_job_stops_its_measurement(store, monkeypatch):
@@ -158,23 +162,23 @@ def test_one_worker_per_store(store, monkeypatch):
     monkeypatch.setattr(zoo.measure, "measure_isolated", stub_result(seconds=0.5))
     submit(store, spec_from_phi(-3.0), QUICK)
     results: list[int] = []
-    first = threading.Thread(target=lambda: results.append(serve(str(store.path), once=True)))
+    first = threading.Thread(target=lambda: results.append(serve(store.location, once=True)))
     first.start()
     time.sleep(0.2)
     messages: list[str] = []
-    assert serve(str(store.path), once=True, say=messages.append) == 0
+    assert serve(store.location, once=True, say=messages.append) == 0
     first.join()
     assert results == [1] and "another worker already serves" in messages[0]
 
 
-def _worker(store: Path, env: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "zoo", "worker", "--store", str(store), "--idle-exit", "2"]
+def _worker(store: str, env: dict[str, str]) -> subprocess.Popen:
+    command = [sys.executable, "-m", "zoo", "worker", "--store", store, "--idle-exit", "2"]
     return start_group(command, ROOT, env)
 
 
 @pytest.mark.slow
-def test_a_killed_worker_leaves_a_queue_the_next_one_finishes(tmp_path):
-    path = tmp_path / "m.sqlite"
+def test_a_killed_worker_leaves_a_queue_the_next_one_finishes(tmp_path, store_location):
+    path = store_location
     env = {**os.environ, "EFFSCALE_LOCK": str(tmp_path / "lock"), "EFFSCALE_JOB_LEASE_S": "3",
            "EFFSCALE_QUIET_WAIT_S": "0", "HF_HUB_OFFLINE": "1"}  # fmt: skip
     specs = [spec_from_phi(phi) for phi in (-3.0, -2.8, -2.6, -2.4)]
@@ -199,12 +203,41 @@ def test_a_killed_worker_leaves_a_queue_the_next_one_finishes(tmp_path):
     finally:
         if second.poll() is None:
             kill_group(second)
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
+    if not is_url(path):
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
     with MeasurementStore(path) as store:
         ended = {j.id: j for j in jobs(store)}
         rows = store.rows()
     assert [ended[j.id].state for j in submitted] == ["done"] * 4  # no job lost
     assert ended[submitted[1].id].attempts == 2  # taken again after the lease lapsed
     assert len(rows) == 4 and len({m.model for m in rows}) == 4  # none measured twice
+
+
+def test_targeted_jobs_go_to_their_node_only(store):
+    """A cluster node's worker takes its own jobs only; the store's worker never takes them."""
+    mine = submit(store, spec_from_phi(-3.0), QUICK, target="node-a")
+    theirs = submit(store, spec_from_phi(-3.0), QUICK, target="node-b")
+    anyone = submit(store, spec_from_phi(-2.0), QUICK)
+    assert len({mine.id, theirs.id, anyone.id}) == 3  # the same request on two nodes: two jobs
+    assert submit(store, spec_from_phi(-3.0), QUICK, target="node-a").id == mine.id
+    assert claim(store, "a", target="node-a", exclusive=True).id == mine.id
+    assert claim(store, "a", target="node-a", exclusive=True) is None  # never the untargeted
+    assert claim(store, "w").id == anyone.id  # the store's worker: untargeted only
+    assert claim(store, "w") is None
+    assert claim(store, "b", target="node-b", exclusive=True).id == theirs.id
+
+
+def test_jobs_of_a_gone_worker_are_failed_with_the_reason(store):
+    finished = submit(store, spec_from_phi(-3.0), QUICK, target="n")
+    running = submit(store, spec_from_phi(-2.0), QUICK, target="n")
+    queued = submit(store, spec_from_phi(-1.0), QUICK, target="n")
+    assert claim(store, "w", target="n", exclusive=True).id == finished.id  # the oldest first
+    finish(store, finished.id, "w", "done")
+    assert claim(store, "w", target="n", exclusive=True).id == running.id
+    assert fail_jobs(store, [finished.id, running.id, queued.id], "node n died") == 2
+    states = [get_job(store, j.id).state for j in (finished, running, queued)]
+    assert states == ["done", "failed", "failed"]  # what had ended keeps its end
+    assert get_job(store, running.id).error == "node n died"
+    assert fail_jobs(store, [], "nothing") == 0

@@ -1,4 +1,6 @@
-"""zoo.store: the SQLite measurement store (keys, export, concurrency, crash safety)."""
+"""zoo.store: the measurement store's contract (keys, export, concurrency, crash safety), run
+against both backends (``store_location``: a new SQLite file, a new database on a real PostgreSQL
+server); what only SQLite has (WAL, file modes, the version-1 migration) stays SQLite-only."""
 
 import contextlib
 import csv
@@ -20,6 +22,7 @@ from tests.fakes import fake_measurement as fake
 from tests.fakes import group_alive, start_group
 from zoo import ZooError
 from zoo.build import spec_from_phi, spec_from_variant
+from zoo.db import is_url
 from zoo.paths import default_store_path
 from zoo.protocol import Protocol
 from zoo.store import SCHEMA_VERSION, MeasurementStore
@@ -27,8 +30,8 @@ from zoo.store import SCHEMA_VERSION, MeasurementStore
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_put_get_roundtrip_and_unique_key(tmp_path):
-    with MeasurementStore(tmp_path / "m.sqlite") as store:
+def test_put_get_roundtrip_and_unique_key(store_location):
+    with MeasurementStore(store_location) as store:
         spec = spec_from_variant("b0")
         protocol = Protocol(device="cpu")
         assert store.get(spec, protocol, "env1") is None
@@ -43,8 +46,8 @@ def test_put_get_roundtrip_and_unique_key(tmp_path):
         assert store.get(spec, protocol, "env1").latency_ms_median == 9.0
 
 
-def test_rows_filter_by_device(tmp_path):
-    with MeasurementStore(tmp_path / "m.sqlite") as store:
+def test_rows_filter_by_device(store_location):
+    with MeasurementStore(store_location) as store:
         store.put(fake())
         store.put(fake(device="cuda:0", precision="bf16"))
         store.put(fake(device="cuda:1"))
@@ -52,10 +55,11 @@ def test_rows_filter_by_device(tmp_path):
         assert [m.device for m in store.rows("cuda")] == ["cuda:0", "cuda:1"]
         assert [m.device for m in store.rows("cuda:1")] == ["cuda:1"]
         assert len(store.rows()) == 3 and all(m.from_store for m in store.rows())
+        assert store.devices() == ["cpu", "cuda:0", "cuda:1"]
 
 
-def test_export_csv_and_json(tmp_path):
-    with MeasurementStore(tmp_path / "m.sqlite") as store:
+def test_export_csv_and_json(store_location):
+    with MeasurementStore(store_location) as store:
         store.put(fake())
         store.put(fake(model="resnet50", resolution=288))
         records = json.loads(store.export("json"))
@@ -78,6 +82,13 @@ def test_schema_and_wal(tmp_path):
     conn.close()
     with pytest.raises(ZooError, match="schema version 99"):
         MeasurementStore(path)
+
+
+def test_a_newer_schema_version_is_refused(store_location):
+    with MeasurementStore(store_location) as store:
+        store.db.execute("UPDATE schema_version SET version = 99")
+    with pytest.raises(ZooError, match="schema version 99, newer"):
+        MeasurementStore(store_location)
 
 
 def test_unusable_location_is_a_clear_error(tmp_path):
@@ -125,11 +136,11 @@ store.close()
 """
 
 
-def test_concurrent_readers_and_writers_do_not_corrupt(tmp_path):
-    path = tmp_path / "m.sqlite"
+def test_concurrent_readers_and_writers_do_not_corrupt(store_location):
+    path = store_location
     MeasurementStore(path).close()
     count = 150
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(count)], cwd=ROOT)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, path, str(count)], cwd=ROOT)
     store = MeasurementStore(path)
     seen: list[list[int]] = [[], []]
     errors: list[BaseException] = []
@@ -165,15 +176,25 @@ def test_concurrent_readers_and_writers_do_not_corrupt(tmp_path):
     assert not errors
     for counts in seen:  # each reader saw the table only grow, one committed row at a time
         assert counts and counts == sorted(counts) and counts[-1] <= count + 50
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == count + 50
-    conn.close()
+    if not is_url(path):
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
+    assert store.db.execute("SELECT COUNT(*) FROM measurements") == [(count + 50,)]
     store.close()
 
 
-def _row_models(path: Path) -> list[str]:
-    conn = sqlite3.connect(path, timeout=30)
+def _row_models(location: str) -> list[str]:
+    """The models stored so far, read without making a store where there is none yet."""
+    if is_url(location):
+        import psycopg
+
+        with psycopg.connect(location) as conn:
+            try:
+                return [r[0] for r in conn.execute("SELECT model FROM measurements ORDER BY id")]
+            except psycopg.errors.UndefinedTable:
+                return []
+    conn = sqlite3.connect(location, timeout=30)
     try:
         return [r[0] for r in conn.execute("SELECT model FROM measurements ORDER BY id")]
     except sqlite3.OperationalError:  # the table does not exist yet
@@ -182,12 +203,12 @@ def _row_models(path: Path) -> list[str]:
         conn.close()
 
 
-def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(tmp_path):
-    path = tmp_path / "m.sqlite"
+def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(store_location):
+    path = store_location
     phis = ["-3", "-2.75", "-2.5", "-2.25"]
     command = [
         sys.executable, "-m", "zoo", "measure", "--phi", *phis, "--device", "cpu",
-        "--iters", "2", "--warmup", "0", "--store", str(path), "--format", "json",
+        "--iters", "2", "--warmup", "0", "--store", path, "--format", "json",
         "--no-progress",
     ]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -207,9 +228,10 @@ def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
+    if not is_url(path):
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        conn.close()
     done = _row_models(path)
     assert 1 <= len(done) < len(phis)
     assert len(done) == len(set(done))  # each finished row exactly once
@@ -223,10 +245,10 @@ def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(tmp_path):
     assert sorted(_row_models(path)) == sorted(expected)
 
 
-def test_another_protocol_never_replaces_a_measurement(tmp_path):
+def test_another_protocol_never_replaces_a_measurement(store_location):
     # Hardening finding 7: a 1-thread, 1-iteration run replaced a proper point (schema 1 keyed
     # rows on batch, precision, channels_last and device only).
-    with MeasurementStore(tmp_path / "m.sqlite") as store:
+    with MeasurementStore(store_location) as store:
         store.put(fake())
         store.put(fake(latency_ms_median=99.0, max_iters=1, min_iters=1))
         store.put(fake(latency_ms_median=98.0, threads=1))
@@ -269,10 +291,10 @@ def test_a_version_1_store_is_migrated_keeping_every_row(tmp_path):
 # --- evaluations (schema 3) -------------------------------------------------------------------
 
 
-def test_evaluations_round_trip_and_replace_on_the_same_data(tmp_path):
+def test_evaluations_round_trip_and_replace_on_the_same_data(store_location):
     from tests.fakes import fake_evaluation
 
-    with MeasurementStore(tmp_path / "m.sqlite") as store:
+    with MeasurementStore(store_location) as store:
         assert store.evaluations() == []
         store.put_evaluation(fake_evaluation())
         store.put_evaluation(fake_evaluation("tf_efficientnet_lite1", input_px=240))
@@ -292,26 +314,24 @@ def test_evaluations_round_trip_and_replace_on_the_same_data(tmp_path):
         assert store.rows() == []  # measurements untouched
 
 
-def test_a_partial_evaluation_is_never_stored(tmp_path):
+def test_a_partial_evaluation_is_never_stored(store_location):
     from tests.fakes import fake_evaluation
 
-    with MeasurementStore(tmp_path / "m.sqlite") as store:
+    with MeasurementStore(store_location) as store:
         with pytest.raises(ZooError, match="interrupted .* never stored"):
             store.put_evaluation(fake_evaluation(complete=False))
         assert store.evaluations() == []
 
 
-def test_damaged_evaluation_records_are_skipped_and_counted(tmp_path):
+def test_damaged_evaluation_records_are_skipped_and_counted(store_location):
     from tests.fakes import fake_evaluation
 
-    path = tmp_path / "m.sqlite"
+    path = store_location
     with MeasurementStore(path) as store:
         store.put_evaluation(fake_evaluation())
         store.put_evaluation(fake_evaluation("resnet50"))
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE evaluations SET record = '{\"model\": 1}' WHERE id = 1")
-    conn.commit()
-    conn.close()
+        # damaged by someone else, not through the store
+        store.db.execute("UPDATE evaluations SET record = '{\"model\": 1}' WHERE id = 1")
     with MeasurementStore(path) as store:
         assert [e.model for e in store.evaluations()] == ["resnet50"]
         assert store.damaged_evaluations == 1

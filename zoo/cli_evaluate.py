@@ -30,6 +30,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from zoo.db import STORE_HELP
 from zoo.errors import ZooError
 from zoo.evaluate import DEFAULT_BATCH_SIZE, RUNTIMES, check_runtime
 from zoo.evaluation import Evaluation
@@ -125,7 +126,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "--store",
         default=None,
         metavar="PATH",
-        help="SQLite store (default $EFFSCALE_STORE or the per-user data folder)",
+        help=STORE_HELP,
     )
     parser.add_argument("--no-store", action="store_true", help="do not store the results")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from zoo.db import STORE_HELP as _STORE_HELP
 from zoo.errors import ZooError
 from zoo.jobs import JOB_STATES, cancel, jobs
 from zoo.jsontext import strict_dumps
@@ -18,8 +19,6 @@ from zoo.store import MeasurementStore
 from zoo.worker import serve
 
 __all__ = ["add_parsers"]
-
-_STORE_HELP = "a store path, or postgresql://user@host:port/db (default $EFFSCALE_STORE)"
 
 
 def add_parsers(subparsers: Any) -> None:

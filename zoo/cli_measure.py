@@ -5,16 +5,21 @@
 stored result) and prints a table, JSON or CSV on stdout; a progress bar goes to stderr for
 sweeps. Everything is validated before anything runs: bad input prints one line, exits with
 status 2 and stores nothing. ``export`` dumps the whole store as CSV or JSON.
+
+``--ray ADDRESS [--nodes all|LABEL=VALUE]`` measures on each selected node of a Ray cluster
+instead, into a shared PostgreSQL store (``zoo.cluster``; docs/scale-out.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
 from zoo.build import ModelSpec, spec_from_phi, spec_from_timm, spec_from_variant
+from zoo.db import STORE_HELP
 from zoo.errors import ZooError
 from zoo.measure import plan, run_plan, sweep_best
 from zoo.protocol import RUNTIME_CHOICES, Measurement, MeasurementError, Protocol
@@ -114,24 +119,28 @@ def add_parsers(subparsers: Any) -> None:
         help="submit the measurements as jobs to the store's worker (started if none serves "
         "the store) and wait for them, instead of measuring in this process",
     )
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.add_argument(
-        "--store",
+        "--ray",
         default=None,
-        metavar="PATH",
-        help="SQLite store (default $EFFSCALE_STORE or the per-user data folder)",
+        metavar="ADDRESS",
+        help="measure on each selected node of the Ray cluster at ADDRESS (HOST:PORT of its "
+        "head, or auto) into a shared PostgreSQL --store; see docs/scale-out.md",
     )
+    p.add_argument(
+        "--nodes",
+        default=None,
+        metavar="all|LABEL=VALUE",
+        help="with --ray: every alive node (default), or those with this Ray node label",
+    )
+    p.add_argument("--group", default="cli-ray", help=argparse.SUPPRESS)  # the jobs' group
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--store", default=None, metavar="STORE", help=STORE_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(handler=run_measure)
 
     e = subparsers.add_parser("export", help="dump the measurement store as CSV or JSON")
     e.add_argument("--format", choices=("csv", "json"), default="csv")
-    e.add_argument(
-        "--store",
-        default=None,
-        metavar="PATH",
-        help="SQLite store (default $EFFSCALE_STORE or the per-user data folder)",
-    )
+    e.add_argument("--store", default=None, metavar="STORE", help=STORE_HELP)
     e.set_defaults(handler=run_export)
 
 
@@ -177,6 +186,8 @@ def run_measure(args: argparse.Namespace) -> int:
         raise ZooError(
             f"runtime {args.runtime!r} is not supported: accepted {', '.join(RUNTIME_CHOICES)}"
         )
+    if args.ray is not None or args.nodes is not None:
+        return _run_cluster(args)
     # Validate everything (protocol, device, memory) before the store is even opened: bad input
     # stores nothing.
     request = plan(_specs(args), _protocol(args))
@@ -275,19 +286,10 @@ def _run_queued(args: argparse.Namespace, request: Any) -> int:
         )
         if ensure_worker(args.store) is not None:
             print("started a worker for this store", file=sys.stderr)
-        last: dict[int, str] = {}
-
-        def on_progress(current: list[Any]) -> None:
-            for job in current:
-                status = f"{job.state} {job.progress}".strip()
-                if last.get(job.id) != status:
-                    last[job.id] = status
-                    print(f"job {job.id} ({job.label}): {status}", file=sys.stderr)
-
         ended = wait_for(
             store,
             [job.id for job in submitted],
-            on_progress=None if args.no_progress else on_progress,
+            on_progress=None if args.no_progress else _progress_printer(),
         )
     results = [job.result for job in ended if job.state == "done" and job.result is not None]
     sys.stdout.write(format_measurements(results, args.format))
@@ -295,3 +297,59 @@ def _run_queued(args: argparse.Namespace, request: Any) -> int:
     for job in failed:
         print(f"error: job {job.id} ({job.label}) {job.state}: {job.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _progress_printer(on_node: bool = False) -> Callable[[list[Any]], None]:
+    """A progress callback for waiting on jobs: one stderr line per job whenever its state or
+    progress changes (``on_node``: with the node it runs on)."""
+    last: dict[int, str] = {}
+
+    def on_progress(current: list[Any]) -> None:
+        for job in current:
+            status = f"{job.state} {job.progress}".strip()
+            if last.get(job.id) != status:
+                last[job.id] = status
+                where = f" on {job.target}" if on_node else ""
+                print(f"job {job.id} ({job.label}){where}: {status}", file=sys.stderr)
+
+    return on_progress
+
+
+def _run_cluster(args: argparse.Namespace) -> int:
+    """Each model on each selected node of the Ray cluster (``zoo.cluster.dispatch``); the
+    results printed like ``measure``'s, per node, and each failed job's reason on stderr. The
+    protocol is checked here and resolved on each node (``auto`` is the node's GPU, if any)."""
+    from zoo.cluster import check_address, check_store_for_cluster, dispatch, parse_selector
+
+    if args.ray is None:
+        raise ZooError("--nodes applies to --ray: accepted --ray ADDRESS --nodes all|LABEL=VALUE")
+    conflicts = [name for name in ("queue", "remeasure") if getattr(args, name)]
+    if args.runtime == "best":
+        conflicts.append("runtime best")
+    if conflicts:
+        raise ZooError(
+            f"--ray cannot be combined with --{conflicts[0]}: accepted one runtime per cluster "
+            "run (eager, compile, onnxruntime, openvino, tensorrt), stored results reused"
+        )
+    check_address(args.ray)
+    selector = args.nodes or "all"
+    parse_selector(selector)
+    specs, protocol = _specs(args), _protocol(args)
+    check_store_for_cluster(args.store)
+    run = dispatch(
+        args.store,
+        specs,
+        protocol,
+        address=args.ray,
+        selector=selector,
+        group=args.group,
+        on_progress=None if args.no_progress else _progress_printer(on_node=True),
+    )
+    results = [j.result for j in run.jobs if j.state == "done" and j.result is not None]
+    sys.stdout.write(format_measurements(results, args.format))
+    for job in run.failed:
+        print(
+            f"error: job {job.id} ({job.label}) on {job.target} {job.state}: {job.error}",
+            file=sys.stderr,
+        )
+    return 1 if run.failed else 0

@@ -4,28 +4,71 @@ once.
 
 The store (``zoo.store.open_database``) takes what ``--store`` / ``EFFSCALE_STORE`` give: a file
 path (or nothing: the per-user default) for SQLite (``zoo.db_sqlite``), or a URL
-``postgresql://user@host:port/dbname`` for PostgreSQL (``zoo.db_postgres``). SQL is written with ``?`` placeholders and ``{id}`` / ``{float}`` in table
-definitions; each backend turns them into its own. What differs beyond that is said by the
-backend: how a write transaction starts (SQLite takes the write lock at once, ``BEGIN
-IMMEDIATE``), how a row is taken without waiting for another taker (PostgreSQL's ``FOR UPDATE
-SKIP LOCKED``), and the lock that lets one job worker serve a store (a file lock beside the
-SQLite file; a PostgreSQL advisory lock).
+``postgresql://user@host:port/dbname`` for PostgreSQL (``zoo.db_postgres``). SQL is written with
+``?`` placeholders and ``{id}`` / ``{float}`` in table definitions; each backend turns them into
+its own. What differs beyond that is said by the backend: how a write transaction starts (SQLite
+takes the write lock at once, ``BEGIN IMMEDIATE``), how a row is taken without waiting for
+another taker (PostgreSQL's ``FOR UPDATE SKIP LOCKED``), how creating the schema is serialized
+between processes (``serialize``), and the lock that lets one job worker serve a store (a file
+lock beside the SQLite file; a PostgreSQL advisory lock).
 
-A store URL is validated here, at the boundary, and never printed with its password:
-``printable`` is what messages show.
+A store URL is validated here, at the boundary (``check_postgres_url``), and never printed with
+its password: ``printable`` is what messages show. The password itself belongs in the
+environment (``PGPASSWORD``) or a pgpass file, where libpq finds it; results never carry the URL.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
+import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-__all__ = ["POSTGRES_SCHEMES", "Database", "is_url", "redact"]
+from zoo.errors import ZooError
+
+__all__ = [
+    "POSTGRES_SCHEMES",
+    "POSTGRES_URL_FORM",
+    "STORE_HELP",
+    "Database",
+    "DuplicateKey",
+    "check_postgres_url",
+    "is_url",
+    "redact",
+]
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+#: What a store URL looks like, for messages.
+POSTGRES_URL_FORM = (
+    "postgresql://USER@HOST[:PORT]/DBNAME (the password from PGPASSWORD or ~/.pgpass), or a file "
+    "path for an SQLite store"
+)
+#: ``--store``'s help, for every command that takes one.
+STORE_HELP = (
+    "an SQLite file path, or postgresql://USER@HOST[:PORT]/DBNAME for a shared store (the "
+    "password from PGPASSWORD or ~/.pgpass); default $EFFSCALE_STORE, else the per-user file"
+)
+#: libpq connection parameters a store URL may carry in its query string. Not ``password``: a
+#: password in a query string ends up in logs and shell histories like one in the netloc, and is
+#: not redacted by ``redact``.
+URL_PARAMETERS = (
+    "application_name",
+    "connect_timeout",
+    "options",
+    "passfile",
+    "sslcert",
+    "sslkey",
+    "sslmode",
+    "sslrootcert",
+    "target_session_attrs",
+)
+
+
+class DuplicateKey(ZooError):
+    """A write that would break a unique key (another writer got there first): the caller reads
+    what is there instead."""
 
 
 def is_url(location: object) -> bool:
@@ -38,12 +81,67 @@ def redact(url: str) -> str:
 
     >>> redact("postgresql://me:secret@db.example:5432/zoo")
     'postgresql://me:***@db.example:5432/zoo'
+    >>> redact("postgresql://me:p@ss@[::1/zoo")  # not even a URL: still no password
+    'postgresql://me:***@[::1/zoo'
     """
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return re.sub(r"(//[^/?#]*?:)[^/?#]*@", r"\1***@", url, count=1)
+    if password is None:
         return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+
+def check_postgres_url(url: str) -> str:
+    """``url`` if it names a PostgreSQL database completely (scheme, host, a port number if any,
+    the database name; only known libpq parameters), else a one-line ``ZooError`` naming what
+    is accepted.
+
+    >>> check_postgres_url("postgresql://zoo@db.example:5432/effscale")
+    'postgresql://zoo@db.example:5432/effscale'
+    >>> check_postgres_url("postgresql://db.example:54x/effscale")
+    Traceback (most recent call last):
+    ...
+    zoo.errors.ZooError: store postgresql://db.example:54x/effscale is not usable: the port is not a number from 1 to 65535; accepted: postgresql://USER@HOST[:PORT]/DBNAME (the password from PGPASSWORD or ~/.pgpass), or a file path for an SQLite store
+    """
+
+    def refuse(what: str) -> ZooError:
+        return ZooError(f"store {redact(url)} is not usable: {what}; accepted: {POSTGRES_URL_FORM}")
+
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # a bracket without its partner, ...
+        raise refuse(f"it is not a URL ({exc})") from None
+    if parts.scheme.lower() not in POSTGRES_SCHEMES:
+        raise refuse(f"the scheme {parts.scheme!r} is not supported (only PostgreSQL servers are)")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise refuse("the port is not a number from 1 to 65535")
+    if not parts.hostname:
+        raise refuse("the host is missing")
+    database = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not database or "/" in database:
+        raise refuse("the database name is missing" if not database else "the path is not a name")
+    if parts.fragment:
+        raise refuse("a #fragment means nothing here")
+    try:
+        params = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        raise refuse("the query string is not NAME=VALUE pairs") from None
+    unknown = sorted({name for name, _ in params} - set(URL_PARAMETERS))
+    if unknown:
+        raise refuse(
+            f"the parameter {unknown[0]!r} is not accepted here (accepted parameters: "
+            f"{', '.join(URL_PARAMETERS)})"
+        )
+    return url
 
 
 class Database(abc.ABC):
@@ -56,14 +154,22 @@ class Database(abc.ABC):
     skip_locked: str = ""
     #: What messages show for the location (a path, or a URL without its password).
     printable: str
+    #: What opens this database again (a path, or the URL as given: never print it).
+    location: str
 
     @abc.abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement (``?`` placeholders); the rows it returns (empty for none)."""
+        """Run one statement (``?`` placeholders); the rows it returns (empty for none). A write
+        that breaks a unique key raises ``DuplicateKey``."""
 
     @abc.abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager[None]:
         """A write transaction: committed on success, rolled back on an exception."""
+
+    @abc.abstractmethod
+    def serialize(self) -> None:
+        """Inside a transaction: wait until no other process is inside a serialized transaction
+        of this store (creating or migrating the schema)."""
 
     @abc.abstractmethod
     def worker_lock(self) -> contextlib.AbstractContextManager[bool]:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo.db import Database
+from zoo.db import Database, DuplicateKey
 from zoo.errors import ZooError
 
 __all__ = ["APPLICATION_ID", "SQLiteDatabase"]
@@ -53,7 +53,7 @@ class SQLiteDatabase(Database):
         called on a read-only connection to an existing, non-empty file and raises ``ZooError``
         for one that is not ours; nothing is written before it has passed."""
         self.path = path
-        self.printable = str(path)
+        self.printable = self.location = str(path)
         self._lock = threading.RLock()
         if path.is_dir():
             raise _unusable(path, "it is a directory")
@@ -98,6 +98,10 @@ class SQLiteDatabase(Database):
         try:
             with self._lock:
                 return self._conn.execute(sql, tuple(params)).fetchall()
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" not in str(exc):
+                raise _unusable(self.path, exc) from None
+            raise DuplicateKey(f"{self.path}: {exc}") from None
         except sqlite3.Error as exc:
             raise _unusable(self.path, exc) from None
 
@@ -120,6 +124,9 @@ class SQLiteDatabase(Database):
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
                 raise _unusable(self.path, exc) from None
+
+    def serialize(self) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already excludes every other writer."""
 
     @contextlib.contextmanager
     def worker_lock(self) -> Iterator[bool]:

@@ -1,10 +1,17 @@
 """Where a measurement runs: the device it resolves to, the thread count, and the fingerprint
 (``Environment``) whose key is part of the store's unique key.
 
-Two runs of the same protocol on another CPU, GPU, thread count, torch or timm version are
-different measurements, so each of those goes into the fingerprint. torch is imported only when
-a CUDA device may exist (``/proc/driver/nvidia`` or ``/dev/nvidia*``), so resolving ``auto`` on a
-CPU-only machine stays cheap.
+Two runs of the same protocol on another CPU, GPU, GPU driver, thread count, torch or timm
+version are different measurements, so each of those goes into the fingerprint. torch is
+imported only when a CUDA device may exist (``/proc/driver/nvidia`` or ``/dev/nvidia*``), so
+resolving ``auto`` on a CPU-only machine stays cheap.
+
+The machine's host name is recorded with every result (a shared store holds many machines' rows)
+but is not part of the key: two machines of the same hardware and software measure the same
+thing. A **node name** is: a cluster node (``zoo.cluster``) measures under its name
+(``EFFSCALE_NODE``), so that every selected node lands a row of its own even where nodes are
+alike. Fields added to the key later are left out of it while empty (a CPU has no GPU driver; a
+machine measuring for itself has no node name), so keys stored before they existed stay valid.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import hashlib
 import json
 import os
 import platform
+import re
+import socket
 from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,11 +36,15 @@ from zoo.protocol import (
 )
 
 __all__ = [
+    "NODE_ENV",
     "Environment",
     "cpu_model",
     "cuda_present",
     "default_threads",
     "environment_for",
+    "gpu_driver_version",
+    "host_name",
+    "node_name",
     "package_version",
     "resolve_device",
     "resolve_protocol",
@@ -51,14 +64,70 @@ class Environment:
     torch_version: str
     timm_version: str
     runtime_version: str = ""  # the runtime package's version ("" for torch's own runtimes)
+    host: str = ""  # the machine's host name: recorded, not part of the key
+    node: str = ""  # the cluster node's name it measured as ("" when measuring for itself)
+    gpu_driver: str = ""  # the NVIDIA driver's version on CUDA ("" on a CPU)
 
     @property
     def key(self) -> str:
+        """A short fingerprint of everything but the host name. Fields added after the first
+        version are left out while empty, so the keys stored before them stay valid.
+
+        >>> Environment("cpu", "Intel(R) Xeon(R) CPU", "Intel(R) Xeon(R) CPU", 2, "2.14.1",
+        ...             "1.0.31", host="box-a").key
+        'caccf616c5a8303d'
+        """
         data = asdict(self)
-        if not data["runtime_version"]:  # the key every environment had before runtimes
-            del data["runtime_version"]
+        del data["host"]
+        for later in _LATER_FIELDS:
+            if not data[later]:
+                del data[later]
         text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Fields added to the key after the first version: left out of it while empty.
+_LATER_FIELDS = ("runtime_version", "node", "gpu_driver")
+#: The name this process measures under as a cluster node (set by ``zoo.cluster`` on each node;
+#: a user may set it too, to keep two alike machines' rows apart in a shared store).
+NODE_ENV = "EFFSCALE_NODE"
+_NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+
+
+def node_name() -> str:
+    """``$EFFSCALE_NODE`` ("" when unset); a name with other characters is a ``ZooError``."""
+    name = os.environ.get(NODE_ENV, "")
+    if name and not _NODE_NAME.fullmatch(name):
+        raise ZooError(
+            f"{NODE_ENV}={name!r} is not a usable node name: accepted up to 128 letters, digits "
+            "and . _ : @ - (starting with a letter or digit)"
+        )
+    return name
+
+
+def host_name() -> str:
+    """This machine's host name."""
+    return socket.gethostname() or platform.node() or "unknown host"
+
+
+def gpu_driver_version(proc_text: str | None = None) -> str:
+    """The NVIDIA kernel driver's version (``/proc/driver/nvidia/version``), or "".
+
+    >>> gpu_driver_version("NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue "
+    ...                    "Mar  5 22:23:56 UTC 2024\\nGCC version:  gcc version 12.2.0")
+    '550.54.15'
+    >>> gpu_driver_version("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.86.10  "
+    ...                    "Release Build")
+    '570.86.10'
+    """
+    if proc_text is None:
+        try:
+            proc_text = Path("/proc/driver/nvidia/version").read_text()
+        except OSError:
+            return ""
+    first = proc_text.splitlines()[0] if proc_text else ""
+    found = re.search(r"Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)", first)
+    return found.group(1) if found else ""
 
 
 def cuda_present() -> bool:
@@ -157,10 +226,12 @@ def environment_for(protocol: Protocol) -> Environment:
     resolved = resolve_protocol(protocol)  # idempotent: "cuda" and "cuda:0" give one key
     cpu = cpu_model()
     device_name = cpu
+    driver = ""
     if resolved.device.startswith("cuda"):
         import torch
 
         device_name = torch.cuda.get_device_name(torch.device(resolved.device))
+        driver = gpu_driver_version()
     assert resolved.threads is not None
     return Environment(
         device=resolved.device,
@@ -170,6 +241,9 @@ def environment_for(protocol: Protocol) -> Environment:
         torch_version=package_version("torch"),
         timm_version=package_version("timm"),
         runtime_version=runtime_version(resolved.runtime),
+        host=host_name(),
+        node=node_name(),
+        gpu_driver=driver,
     )
 
 

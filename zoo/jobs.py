@@ -9,6 +9,14 @@ A job is one model configuration and one protocol to measure (``submit``), with 
 that died is taken again once its lease has expired, never guessed at. Asking twice for the same
 measurement while it is queued or running joins the first request (one active job per request
 key), and a result already stored is not measured again (``zoo.measure`` returns it).
+
+A job may name a ``target``: the machine that must run it (a cluster node, ``zoo.cluster``). A
+worker of the store takes only untargeted jobs; a node's worker takes only its own
+(``claim(..., target=NODE, exclusive=True)``). The same request for two targets is two jobs.
+
+On PostgreSQL two processes may submit the same request at the same moment: both find no active
+job, both insert, and the unique index on active requests lets one of them through; the other
+joins the job that won (``submit`` reads it again).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from zoo.build import ModelSpec
+from zoo.db import DuplicateKey
 from zoo.errors import ZooError
 from zoo.jsontext import strict_dumps
 from zoo.protocol import Measurement, Protocol, protocol_key
@@ -36,6 +45,7 @@ __all__ = [
     "claim",
     "claimable",
     "estimate_seconds",
+    "fail_jobs",
     "finish",
     "get_job",
     "heartbeat",
@@ -52,6 +62,9 @@ ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
 LEASE_S = float(os.environ.get("EFFSCALE_JOB_LEASE_S", "30"))
 #: How often a job may be taken again after its worker died before it is failed for good.
 MAX_ATTEMPTS = 3
+# A submit that loses the race for the unique index reads the winner's job; it can lose again
+# only if that job ended in between, and again...
+_SUBMIT_TRIES = 5
 # Seconds a measurement takes when nothing similar has been timed yet (export + check + loop).
 _DEFAULT_ESTIMATE_S = {"eager": 15.0, "onnxruntime": 25.0, "openvino": 25.0, "compile": 120.0}
 _COLUMNS = (
@@ -167,33 +180,42 @@ def submit(
     group: str = "",
     target: str = "",
 ) -> Job:
-    """Queue a measurement, or join the queued/running job that already asks for it."""
+    """Queue a measurement (for ``target``: '' for this store's worker, else the node that must
+    run it), or join the queued/running job that already asks for it."""
     key = request_key(spec, protocol)
-    with store.db.transaction():
-        existing = store.db.execute(
-            f"SELECT {_COLUMNS} FROM jobs WHERE request_key = ? AND target = ? AND state IN "
-            "('queued', 'running')",
-            (key, target),
-        )
-        if existing:
-            return _job(existing[0])
-        rows = store.db.execute(
-            "INSERT INTO jobs (request_key, spec, protocol, label, state, requested_by, "
-            "group_name, target, estimate_s, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, "
-            f"?, ?) RETURNING {_COLUMNS}",
-            (
-                key,
-                strict_dumps(asdict(spec)),
-                strict_dumps(asdict(protocol)),
-                label_of(spec, protocol),
-                requested_by,
-                group,
-                target,
-                estimate_seconds(store, protocol),
-                _now(),
-            ),
-        )
-    return _job(rows[0])
+    for _ in range(_SUBMIT_TRIES):
+        try:
+            with store.db.transaction():
+                existing = store.db.execute(
+                    f"SELECT {_COLUMNS} FROM jobs WHERE request_key = ? AND target = ? AND state "
+                    "IN ('queued', 'running')",
+                    (key, target),
+                )
+                if existing:
+                    return _job(existing[0])
+                rows = store.db.execute(
+                    "INSERT INTO jobs (request_key, spec, protocol, label, state, requested_by, "
+                    "group_name, target, estimate_s, created_at) VALUES (?, ?, ?, ?, 'queued', "
+                    f"?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
+                    (
+                        key,
+                        strict_dumps(asdict(spec)),
+                        strict_dumps(asdict(protocol)),
+                        label_of(spec, protocol),
+                        requested_by,
+                        group,
+                        target,
+                        estimate_seconds(store, protocol),
+                        _now(),
+                    ),
+                )
+            return _job(rows[0])
+        except DuplicateKey:
+            continue  # another submitter's job won the unique index: join it (read it again)
+    raise ZooError(
+        f"could not queue {label_of(spec, protocol)}: the same request was submitted and ended "
+        f"{_SUBMIT_TRIES} times while we tried; submit it again"
+    )
 
 
 def claimable(store: MeasurementStore, *, target: str = "", lease_s: float = LEASE_S) -> bool:
@@ -207,11 +229,17 @@ def claimable(store: MeasurementStore, *, target: str = "", lease_s: float = LEA
 
 
 def claim(
-    store: MeasurementStore, worker: str, *, target: str = "", lease_s: float = LEASE_S
+    store: MeasurementStore,
+    worker: str,
+    *,
+    target: str = "",
+    lease_s: float = LEASE_S,
+    exclusive: bool = False,
 ) -> Job | None:
     """Take the oldest queued job for ``target`` ('' takes jobs for any worker of this store),
     or one whose worker stopped beating for ``lease_s``: it is now ours (``running``). Atomic:
-    two workers never take the same job."""
+    two workers never take the same job. ``exclusive``: only jobs for ``target``, never
+    untargeted ones (a cluster node takes only what must run on it)."""
     now = time.time()
     with store.db.transaction():
         # An abandoned job that has been taken too often is failed, not taken again.
@@ -226,9 +254,10 @@ def claim(
                 MAX_ATTEMPTS,
             ),
         )
+        targets = "target = ?" if exclusive else "target IN ('', ?)"
         rows = store.db.execute(
-            "SELECT id FROM jobs WHERE target IN ('', ?) AND (state = 'queued' OR "
-            "(state = 'running' AND heartbeat_at < ?)) ORDER BY id LIMIT 1" + store.db.skip_locked,
+            f"SELECT id FROM jobs WHERE {targets} AND (state = 'queued' OR (state = 'running' "
+            "AND heartbeat_at < ?)) ORDER BY id LIMIT 1" + store.db.skip_locked,
             (target, now - lease_s),
         )
         if not rows:
@@ -286,6 +315,19 @@ def finish(
         ),
     )
     return bool(rows)
+
+
+def fail_jobs(store: MeasurementStore, job_ids: list[int], error: str) -> int:
+    """End those of ``job_ids`` that are still queued or running as ``failed`` with ``error``,
+    whoever held them (their worker is known to be gone: a cluster node that died). How many."""
+    if not job_ids:
+        return 0
+    rows = store.db.execute(
+        "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, progress = '' WHERE id IN "
+        f"({', '.join('?' for _ in job_ids)}) AND state IN ('queued', 'running') RETURNING id",
+        (error, _now(), *job_ids),
+    )
+    return len(rows)
 
 
 def requeue(store: MeasurementStore, job_id: int, worker: str) -> None:

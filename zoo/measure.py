@@ -192,6 +192,9 @@ def _record(
         timm_version=env.timm_version,
         environment_key=env.key,
         measured_at=_now(),
+        host=env.host,
+        node=env.node,
+        gpu_driver=env.gpu_driver,
     )
 
 

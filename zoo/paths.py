@@ -14,7 +14,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["artifact_dir", "data_dir", "default_lock_path", "default_store_path"]
+__all__ = ["STORE_ENV", "artifact_dir", "data_dir", "default_lock_path", "default_store_path"]
+
+#: Where the measurement store is, when ``--store`` does not say: a path, or a PostgreSQL URL
+#: (``zoo.store.open_database`` tells them apart).
+STORE_ENV = "EFFSCALE_STORE"
 
 
 def data_dir() -> Path:
@@ -25,7 +29,7 @@ def data_dir() -> Path:
 
 def default_store_path() -> Path:
     """``$EFFSCALE_STORE``, else ``measurements.sqlite`` in the data folder."""
-    override = os.environ.get("EFFSCALE_STORE")
+    override = os.environ.get(STORE_ENV)
     if override:
         return Path(override).expanduser()
     return data_dir() / "measurements.sqlite"

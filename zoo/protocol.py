@@ -318,6 +318,10 @@ class Measurement:
     others_cores: float | None = None  # CPU the rest of the machine used, in cores
     cpu_share: float | None = None  # this run's CPU time / (wall time × threads)
     spread: float | None = None  # (p90 − median) / median
+    # Which machine (a shared store holds many; "" for rows from before these were recorded).
+    host: str = ""  # the host name
+    node: str = ""  # the cluster node's name it was measured as (zoo.cluster), else ""
+    gpu_driver: str = ""  # the NVIDIA driver's version on CUDA
 
     @property
     def noisy(self) -> bool:

@@ -1,9 +1,10 @@
 """Measurements as the CLI prints them: an aligned table, strict JSON or CSV.
 
-The table is for people: one row per model and the runtime that produced it, then footnotes with
-what the numbers mean (machine, threads, versions) and, for every runtime other than eager fp32,
-its version, the precision it ran in, its export and compile times and how its outputs compared
-with eager fp32's. JSON and CSV carry every field of the record.
+The table is for people: one row per model and the runtime that produced it (and the cluster
+node, as ``device@node``), then footnotes with what the numbers mean (machine, threads,
+versions; one line per machine) and, for every runtime other than eager fp32, its version, the
+precision it ran in, its export and compile times and how its outputs compared with eager
+fp32's. JSON and CSV carry every field of the record.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
             f"{r['macs'] / 1e9:.3f}",
             str(r["batch_size"]),
             r["precision"],
-            r["device"],
+            r["device"] + (f"@{r['node']}" if r.get("node") else ""),
             _cell(r["latency_ms_median"]),
             _cell(r["latency_ms_min"]),
             _cell(r["latency_ms_p90"]),
@@ -99,14 +100,17 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
         )
         for row in (header, *rows)
     ]
-    if records:
-        first = records[0]
-        lines.append(
-            f"# {first['device_name']}; {first['threads']} threads; torch "
-            f"{first['torch_version']}, timm {first['timm_version']}; channels_last="
-            f"{first['channels_last']}; warm-up {first['warmup_iters']}; MACs by ptflops "
-            f"{first['macs_backend']}; peak memory = {first['peak_memory_kind']}"
+    machines = []  # one footnote per machine (a cluster run has several), in order
+    for r in records:
+        line = (
+            f"# {r['node'] + ': ' if r.get('node') else ''}{r['device_name']}; {r['threads']} "
+            f"threads; torch {r['torch_version']}, timm {r['timm_version']}; channels_last="
+            f"{r['channels_last']}; warm-up {r['warmup_iters']}; MACs by ptflops "
+            f"{r['macs_backend']}; peak memory = {r['peak_memory_kind']}"
         )
+        if line not in machines:
+            machines.append(line)
+    lines += machines
     lines += [f"# {note}" for m in measurements if (note := runtime_note(m))]
     lines += [
         f"# NOISY {m.model} on {m.runtime}: {m.quality_reason} (not served from the store as "

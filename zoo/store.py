@@ -24,18 +24,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sqlite3
 from dataclasses import fields
 from pathlib import Path
 
 from zoo.build import ModelSpec
 from zoo.db import Database, is_url, redact
+from zoo.db_postgres import PostgresDatabase
 from zoo.db_sqlite import APPLICATION_ID, SQLiteDatabase
 from zoo.environment import resolve_protocol
 from zoo.errors import ZooError
 from zoo.evaluation import Evaluation
 from zoo.jsontext import strict_dumps
-from zoo.paths import default_store_path
+from zoo.paths import STORE_ENV, default_store_path
 from zoo.protocol import Measurement, Protocol, protocol_key
 
 __all__ = ["SCHEMA_VERSION", "MeasurementStore", "open_database"]
@@ -106,6 +108,27 @@ CREATE TABLE IF NOT EXISTS jobs (
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_active ON jobs (request_key, target) "
     "WHERE state IN ('queued', 'running')",
 )
+# The columns of each table at ``SCHEMA_VERSION``: what a PostgreSQL database must hold under our
+# table names to be recognised as a store (tests check this against a new store's tables).
+_COLUMNS = {
+    "schema_version": {"version"},
+    "measurements": {
+        "id", "model", "resolution", "batch_size", "precision", "channels_last", "device",
+        "environment_key", "protocol_key", "measured_at", "record",
+    },
+    "evaluations": {
+        "id", "model", "weights", "runtime", "data_fingerprint", "data_dir", "evaluated_at",
+        "record",
+    },
+    "jobs": {
+        "id", "request_key", "spec", "protocol", "label", "state", "progress", "error",
+        "requested_by", "group_name", "target", "worker", "attempts", "estimate_s", "created_at",
+        "started_at", "finished_at", "heartbeat_at", "result",
+    },
+}  # fmt: skip
+# What a PostgreSQL store says it is (a comment on its schema_version table), as SQLite files
+# carry our application_id: another application's schema_version table is not ours.
+_POSTGRES_MARK = "effscale measurement store"
 # The tables of a version-1 store, made before stores carried our application_id.
 _V1_COLUMNS = {
     "schema_version": {"version"},
@@ -155,14 +178,45 @@ def _recognise_sqlite(conn: sqlite3.Connection, path: Path) -> None:
         raise ZooError(f"{foreign} ({exc})") from None
 
 
+def _recognise_postgres(db: Database) -> None:
+    """Refuse, before anything is written, a PostgreSQL database whose tables under our names
+    are not an effscale store's (another application's, or a store of another effscale
+    version than this one can read). Other tables in the database are none of our business."""
+    found: dict[str, set[str]] = {}
+    for table, column in db.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
+        f"current_schema() AND table_name IN ({', '.join('?' for _ in _COLUMNS)})",
+        tuple(_COLUMNS),
+    ):
+        found.setdefault(table, set()).add(column)
+    if not found:
+        return  # a new store: made by the caller
+    ((mark,),) = db.execute(
+        "SELECT obj_description(to_regclass(quote_ident(current_schema()) || "
+        "'.schema_version'), 'pg_class')"
+    )
+    foreign = (
+        f"{db.printable} is not an effscale measurement store; it was left unchanged (found "
+        f"tables: {', '.join(sorted(found))}). Accepted: a database without tables named "
+        f"{', '.join(_COLUMNS)}, or a store made by effscale"
+    )
+    if mark != _POSTGRES_MARK or found.get("schema_version") != _COLUMNS["schema_version"]:
+        raise ZooError(foreign)
+    for (version,) in db.execute("SELECT version FROM schema_version"):
+        _check_version(db.printable, version)
+    for table, columns in found.items():
+        if columns != _COLUMNS[table]:
+            raise ZooError(f"{foreign}; its table {table} has other columns")
+
+
 def open_database(location: str | Path | None, *, create: bool = True) -> Database:
-    """The database ``location`` names: a PostgreSQL URL, or an SQLite file path (default: the
-    per-user store). Anything else is a ``ZooError`` naming what is accepted."""
+    """The database ``location`` names: a PostgreSQL URL, or an SQLite file path (default:
+    ``$EFFSCALE_STORE``, a path or a URL, else the per-user store). A bad URL, or a database
+    that is not ours, is a ``ZooError`` naming what is accepted."""
+    if location is None and is_url(os.environ.get(STORE_ENV)):
+        location = os.environ[STORE_ENV]
     if is_url(location):
-        raise ZooError(
-            f"store {redact(str(location))} is a URL: accepted for now a file path (an SQLite "
-            "store); PostgreSQL stores are being added"
-        )
+        return PostgresDatabase(str(location), recognise=_recognise_postgres)
     path = Path(location).expanduser() if location is not None else default_store_path()
     return SQLiteDatabase(path, create=create, recognise=_recognise_sqlite)
 
@@ -214,14 +268,17 @@ class MeasurementStore:
         not an effscale store is refused with a ``ZooError`` and left byte for byte as it was.
         With ``create=False`` a missing SQLite store is an error too (nothing is made).
         """
-        self.location = str(location) if is_url(location) else None
         self.db = open_database(location, create=create)
+        # What opens this store again (a worker, a cluster node): the path, or the URL as given
+        # (it may carry a password: never print it; ``printable`` is for messages).
+        self.location = self.db.location
         self.path = getattr(self.db, "path", None)  # the SQLite file, None for a server
         self.printable = self.db.printable
         self.damaged_rows = 0  # records that could not be read back (see ``rows``)
         self.damaged_evaluations = 0  # the same for ``evaluations``
         try:
             with self.db.transaction():  # one process creates or migrates
+                self.db.serialize()
                 self.db.execute(
                     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
                 )
@@ -234,6 +291,8 @@ class MeasurementStore:
                     self.db.execute(
                         "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
                     )
+                    if self.db.dialect == "postgresql":
+                        self.db.execute(f"COMMENT ON TABLE schema_version IS '{_POSTGRES_MARK}'")
                 else:
                     _check_version(self.printable, version)
                     _migrate(self.db, version)
@@ -307,6 +366,11 @@ class MeasurementStore:
         out = [m for (record,) in records if (m := _read_record(record)) is not None]
         self.damaged_rows = len(records) - len(out)
         return out
+
+    def devices(self) -> list[str]:
+        """The devices the stored measurements were taken on (``cpu``, ``cuda:0``, ...), sorted:
+        a shared store holds other machines' devices too."""
+        return sorted(d for (d,) in self.db.execute("SELECT DISTINCT device FROM measurements"))
 
     def revision(self) -> tuple[int, str]:
         """What changes whenever a measurement lands or is replaced: (rows, newest time). Cheap,

@@ -1,0 +1,143 @@
+"""Hardware as a dimension of the compare page: a store holding several machines' measurements
+(a shared PostgreSQL store, or rows measured on cluster nodes), one machine shown or several
+overlaid, and the machine in the table and its CSV. The numbers are made up (``_fake``): the page
+only displays them.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import tables
+from tests.plotly_json import read_chart as _chart
+from tests.plotly_json import values as _values
+from tests.test_app_compare import PAGE, TIMEOUT, _fake, _table
+from zoo.store import MeasurementStore
+
+MACHINES = {  # machine -> (device name, CPU, latency factor)
+    "n-a": ("Intel(R) Xeon(R) Gold 6338", "Intel(R) Xeon(R) Gold 6338", 1.0),
+    "n-b": ("AMD EPYC 9654", "AMD EPYC 9654", 0.5),
+}
+
+
+def _rows(machine: str) -> list:
+    device, cpu, factor = MACHINES[machine]
+    return [
+        _fake(
+            model,
+            224,
+            latency * factor,
+            node=machine,
+            host="vm",
+            device_name=device,
+            cpu_model=cpu,
+            environment_key=f"env-{machine}",
+        )  # fmt: skip
+        for model, latency in (("efficientnet_b0", 12.0), ("resnet50", 30.0))
+    ]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_machines(request, tmp_path, monkeypatch):
+    """A store with the same two models measured on two machines (nodes of one host)."""
+    if request.param == "sqlite":
+        location = str(tmp_path / "m.sqlite")
+    else:
+        location = request.getfixturevalue("postgres_server").create_database()
+    with MeasurementStore(location) as store:
+        for machine in MACHINES:
+            for row in _rows(machine):
+                store.put(row)
+    monkeypatch.setenv("EFFSCALE_STORE", location)
+    monkeypatch.setenv("EFFSCALE_NODE", "n-b")  # the page runs "on" n-b
+    return location
+
+
+def _points(at: AppTest) -> dict[str, list[float]]:
+    return {
+        trace["name"]: sorted(_values(trace["x"]))
+        for trace in _chart(at)["data"]
+        if trace.get("mode") == "markers+text"
+    }
+
+
+def test_one_machine_by_default_then_several_overlaid(two_machines):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    choice = at.multiselect(key="compare_machines")
+    assert choice.value == ["n-b"]  # this machine first
+    measured = _table(at).dropna(subset=["latency_ms"]).set_index("model")
+    assert measured["latency_ms"].to_dict() == {"efficientnet_b0": 6.0, "resnet50": 15.0}
+    assert set(measured["machine"]) == {"n-b"} and set(measured["cpu_model"]) == {"AMD EPYC 9654"}
+
+    choice.set_value(["n-b", "n-a"]).run()
+    assert not at.exception
+    points = _points(at)
+    assert points == {
+        "n-b · AMD EPYC 9654": [6.0, 15.0],
+        "n-a · Intel(R) Xeon(R) Gold 6338": [12.0, 30.0],
+    }
+    table = _table(at)
+    assert sorted(zip(table["machine"], table["latency_ms"], strict=True)) == [
+        ("n-a", 12.0), ("n-a", 30.0), ("n-b", 6.0), ("n-b", 15.0)
+    ]  # fmt: skip
+    hover = " ".join(h for t in _chart(at)["data"] for h in t.get("hovertext") or [])
+    assert "<b>n-a</b>: Intel(R) Xeon(R) Gold 6338" in hover
+    # The CSV download is this table (frame.to_csv): the machine travels with every row.
+    csv = pd.read_csv(io.StringIO(table.to_csv(index=False)))
+    assert {"machine", "device", "cpu_model", "host"} <= set(csv.columns)
+    assert set(csv["host"]) == {"vm"} and set(csv["device"]) == {m[0] for m in MACHINES.values()}
+
+
+def test_the_ray_setting_needs_a_reachable_head(two_machines):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    shared = two_machines.startswith("postgresql://")
+    expanders = [e.label for e in at.expander]
+    assert any("Ray cluster" in label for label in expanders) == shared  # a shared store only
+    if not shared:
+        return
+    at.text_input(key="compare_ray_address").set_value("127.0.0.1:1")
+    at.multiselect(key="compare_ray_models").set_value(["efficientnet_b0"]).run()
+    at.button(key="compare_ray_start").click().run()
+    assert not at.exception
+    assert any("cannot reach the Ray cluster at 127.0.0.1:1" in e.value for e in at.error)
+
+
+def test_overlay_frame_keeps_each_machine_to_its_own_series():
+    reference = tables.reference_frame()
+    rows = [r.to_dict() for m in MACHINES for r in _rows(m)]
+    rows.append({**rows[0], "threads": 1, "latency_ms_median": 99.0, "environment_key": "x"})
+    frame = tables.overlay_frame(reference, rows, ["n-a", "n-b"])
+    assert sorted(zip(frame["machine"], frame["latency_ms"], strict=True)) == [
+        ("n-a", 12.0), ("n-a", 30.0), ("n-b", 6.0), ("n-b", 15.0)
+    ]  # fmt: skip
+    assert tables.overlay_frame(reference, rows, ["nowhere"]).empty
+    assert [key for key, _ in tables.machines(rows)] == ["n-a", "n-b"]
+    assert len(tables.of_machines(rows, ["n-b"])) == 2
+
+
+def test_another_machines_gpu_is_a_device_choice_here(tmp_path, monkeypatch):
+    """This machine has no GPU; a node's GPU results in the shared store are still shown, with
+    the runtime it measured that is not installed here."""
+    location = str(tmp_path / "m.sqlite")
+    with MeasurementStore(location) as store:
+        store.put(
+            _fake("efficientnet_b0", 224, 0.9, node="gpu-1", device="cuda:0",
+                  device_name="NVIDIA H100 80GB HBM3", runtime="tensorrt",
+                  runtime_version="2.14.0", environment_key="env-h100")
+        )  # fmt: skip
+    monkeypatch.setenv("EFFSCALE_STORE", location)
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert "cuda" in at.selectbox(key="compare_device").options
+    at.selectbox(key="compare_device").set_value("cuda").run()
+    assert "tensorrt" in at.selectbox(key="compare_runtime").options
+    at.selectbox(key="compare_runtime").set_value("tensorrt").run()
+    assert not at.exception
+    measured = _table(at).dropna(subset=["latency_ms"])
+    assert list(zip(measured["model"], measured["machine"], measured["device"], strict=True)) == [
+        ("efficientnet_b0", "gpu-1", "NVIDIA H100 80GB HBM3")
+    ]
