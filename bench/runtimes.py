@@ -7,7 +7,7 @@ torch.compile), in one run:
 * the zoo's median (``zoo.measure.measure``: isolated processes, the stated protocol,
   equivalence checked first) and a bare loop calling the runtime directly in a fresh process
   (same seeded weights, same ONNX file, same settings, ``time.perf_counter`` around each call),
-  interleaved over ``ROUNDS`` rounds; the zoo's figure must be within 10 % of the bare one;
+  interleaved over ``ROUNDS`` rounds (alternating which goes first); the zoo's figure must be within 10 % of the bare one;
 * the speed-up over eager, and the equivalence figures the zoo stored;
 * targets: OpenVINO ≥ 2.5× eager and ONNX Runtime ≥ 2× eager for B0;
 * the physical limit: the fastest B0 in GFLOP/s (2 × MACs per second) against this CPU's fp32
@@ -42,7 +42,7 @@ from zoo.protocol import Protocol  # noqa: E402
 
 MODELS = (("b0", None), ("b3", None), ("resnet50", 224), ("mobilenetv3_large_100", 224))
 RUNTIMES = ("eager", "onnxruntime", "openvino", "compile")
-ROUNDS = 3
+ROUNDS = 5
 AGREEMENT = 0.10
 TARGETS = {"openvino": 2.5, "onnxruntime": 2.0}
 SECONDS = 2.0
@@ -110,9 +110,16 @@ def bare(runtime: str, name: str, resolution: int | None, spec_model: str) -> fl
     code = BARE.format(
         root=str(ROOT), args=(runtime, name, resolution, default_threads(), path, SECONDS)
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=1800, check=True
+    # The bare loop's compiled kernels go to a cache of this run's, like the zoo's (a stale or
+    # damaged default cache, /tmp/torchinductor_<user>, must not decide either figure).
+    env = dict(
+        os.environ, TORCHINDUCTOR_CACHE_DIR=os.path.join(os.environ["EFFSCALE_CACHE"], "bare")
     )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=1800, env=env
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the bare {runtime} loop for {name} failed: {out.stderr[-2000:]}")
     return float(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -141,9 +148,10 @@ def cpu_peak_gflops() -> tuple[float, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="B0 only, one round")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"rounds (default {ROUNDS})")
     args = parser.parse_args()
     models = MODELS[:1] if args.quick else MODELS
-    rounds = 1 if args.quick else ROUNDS
+    rounds = 1 if args.quick else args.rounds
     cache = tempfile.mkdtemp(prefix="effscale-bench-cache-")
     os.environ["EFFSCALE_CACHE"] = cache  # an empty cache: the first export is timed below
     print(f"threads {default_threads()}, artefact cache {cache}")
@@ -168,10 +176,15 @@ def main() -> int:
         spec = spec_of(name, resolution)
         for runtime in RUNTIMES:
             zoo_ms, bare_ms, last = [], [], None
-            for _ in range(rounds):
-                last = measure(spec, protocol(runtime), remeasure=True)
-                zoo_ms.append(last.latency_ms_median)
-                bare_ms.append(bare(runtime, name, resolution, spec.model))
+            for n in range(rounds):
+                # Alternate which side goes first: a drift of the machine's speed within a round
+                # then favours neither.
+                for side in ("zoo", "bare") if n % 2 == 0 else ("bare", "zoo"):
+                    if side == "zoo":
+                        last = measure(spec, protocol(runtime), remeasure=True)
+                        zoo_ms.append(last.latency_ms_median)
+                    else:
+                        bare_ms.append(bare(runtime, name, resolution, spec.model))
             results[(spec.model, runtime)] = {
                 "zoo": statistics.median(zoo_ms),
                 "bare": statistics.median(bare_ms),
