@@ -195,3 +195,13 @@ def test_relative_and_package_imports_resolve(tmp_path):
 def test_layering_violations_are_reported(imports, expected):
     layers = readme_layers(ROOT / "README.md")
     assert violations(imports, layers) == expected
+
+
+#: One concern per module: a zoo module that grows past this is split (the zoo's rooms).
+MAX_ZOO_LINES = 400
+
+
+def test_no_zoo_module_is_over_the_size_limit():
+    sizes = {path.name: len(path.read_text().splitlines()) for path in (ROOT / "zoo").glob("*.py")}
+    assert sizes and all(n > 0 for n in sizes.values())
+    assert {name: n for name, n in sizes.items() if n > MAX_ZOO_LINES} == {}

@@ -25,7 +25,8 @@ from zoo.db import check_postgres_url, redact
 from zoo.errors import ZooError
 from zoo.jobs import jobs, submit
 from zoo.protocol import Protocol
-from zoo.store import _COLUMNS, MeasurementStore
+from zoo.schema import TABLE_COLUMNS
+from zoo.store import MeasurementStore
 from zoo.worker import enqueue, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +139,7 @@ def test_results_and_jobs_never_carry_the_store_url(postgres_server, tmp_path, m
         assert said and all(PASSWORD not in line for line in said)
         assert any(redact(url) in line for line in said)
     with postgres_server.admin(database) as conn:
-        for table in _COLUMNS:
+        for table in TABLE_COLUMNS:
             for row in conn.execute(f"SELECT * FROM {table}"):
                 text = json.dumps([str(v) for v in row])
                 assert PASSWORD not in text and "postgresql://" not in text, table
@@ -200,7 +201,7 @@ def test_the_recognised_columns_are_the_ones_a_store_has(postgres_server):
     found: dict[str, set[str]] = {}
     for table, column, _ in _snapshot(postgres_server, url.rsplit("/", 1)[1]):
         found.setdefault(table, set()).add(column)
-    assert found == _COLUMNS
+    assert found == TABLE_COLUMNS
 
 
 def test_many_processes_creating_one_store_at_once(postgres_server):

@@ -25,7 +25,8 @@ from zoo.build import spec_from_phi, spec_from_variant
 from zoo.db import is_url
 from zoo.paths import default_store_path
 from zoo.protocol import Protocol
-from zoo.store import SCHEMA_VERSION, MeasurementStore
+from zoo.schema import SCHEMA_VERSION
+from zoo.store import MeasurementStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -339,7 +340,7 @@ def test_damaged_evaluation_records_are_skipped_and_counted(store_location):
 
 def test_a_version_2_store_is_migrated_to_3_keeping_its_measurements(tmp_path):
     from tests.fakes import fake_evaluation
-    from zoo.store import APPLICATION_ID
+    from zoo.db_sqlite import APPLICATION_ID
 
     path = tmp_path / "v2.sqlite"
     conn = sqlite3.connect(path)

@@ -272,7 +272,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from zoo.classify import get_classifier
     from zoo.evaluate import evaluate
     from zoo.hub import hub_offline
-    from zoo.imagefolder import read_class_map, scan_folder
+    from zoo.imagefolder import scan_folder
+    from zoo.imagenet_classes import read_class_map
     from zoo.weights import NoWeightsError, available_weights, how_to_get_weights
 
     out = out or sys.stdout

@@ -319,7 +319,8 @@ def _run_cluster(args: argparse.Namespace) -> int:
     """Each model on each selected node of the Ray cluster (``zoo.cluster.dispatch``); the
     results printed like ``measure``'s, per node, and each failed job's reason on stderr. The
     protocol is checked here and resolved on each node (``auto`` is the node's GPU, if any)."""
-    from zoo.cluster import check_address, check_store_for_cluster, dispatch, parse_selector
+    from zoo.cluster import dispatch
+    from zoo.ray_nodes import check_address, check_store_for_cluster, parse_selector
 
     if args.ray is None:
         raise ZooError("--nodes applies to --ray: accepted --ray ADDRESS --nodes all|LABEL=VALUE")

@@ -2,7 +2,7 @@
 shared server), behind one small interface so that the store and the job queue write their SQL
 once.
 
-The store (``zoo.store.open_database``) takes what ``--store`` / ``EFFSCALE_STORE`` give: a file
+The store (``zoo.schema.open_database``) takes what ``--store`` / ``EFFSCALE_STORE`` give: a file
 path (or nothing: the per-user default) for SQLite (``zoo.db_sqlite``), or a URL
 ``postgresql://user@host:port/dbname`` for PostgreSQL (``zoo.db_postgres``). SQL is written with
 ``?`` placeholders and ``{id}`` / ``{float}`` in table definitions; each backend turns them into

@@ -17,7 +17,7 @@ from pathlib import Path
 __all__ = ["STORE_ENV", "artifact_dir", "data_dir", "default_lock_path", "default_store_path"]
 
 #: Where the measurement store is, when ``--store`` does not say: a path, or a PostgreSQL URL
-#: (``zoo.store.open_database`` tells them apart).
+#: (``zoo.schema.open_database`` tells them apart).
 STORE_ENV = "EFFSCALE_STORE"
 
 
