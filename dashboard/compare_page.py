@@ -128,7 +128,7 @@ def render() -> None:
     device, batch, precision, runtime, axis, overlay_on, stored = _controls(store)
 
     if store is not None:
-        resolutions = {str(r.model): int(r.resolution_px) for r in _reference(view).itertuples()}
+        resolutions = _resolutions(_reference(view))
         for problem in queue_panel.first_run_sweep(store, resolutions):
             st.error(f"First-run sweep: {problem}")
     # What the chart is drawn from; the live panel reruns the page when this changes.
@@ -366,7 +366,8 @@ def _cluster_section(store, reference: pd.DataFrame, choice: tuple) -> None:
     with st.expander("Measure on a Ray cluster (each selected node)"):
         st.caption(
             "Each chosen model on each selected node, into this store; the chart's Machine "
-            "choice shows the nodes' points as they land (docs/scale-out.md)."
+            "choice shows the nodes' points as they land (docs/scale-out.md). One runtime per "
+            "cluster run: with 'best' chosen above, the nodes measure eager."
         )
         address = st.text_input(
             "Ray head (HOST:PORT)",
@@ -381,7 +382,7 @@ def _cluster_section(store, reference: pd.DataFrame, choice: tuple) -> None:
             try:
                 from zoo.cluster import start_dispatch
 
-                resolution_of = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
+                resolution_of = _resolutions(reference)
                 specs = [spec_from_timm(m, resolution=resolution_of.get(m)) for m in models]
                 protocol = Protocol(
                     device=device,
@@ -414,6 +415,11 @@ def _cluster_section(store, reference: pd.DataFrame, choice: tuple) -> None:
                 hide_index=True,
                 key=KEY + "ray_jobs",
             )
+
+
+def _resolutions(reference: pd.DataFrame) -> dict[str, int]:
+    """{model: the input size the zoo measures it at} for the reference rows."""
+    return {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
 
 
 def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict]:
@@ -616,7 +622,7 @@ def _measure_section(store, reference, frame, protocols, choice) -> None:
         "time under the zoo's machine-wide lock, each point stored and drawn as it lands.",
     ):
         return
-    resolution_of = {str(r.model): int(r.resolution_px) for r in reference.itertuples()}
+    resolution_of = _resolutions(reference)
     specs = []
     for model in chosen:
         try:

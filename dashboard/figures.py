@@ -597,13 +597,7 @@ def _compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertu
             f"accuracy and latency both at {r.resolution_px} px",
         ]
         lines.append(f"params {_num_m(r.params_m)}, {_gmacs(r.gmacs)} GMACs")
-        if pd.notna(r.latency_ms):
-            lines.append(f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})")
-            lines.append(f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}")
-            lines += _quality_lines(r)
-        else:
-            lines.append("latency: not measured")
-        return "<br>".join(lines)
+        return "<br>".join(lines + _latency_lines(r))
     lines += [
         f"top-1 {r.top1_pct:.2f} %{top5}",
         f"accuracy: {r.accuracy_source}, {r.checkpoint}",
@@ -615,13 +609,18 @@ def _compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertu
         lines.append(f"different network: the accuracy is {owner}'s, the latency timm's {r.model}")
     lines.append(f"source: {str(r.top1_source)[:90]}")
     lines.append(f"params {r.params_m:.2f} M, {_gmacs(r.gmacs)} GMACs ({r.macs_source})")
-    if pd.notna(r.latency_ms):
-        lines.append(f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})")
-        lines.append(f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}")
-        lines += _quality_lines(r)
-    else:
-        lines.append("latency: not measured")
-    return "<br>".join(lines)
+    return "<br>".join(lines + _latency_lines(r))
+
+
+def _latency_lines(r: Any) -> list[str]:
+    """The hover's latency lines: the figure, its protocol and its quality, or "not measured"."""
+    if pd.isna(r.latency_ms):
+        return ["latency: not measured"]
+    return [
+        f"latency {r.latency_ms:.2f} ms (p90 {_num(r.latency_ms_p90)})",
+        f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}",
+        *_quality_lines(r),
+    ]
 
 
 def _quality_lines(r: Any) -> list[str]:

@@ -67,7 +67,9 @@ def open_store(location: str | None) -> tuple[MeasurementStore | None, str | Non
 
 def store_location() -> str | None:
     """Where the dashboard's store is: ``EFFSCALE_STORE``, else the zoo's default."""
-    return os.environ.get("EFFSCALE_STORE") or None
+    from zoo.paths import STORE_ENV
+
+    return os.environ.get(STORE_ENV) or None
 
 
 def session_id() -> str:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from zoo.db import is_url, redact
 from zoo.errors import ZooError
+from zoo.paths import STORE_ENV
 
 __all__ = [
     "ADDRESS_FORM",
@@ -156,7 +157,7 @@ def _is_loopback(host: str) -> bool:
 def check_store_for_cluster(location: str | None, nodes: Sequence[Node] = ()) -> str:
     """The store URL the nodes will open: a PostgreSQL URL (every node writes to it) without a
     password in it, and not a loopback host when a node is on another machine."""
-    location = location or os.environ.get("EFFSCALE_STORE") or ""
+    location = location or os.environ.get(STORE_ENV) or ""
     if not is_url(location):
         raise ZooError(
             f"measuring on a Ray cluster needs a store every node can reach, not "
