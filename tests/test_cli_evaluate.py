@@ -198,26 +198,32 @@ def test_ctrl_c_prints_a_partial_result_exits_130_and_stores_nothing(tmp_path):
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
-    seen = bytearray()
+    seen, out = bytearray(), bytearray()
 
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        while chunk := os.read(proc.stderr.fileno(), 4096):
-            seen.extend(chunk)
+    def drain(stream, into: bytearray) -> None:
+        # One reader per pipe, and nobody else reads it: communicate() would race this thread
+        # for stderr and could take the closing message away from `seen`.
+        while chunk := os.read(stream.fileno(), 4096):
+            into.extend(chunk)
 
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
+    readers = [
+        threading.Thread(target=drain, args=(proc.stderr, seen), daemon=True),
+        threading.Thread(target=drain, args=(proc.stdout, out), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
     try:
         deadline = time.monotonic() + 240
         while b"top-1" not in seen and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # the progress bar shows top-1 once a batch has landed
         assert proc.poll() is None, seen.decode(errors="replace")
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-    reader.join(timeout=10)
+    for reader in readers:
+        reader.join(timeout=30)
     assert proc.returncode == 130, seen.decode(errors="replace")
     (record,) = json.loads(out)
     assert record["complete"] is False
