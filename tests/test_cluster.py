@@ -83,6 +83,8 @@ def test_the_cluster_tests_run_in_a_private_network_namespace():
         # Ray's worker processes import the zoo from this checkout, not from an installed copy.
         "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
+    default_ray_tmp = Path("/tmp/ray")
+    had_default_ray_tmp = default_ray_tmp.exists()
     out = subprocess.run(
         ["unshare", "-n", sys.executable, "-c", _LOOPBACK_UP_THEN_PYTEST, str(Path(__file__))],
         cwd=ROOT,
@@ -96,6 +98,8 @@ def test_the_cluster_tests_run_in_a_private_network_namespace():
     summary = out.stdout.strip().splitlines()[-1]
     assert re.search(rf"\b{INNER_TESTS} passed\b", summary), report
     assert not re.search(r"failed|error", summary), report
+    if not had_default_ray_tmp:  # Ray's default temp dir: shared state, never ours to make
+        assert not default_ray_tmp.exists(), "the cluster tests left /tmp/ray behind"
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +111,16 @@ def cluster(postgres_server, tmp_path_factory):
     from ray.cluster_utils import Cluster
 
     folder = tmp_path_factory.mktemp("cluster")
-    # Ray's session folder (logs, sockets) and the nodes' temporary files (a node killed
-    # mid-measurement leaves its step log) in a folder of our own, removed at the end; short,
-    # for the length limit of socket paths.
-    ray_tmp = tempfile.mkdtemp(prefix="effscale-ray-")
+    # Ray's whole temp tree (the address file ``ray.cluster_utils`` writes under Ray's default
+    # temp dir whatever ``temp_dir`` the nodes get, the sessions, logs and sockets) and the
+    # nodes' temporary files (a node killed mid-measurement leaves its step log) in a folder of
+    # our own, removed at the end; short, for the length limit of socket paths. Ray reads
+    # ``RAY_TMPDIR`` for its default temp dir (``$RAY_TMPDIR/ray``): the nodes get that one.
+    ray_root = tempfile.mkdtemp(prefix="ray-")
+    ray_tmp = os.path.join(ray_root, "ray")
+    os.mkdir(ray_tmp)
+    previous_ray_tmp = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = ray_root
     node_env = {
         "TMPDIR": ray_tmp,
         "EFFSCALE_LOCK": str(folder / "measure.lock"),
@@ -148,7 +158,11 @@ def cluster(postgres_server, tmp_path_factory):
         if ray.is_initialized():
             ray.shutdown()
         made.shutdown()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+        shutil.rmtree(ray_root, ignore_errors=True)
+        if previous_ray_tmp is None:
+            os.environ.pop("RAY_TMPDIR", None)
+        else:
+            os.environ["RAY_TMPDIR"] = previous_ray_tmp
 
 
 @pytest.fixture(scope="module")
