@@ -1,4 +1,5 @@
-# effscale: two commands for users (make run, make test), one for maintainers (make bench).
+# effscale: two commands for users (make run, make test); for developers make check (the fast
+# inner loop) and make bench.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +7,7 @@ PORT   ?= 8501
 STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test bench lint install install-test browser postgres screenshots clean
+.PHONY: run test check bench lint install install-test browser postgres screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,14 @@ test: $(STAMP_TEST) browser postgres
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+# The fast inner loop: lint, then every test that needs no real model, browser, database server
+# or cluster (the markers in pyproject.toml; tests/conftest.py applies them). Under 2 minutes.
+CHECK_MARKS := not (model or browser or server or cluster)
+check: $(STAMP_TEST)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "$(CHECK_MARKS)"
 
 # Re-take the README's screenshots with the browser test (real measurements on this machine).
 screenshots: $(STAMP_TEST) browser

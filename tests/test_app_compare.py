@@ -114,6 +114,7 @@ def test_unwritable_store_runs_without_persistence(tmp_path, monkeypatch):
     assert _table(at)["latency_ms"].isna().all()
 
 
+@pytest.mark.model
 @pytest.mark.slow
 def test_measuring_a_missing_point_queues_a_job_a_worker_runs_and_the_chart_draws(
     tmp_path, monkeypatch

@@ -166,6 +166,7 @@ def _shown(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
+@pytest.mark.model
 @needs_uploader
 def test_upload_corpus_through_the_classify_page(corpus):
     at = _classify_page()
@@ -209,6 +210,7 @@ def test_a_disallowed_extension_from_a_hostile_client_is_an_inline_error(corpus)
     assert at.error
 
 
+@pytest.mark.model
 def test_upload_corpus_through_the_cli(corpus, tmp_path, capsys):
     import json
 

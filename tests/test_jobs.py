@@ -146,6 +146,7 @@ def test_a_failing_measurement_fails_its_job_with_the_reason(store, monkeypatch)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+@pytest.mark.model
 def test_cancelling_a_running_job_stops_its_measurement(store, monkeypatch):
     monkeypatch.setattr(zoo.measure, "measure_isolated", stub_result(seconds=30))
     job = submit(store, spec_from_phi(-3.0), QUICK, requested_by="me")
@@ -176,6 +177,7 @@ def _worker(store: str, env: dict[str, str]) -> subprocess.Popen:
     return start_group(command, ROOT, env)
 
 
+@pytest.mark.model
 @pytest.mark.slow
 def test_a_killed_worker_leaves_a_queue_the_next_one_finishes(tmp_path, store_location):
     path = store_location

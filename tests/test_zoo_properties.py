@@ -135,6 +135,7 @@ def assert_clean_failure(status: int, out: str, err: str) -> None:
         max_size=4,
     ),  # fmt: skip
 )
+@pytest.mark.model
 def test_measure_cli_any_arguments(stub_worker, store, data, which, flags):
     if which == "phi":
         argv = ["measure", "--phi", data.draw(number_text, label="phi")]
@@ -186,6 +187,7 @@ def test_measure_cli_any_arguments(stub_worker, store, data, which, flags):
     batch=st.integers(1, 8),
     iters=st.integers(1, 20),
 )
+@pytest.mark.model
 def test_measure_cli_valid_requests_succeed(stub_worker, store, phi, batch, iters):
     # The test above accepts exit 2 for anything; here every request is valid and must measure.
     argv = ["measure", "--phi", phi, "--batch-size", str(batch), "--iters", str(iters),

@@ -204,6 +204,7 @@ def _row_models(location: str) -> list[str]:
         conn.close()
 
 
+@pytest.mark.model
 def test_sigkill_mid_sweep_keeps_finished_rows_and_restart_skips_them(store_location):
     path = store_location
     phis = ["-3", "-2.75", "-2.5", "-2.25"]

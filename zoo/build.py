@@ -283,8 +283,12 @@ def _size_kwargs(model_name: str, resolution: int) -> tuple[tuple[str, int], ...
     example = torch.empty(1, 3, resolution, resolution, device="meta")
     for kwargs in ({}, {"img_size": resolution}):
         try:
-            with torch.device("meta"), torch.inference_mode():
-                timm.create_model(model_name, pretrained=False, **kwargs).eval()(example)
+            with torch.device("meta"):
+                model = timm.create_model(model_name, pretrained=False, **kwargs).eval()
+            # The forward outside the device context: the input is on meta already, and the
+            # context's per-operation dispatch would triple the time.
+            with torch.inference_mode():
+                model(example)
         except Exception:  # noqa: BLE001 - timm models assert their own input rules
             continue
         return tuple(kwargs.items())
