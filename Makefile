@@ -70,9 +70,8 @@ lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: $(STAMP_TEST)
-	HF_HUB_OFFLINE=1 $(PY) bench/explorer_speed.py
-	@for f in bench/latency_protocol.py bench/classify_overhead.py bench/evaluate.py bench/app_rerun.py bench/load.py; do \
-		if [ -f $$f ]; then echo "== $$f"; HF_HUB_OFFLINE=1 $(PY) $$f || exit 1; fi; done
+	@for b in explorer_speed latency_protocol runtimes classify_overhead evaluate app_rerun load; do \
+		echo "== python -m bench.$$b"; HF_HUB_OFFLINE=1 $(PY) -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

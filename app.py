@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import classify_page, compare_page, explorer_page
+from dashboard.classify import page as classify_page
+from dashboard.compare import page as compare_page
+from dashboard.explorer import page as explorer_page
 
 st.set_page_config(page_title="effscale: EfficientNet scaling explorer", layout="wide")
 

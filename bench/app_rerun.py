@@ -16,7 +16,7 @@ Every round uses a φ not seen before, so no cache answers for it (the page's ca
 coefficients stay warm, as they would for a user dragging the slider). Target: median server
 rerun under 100 ms.
 
-Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/app_rerun.py [--rounds N] [--strict]``.
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python -m bench.app_rerun [--rounds N] [--strict]``.
 """
 
 from __future__ import annotations
@@ -24,27 +24,25 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TARGET_MS = 100.0
 SCRIPT = """
 import time
 import streamlit as st
 started = time.perf_counter()
-from dashboard.explorer_page import render
+from dashboard.explorer.page import render
 render()
 st.session_state["bench_rerun_ms"] = 1000.0 * (time.perf_counter() - started)
 """
 
 
 def _bare(phi: float) -> float:
-    from dashboard.tables import stage_frame
+    from dashboard.explorer.tables import stage_frame
     from explorer import from_phi
     from explorer.equal_cost import equal_cost_networks
     from explorer.estimate import estimate_top1

@@ -16,7 +16,7 @@ Targets: end-to-end <= 1.3x forward for 640×480, <= 1.6x for 12 MP. Large JPEGs
 reduced size (Pillow draft mode); the run also checks that this leaves the top-5 labels of the
 test photos unchanged. The model is loaded once (the classifier cache) for every call.
 
-Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/classify_overhead.py [--rounds N] [--threads N]``.
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python -m bench.classify_overhead [--rounds N] [--threads N]``.
 It prints PASS or FAIL (from medians, or from minimums when other processes make the forward pass
 unsteady); with ``--strict`` a FAIL also gives exit status 1.
 """
@@ -27,12 +27,9 @@ import argparse
 import io
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MODEL = "tf_efficientnet_lite0"
 TARGETS = {"640x480": 1.3, "12MP": 1.6}
@@ -65,7 +62,7 @@ def check_draft_labels(classifier) -> list[str]:
     from PIL import Image
     from skimage import data
 
-    from zoo.images import decode_image
+    from zoo.classify.images import decode_image
 
     failures = []
     for name, array in (("chelsea", data.chelsea()), ("coffee", data.coffee())):
@@ -101,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
-    from zoo.classify import classify, get_classifier
+    from zoo.classify.classifier import classify, get_classifier
 
     started = time.perf_counter()
     classifier = get_classifier(MODEL)

@@ -3,7 +3,7 @@ dispatch costs.
 
 On this machine, inside a network namespace of its own (Ray advertises the host's address even
 when told 127.0.0.1; in a private namespace the loopback is all there is), with a PostgreSQL
-server of its own (``tests.pgserver``) and a one-node local Ray cluster (``ray.cluster_utils``):
+server of its own (``harness.pgserver``) and a one-node local Ray cluster (``ray.cluster_utils``):
 
 * **latency**: EfficientNet-B0, batch 1, fp32, CPU, the default protocol with ``--threads``
   (default 1: the cluster's own processes need a core of the two here), measured ``ROUNDS``
@@ -16,7 +16,7 @@ server of its own (``tests.pgserver``) and a one-node local Ray cluster (``ray.c
   (submit, claim, read the stored result, finish, the driver's polling); and, for B0, the wall
   time of a dispatch against the local measurement's.
 
-Run (as root, for ``unshare -n``): ``python bench/cluster.py`` (about 5 minutes on 2 cores;
+Run (as root, for ``unshare -n``): ``python -m bench.cluster`` (about 5 minutes on 2 cores;
 ``--rounds N``).
 """
 
@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # node address: 127.0.0.1
@@ -91,11 +90,20 @@ def main() -> int:
     if not _private_network():
         if os.environ.get(_INSIDE):
             raise SystemExit("unshare -n ran, but interfaces besides lo are still visible")
-        env = {**os.environ, _INSIDE: "1", "PYTHONPATH": str(ROOT)}
-        command = ["unshare", "-n", sys.executable, "-c", _LOOPBACK_UP, *sys.argv]
+        env = {**os.environ, _INSIDE: "1"}
+        command = [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-c",
+            _LOOPBACK_UP,
+            "-m",
+            __spec__.name,
+            *sys.argv[1:],
+        ]
         return subprocess.call(command, env=env, cwd=ROOT)
 
-    from tests.pgserver import start_server
+    from harness.pgserver import start_server
 
     scratch = Path(tempfile.mkdtemp(prefix="effscale-bench-ray-"))
     os.environ["EFFSCALE_LOCK"] = str(scratch / "measure.lock")
@@ -111,12 +119,12 @@ def _run(args, server, scratch: Path) -> int:
     import ray
     from ray.cluster_utils import Cluster
 
-    from zoo.build import spec_from_phi, spec_from_variant
-    from zoo.cluster import dispatch
-    from zoo.environment import default_threads
-    from zoo.measure import measure
-    from zoo.protocol import Protocol
-    from zoo.store import MeasurementStore
+    from zoo.measure.orchestrate import measure
+    from zoo.models.spec import spec_from_phi, spec_from_variant
+    from zoo.records.environment import default_threads
+    from zoo.records.protocol import Protocol
+    from zoo.store.measurement_store import MeasurementStore
+    from zoo.workers.ray_dispatch import dispatch
 
     url = server.create_database()
     node_env = {k: os.environ[k] for k in ("EFFSCALE_LOCK", "HF_HUB_OFFLINE", "PYTHONPATH")}

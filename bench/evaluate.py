@@ -20,7 +20,7 @@ does not compare a slow side with a fast one. Target: ``zoo evaluate`` at least 
 processes doing the same decoding (for information: the evaluator uses a thread pool, see
 zoo/evaluate.py).
 
-Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/evaluate.py [--rounds N] [--threads N]
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python -m bench.evaluate [--rounds N] [--threads N]
 [--workers N] [--loaders] [--strict]``. It prints PASS or FAIL; ``--strict`` makes a FAIL exit 1.
 """
 
@@ -29,13 +29,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 MODEL = "tf_efficientnet_lite0"
 BATCH = 32
@@ -51,7 +49,7 @@ CLASSES = {
 
 
 def make_folder(root: Path, images: int) -> Path:
-    from tests.corpus import labelled_folder
+    from harness.corpus import labelled_folder
 
     per_class = images // len(CLASSES)
     classes = {folder: (photo, per_class) for folder, photo in CLASSES.items()}
@@ -78,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
-    from zoo.classify import get_classifier
-    from zoo.evaluate import build_forward, default_decode_workers, evaluate, load_image
-    from zoo.imagefolder import scan_folder
+    from zoo.classify.classifier import get_classifier
+    from zoo.classify.evaluate import build_forward, default_decode_workers, evaluate, load_image
+    from zoo.classify.imagefolder import scan_folder
 
     classifier = get_classifier(MODEL)
     forward = build_forward(classifier)
@@ -158,7 +156,7 @@ def _data_loader(classifier, folder, forward, workers: int):
     """The same decoding in torch DataLoader worker processes (information only)."""
     from torch.utils.data import DataLoader, Dataset
 
-    from zoo.evaluate import load_image
+    from zoo.classify.evaluate import load_image
 
     images = folder.images
 

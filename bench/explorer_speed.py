@@ -1,19 +1,15 @@
 """Analytic explorer vs building the timm model and counting it with ptflops, side by side.
 
 Targets (issue: foundation): one configuration in under 1 ms analytically, and at least 1000x
-faster than the build-and-count path for B7. Run: ``python bench/explorer_speed.py``.
+faster than the build-and-count path for B7. Run: ``python -m bench.explorer_speed``.
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from explorer import from_multipliers, get_variant  # noqa: E402
+from explorer import from_multipliers, get_variant
 
 
 def analytic_seconds(width: float, depth: float, resolution: int, repeats: int = 200) -> float:
@@ -29,7 +25,7 @@ def build_and_count_seconds(width: float, depth: float, resolution: int, repeats
     import ptflops  # noqa: F401 - imported before the clock starts, as the counter's own cost
     from timm.models.efficientnet import _gen_efficientnet
 
-    from zoo.complexity import ptflops_macs
+    from zoo.models.complexity import ptflops_macs
 
     times, macs = [], None
     for _ in range(repeats):

@@ -21,7 +21,7 @@
    "best", as a user would: one job per quickly built runtime, the first to land draws), split into the time the
    job waited, ran (both from the store's timestamps), and the time until the page drew it.
 
-Run: ``HF_HUB_OFFLINE=1 .venv/bin/python bench/jobs.py [--runs N] [--runtime R] [--no-browser]
+Run: ``HF_HUB_OFFLINE=1 .venv/bin/python -m bench.jobs [--runs N] [--runtime R] [--no-browser]
 [--strict]``. It prints PASS or FAIL; ``--strict`` makes a FAIL exit 1.
 """
 
@@ -38,7 +38,6 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TARGET = 0.05
 MODEL = "efficientnet_b0"
@@ -50,7 +49,7 @@ def _fresh(store) -> None:
 
 
 def _direct(store, spec, protocol) -> float:
-    from zoo.measure import measure
+    from zoo.measure.orchestrate import measure
 
     _fresh(store)
     started = time.perf_counter()
@@ -61,7 +60,7 @@ def _direct(store, spec, protocol) -> float:
 
 
 def _queued(store, spec, protocol) -> float:
-    from zoo.jobs import get_job, submit
+    from zoo.store.jobs import get_job, submit
 
     _fresh(store)
     started = time.perf_counter()
@@ -79,10 +78,10 @@ def _queued(store, spec, protocol) -> float:
 
 
 def queue_overhead(runs: int, runtime: str) -> float:
-    from zoo.build import spec_from_timm
-    from zoo.isolation import shutdown
-    from zoo.protocol import Protocol
-    from zoo.store import MeasurementStore
+    from zoo.measure.isolation import shutdown
+    from zoo.models.spec import spec_from_timm
+    from zoo.records.protocol import Protocol
+    from zoo.store.measurement_store import MeasurementStore
 
     spec = spec_from_timm(MODEL)
     protocol = Protocol(device="cpu", batch_size=1, runtime=runtime)
@@ -131,15 +130,15 @@ def queue_overhead(runs: int, runtime: str) -> float:
 
 
 def measure_to_first_point() -> None:
-    from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle
+    from harness.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle
 
     if not Path(CHROMIUM).exists():
         print(f"\nMeasure → first point: skipped (no Chromium at {CHROMIUM}; `make browser`)")
         return
     import playwright.sync_api as sync_api
 
-    from zoo.jobs import jobs
-    from zoo.store import MeasurementStore
+    from zoo.store.jobs import jobs
+    from zoo.store.measurement_store import MeasurementStore
 
     tmp = Path(tempfile.mkdtemp(prefix="effscale-bench-jobs-"))
     store = tmp / "m.sqlite"

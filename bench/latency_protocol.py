@@ -15,7 +15,7 @@ The three are interleaved in many short rounds (ours, worker, Timer, ours, …, 
 so background load, which comes and goes over seconds, hits all sides alike; the verdict uses
 the median over rounds of each side's per-round median. The best (fastest) round of each side is
 printed too: on a quiet machine the two statistics agree, and when they do not, the machine was
-busy and the run says so. Run: ``python bench/latency_protocol.py`` (1–3 minutes on 2 cores);
+busy and the run says so. Run: ``python -m bench.latency_protocol`` (1–3 minutes on 2 cores);
 it reports and exits 0 unless ``--strict`` is given: a benchmark, not a timed unit test.
 """
 
@@ -24,21 +24,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-from torch.utils.benchmark import Timer  # noqa: E402
+import torch
+from torch.utils.benchmark import Timer
 
-from zoo.build import build_model, spec_from_variant  # noqa: E402
-from zoo.environment import cpu_model  # noqa: E402
-from zoo.measure import measure  # noqa: E402
-from zoo.protocol import Protocol  # noqa: E402
-from zoo.timing import time_forward  # noqa: E402
+from zoo.measure.orchestrate import measure
+from zoo.measure.timing import time_forward
+from zoo.models.build import build_model
+from zoo.models.spec import spec_from_variant
+from zoo.records.environment import cpu_model
+from zoo.records.protocol import Protocol
 
 AGREEMENT = 0.10  # medians must agree within 10 %
 CHANNELS_LAST_TARGET = 1.2  # expected speed-up of channels_last over NCHW for B0 on CPU

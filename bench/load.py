@@ -22,7 +22,7 @@ It prints a table (sessions, actions, errors, p50/p95 per action, peak memory) a
 serialization evidence, writes the figures as JSON (``--json``), and exits 1 on any error.
 ``--quick`` (2 sessions, 3 images) is what ``tests/test_load_quick.py`` runs.
 
-Usage: ``python bench/load.py [--sessions 8] [--images 25] [--max-seconds 1200] [--quick] [-v]``
+Usage: ``python -m bench.load [--sessions 8] [--images 25] [--max-seconds 1200] [--quick] [-v]``
 """
 
 from __future__ import annotations
@@ -41,12 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, IDLE_SELECTORS, StreamlitServer
+from zoo.measure.locking import lock_file_held
 
-from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, IDLE_SELECTORS, StreamlitServer  # noqa: E402
-from zoo.locking import lock_file_held  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 VERBOSE = False
 HOSTILE_QUERY = {
@@ -352,8 +350,8 @@ async def measurement_check(
     processes never overlapped), and the page showed the queue empty again by itself once the
     jobs were done.
     """
-    from zoo.jobs import jobs
-    from zoo.store import MeasurementStore
+    from zoo.store.jobs import jobs
+    from zoo.store.measurement_store import MeasurementStore
 
     store = MeasurementStore(env["EFFSCALE_STORE"])
     context = await browser.new_context(viewport={"width": 1400, "height": 1400})
@@ -469,7 +467,7 @@ async def measurement_check(
 async def _run(args: argparse.Namespace) -> dict:
     from playwright.async_api import async_playwright
 
-    from tests.corpus import load_photos
+    from harness.corpus import load_photos
 
     photos = load_photos(args.images)
     tmp = Path(tempfile.mkdtemp(prefix="effscale-load-"))

@@ -15,7 +15,7 @@ torch.compile), in one run:
 * the artefact cache: the first ONNX Runtime measurement of B0 with an empty cache (export +
   session) against the second (cached).
 
-Run: ``python bench/runtimes.py`` (about 15 minutes on 2 cores; ``--quick`` for B0 only).
+Run: ``python -m bench.runtimes`` (about 15 minutes on 2 cores; ``--quick`` for B0 only).
 """
 
 from __future__ import annotations
@@ -31,14 +31,13 @@ import textwrap
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+from zoo.measure.orchestrate import measure
+from zoo.models.spec import spec_from_timm, spec_from_variant
+from zoo.records.environment import default_threads
+from zoo.records.protocol import Protocol
 
-from zoo.build import spec_from_timm, spec_from_variant  # noqa: E402
-from zoo.environment import default_threads  # noqa: E402
-from zoo.measure import measure  # noqa: E402
-from zoo.protocol import Protocol  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 MODELS = (("b0", None), ("b3", None), ("resnet50", 224), ("mobilenetv3_large_100", 224))
 RUNTIMES = ("eager", "onnxruntime", "openvino", "compile")
@@ -52,8 +51,8 @@ BARE = textwrap.dedent(
     """
     import json, os, sys, time, statistics
     import numpy as np, torch
-    sys.path.insert(0, {root!r})
-    from zoo.build import build_model, spec_from_timm, spec_from_variant
+    from zoo.models.build import build_model
+    from zoo.models.spec import spec_from_timm, spec_from_variant
     runtime, model_name, resolution, threads, onnx_path, seconds = {args!r}
     spec = spec_from_variant(model_name) if resolution is None else spec_from_timm(model_name, resolution)
     torch.set_num_threads(threads)
@@ -97,7 +96,7 @@ def protocol(runtime: str) -> Protocol:
 
 
 def onnx_path_for(model: str) -> str:
-    from zoo.artifacts import list_artifacts
+    from zoo.runtimes.artifacts import list_artifacts
 
     for entry in list_artifacts():
         if entry.kind == "onnx" and f" of {model} @" in entry.description:
@@ -107,16 +106,19 @@ def onnx_path_for(model: str) -> str:
 
 def bare(runtime: str, name: str, resolution: int | None, spec_model: str) -> float:
     path = onnx_path_for(spec_model) if runtime in ("onnxruntime", "openvino") else ""
-    code = BARE.format(
-        root=str(ROOT), args=(runtime, name, resolution, default_threads(), path, SECONDS)
-    )
+    code = BARE.format(args=(runtime, name, resolution, default_threads(), path, SECONDS))
     # The bare loop's compiled kernels go to a cache of this run's, like the zoo's (a stale or
     # damaged default cache, /tmp/torchinductor_<user>, must not decide either figure).
     env = dict(
         os.environ, TORCHINDUCTOR_CACHE_DIR=os.path.join(os.environ["EFFSCALE_CACHE"], "bare")
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=1800, env=env
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        cwd=ROOT,  # ``python -c`` imports from its working directory: this checkout
     )
     if out.returncode != 0:
         raise RuntimeError(f"the bare {runtime} loop for {name} failed: {out.stderr[-2000:]}")

@@ -59,7 +59,7 @@ def no_hub_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("empty-hf-cache")))
         patch.setenv("HF_HUB_OFFLINE", "1")
-        from zoo.classify import clear_cache
+        from zoo.classify.classifier import clear_cache
 
         clear_cache()  # nothing loaded under another environment
         yield
@@ -67,10 +67,10 @@ def no_hub_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """A real PostgreSQL server for this test session (``tests.pgserver``): 127.0.0.1 only,
+    """A real PostgreSQL server for this test session (``harness.pgserver``): 127.0.0.1 only,
     started on first use, stopped and removed at the end. Missing server binaries fail the
     test, loudly: ``make test`` installs them."""
-    from tests.pgserver import start_server
+    from harness.pgserver import start_server
 
     try:
         server = start_server()

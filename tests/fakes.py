@@ -25,8 +25,9 @@ def fake_measurement(
     """A ``zoo.protocol.Measurement`` with plausible B0 numbers, taken with the default protocol
     on this machine (so that a default ``Protocol`` finds it in a store); ``changes`` override
     fields."""
-    from zoo.environment import default_threads
-    from zoo.protocol import Measurement, Protocol
+    from zoo.records.environment import default_threads
+    from zoo.records.measurement import Measurement
+    from zoo.records.protocol import Protocol
 
     defaults = Protocol()
 
@@ -69,7 +70,7 @@ def fake_evaluation(
 ):
     """A ``zoo.evaluation.Evaluation`` with made-up numbers (two classes, one confusion, one
     failed image); ``changes`` override fields."""
-    from zoo.evaluation import ClassScore, Confusion, Evaluation, FailedImage
+    from zoo.records.evaluation import ClassScore, Confusion, Evaluation, FailedImage
 
     row: dict[str, object] = dict(
         model=model,

@@ -10,9 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.samples import PHOTOS_DIR, sample_photos
-from zoo.cam import EXPLANATION_NOTE
+from zoo.classify.cam import EXPLANATION_NOTE
 
-PAGE = "from dashboard.classify_page import render\nrender()\n"
+PAGE = "from dashboard.classify.page import render\nrender()\n"
 TIMEOUT = 180  # first use loads the Lite model from its PyPI package
 
 import skimage.data as skimage_data  # noqa: E402

@@ -6,12 +6,14 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.compare import reference as compare_reference
+from dashboard.compare import series
 from tests.fakes import fake_measurement
 from tests.plotly_json import read_chart, values
-from zoo import isolation
-from zoo import store as store_mod
+from zoo.measure import isolation
+from zoo.store import measurement_store as store_mod
 
-PAGE = "from dashboard.compare_page import render\nrender()\n"
+PAGE = "from dashboard.compare.page import render\nrender()\n"
 TIMEOUT = 120
 
 
@@ -122,8 +124,8 @@ def test_measuring_a_missing_point_queues_a_job_a_worker_runs_and_the_chart_draw
     # One real, small measurement (MobileNetV3 at batch 1 on CPU, a few seconds): the button
     # queues a job (nothing is measured in the page's script), a worker runs it, and the page
     # draws the point it stored.
-    from zoo import jobs as jobs_mod
-    from zoo.worker import serve
+    from zoo.store import jobs as jobs_mod
+    from zoo.workers.worker import serve
 
     path = tmp_path / "m.sqlite"
     monkeypatch.setenv("EFFSCALE_STORE", str(path))
@@ -180,15 +182,14 @@ def test_protocols_are_never_mixed_on_one_chart(tmp_path, monkeypatch):
 
 
 def test_compare_frame_refuses_a_mix_of_protocols():
-    from dashboard import tables
 
     rows = [
         _fake("efficientnet_b0", 224, 12.5).to_dict(),
         _fake("resnet50", 224, 30.0, threads=1).to_dict(),
     ]
     with pytest.raises(ValueError, match="several protocols"):
-        tables.compare_frame(tables.reference_frame(), rows)
-    assert [len(rows) for _, rows in tables.split_series(rows)] == [1, 1]
+        series.compare_frame(compare_reference.reference_frame(), rows)
+    assert [len(rows) for _, rows in series.split_series(rows)] == [1, 1]
 
 
 # --- the accuracy source (one view at a time, in the URL) -----------------------------------

@@ -13,7 +13,7 @@ from explorer import from_multipliers, from_phi, from_variant
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGE = "from dashboard.explorer_page import render\nrender()\n"
+PAGE = "from dashboard.explorer.page import render\nrender()\n"
 TIMEOUT = 60
 
 
@@ -183,7 +183,7 @@ def test_values_survive_mode_and_page_switches():
     # Streamlit forgets the value of a widget a run does not draw; the page keeps its own copy.
     script = (
         "import streamlit as st\n"
-        "from dashboard.explorer_page import render\n"
+        "from dashboard.explorer.page import render\n"
         "if st.session_state.get('show_explorer', True):\n"
         "    render()\n"
         "else:\n"

@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import tables
+from dashboard.compare import machines
+from dashboard.compare import reference as compare_reference
 from tests.plotly_json import read_chart as _chart
 from tests.plotly_json import values as _values
 from tests.test_app_compare import PAGE, TIMEOUT, _fake, _table
-from zoo.store import MeasurementStore
+from zoo.store.measurement_store import MeasurementStore
 
 MACHINES = {  # machine -> (device name, CPU, latency factor)
     "n-a": ("Intel(R) Xeon(R) Gold 6338", "Intel(R) Xeon(R) Gold 6338", 1.0),
@@ -108,16 +109,16 @@ def test_the_ray_setting_needs_a_reachable_head(two_machines):
 
 
 def test_overlay_frame_keeps_each_machine_to_its_own_series():
-    reference = tables.reference_frame()
+    reference = compare_reference.reference_frame()
     rows = [r.to_dict() for m in MACHINES for r in _rows(m)]
     rows.append({**rows[0], "threads": 1, "latency_ms_median": 99.0, "environment_key": "x"})
-    frame = tables.overlay_frame(reference, rows, ["n-a", "n-b"])
+    frame = machines.overlay_frame(reference, rows, ["n-a", "n-b"])
     assert sorted(zip(frame["machine"], frame["latency_ms"], strict=True)) == [
         ("n-a", 12.0), ("n-a", 30.0), ("n-b", 6.0), ("n-b", 15.0)
     ]  # fmt: skip
-    assert tables.overlay_frame(reference, rows, ["nowhere"]).empty
-    assert [key for key, _ in tables.machines(rows)] == ["n-a", "n-b"]
-    assert len(tables.of_machines(rows, ["n-b"])) == 2
+    assert machines.overlay_frame(reference, rows, ["nowhere"]).empty
+    assert [key for key, _ in machines.machines(rows)] == ["n-a", "n-b"]
+    assert len(machines.of_machines(rows, ["n-b"])) == 2
 
 
 def test_another_machines_gpu_is_a_device_choice_here(tmp_path, monkeypatch):

@@ -12,18 +12,18 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import configs
+from dashboard.explorer import configs
 from data.accuracy import DEFAULT_VIEW, view_points
 from explorer import from_phi
 from explorer.estimate import estimate_top1, published_fit
 from tests.fakes import fake_measurement
 from tests.plotly_json import read_chart, values
-from zoo import jobs as jobs_mod
-from zoo import store as store_mod
-from zoo.build import spec_from_phi
+from zoo.models.spec import spec_from_phi
+from zoo.store import jobs as jobs_mod
+from zoo.store import measurement_store as store_mod
 
-COMPARE = "from dashboard.compare_page import render\nrender()\n"
-EXPLORER = "from dashboard.explorer_page import render\nrender()\n"
+COMPARE = "from dashboard.compare.page import render\nrender()\n"
+EXPLORER = "from dashboard.explorer.page import render\nrender()\n"
 TIMEOUT = 120
 
 
@@ -101,8 +101,8 @@ def test_the_sweep_can_be_turned_off_and_is_not_needed_once_measured(path, monke
 
 
 def test_every_session_sees_the_queue_and_cancels_only_its_own_jobs(path):
-    from zoo.build import spec_from_timm
-    from zoo.protocol import Protocol
+    from zoo.models.spec import spec_from_timm
+    from zoo.records.protocol import Protocol
 
     with store_mod.MeasurementStore(path) as store:
         other = jobs_mod.submit(

@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 from data.samples import PHOTOS_DIR
-from zoo.cam import EXPLANATION_NOTE, activation_map, overlay_heatmap, target_layer
-from zoo.classify import get_classifier
-from zoo.cli import main
+from zoo.classify.cam import EXPLANATION_NOTE, activation_map, overlay_heatmap, target_layer
+from zoo.classify.classifier import get_classifier
+from zoo.cli.main import main
 from zoo.errors import ZooError
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")

@@ -11,17 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.corpus import bad_input_corpus, exif_rotated_jpeg
+from harness.corpus import bad_input_corpus, exif_rotated_jpeg
 from tests.special_files import needs_posix, special_paths
-from zoo.classify import (
-    Classifier,
-    ImageResult,
-    Prediction,
-    classify,
-    get_classifier,
-)
+from zoo.classify.classifier import Classifier, ImageResult, Prediction, classify, get_classifier
+from zoo.classify.images import decode_image, to_upright_rgb
 from zoo.errors import ZooError
-from zoo.images import decode_image, to_upright_rgb
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")
 
@@ -240,7 +234,8 @@ def test_importing_the_modules_loads_neither_torch_nor_pillow():
     from pathlib import Path
 
     code = (
-        "import sys, zoo.images, zoo.weights, zoo.classify, zoo.cli_classify; "
+        "import sys, zoo.classify.images, zoo.weights.sources, zoo.classify.classifier, "
+        "zoo.cli.classify; "
         "print(sorted(m for m in ('torch', 'timm', 'PIL', 'huggingface_hub') if m in sys.modules))"
     )
     completed = subprocess.run(
@@ -257,7 +252,7 @@ def test_importing_the_modules_loads_neither_torch_nor_pillow():
 def test_available_weights_builds_no_model(monkeypatch):
     import timm
 
-    from zoo.weights import available_weights
+    from zoo.weights.sources import available_weights
 
     def refuse(*args, **kwargs):
         raise AssertionError("available_weights must not build a model")
@@ -271,9 +266,9 @@ def test_concurrent_first_requests_load_the_model_once(monkeypatch):
     import time
     from collections import OrderedDict
 
-    import zoo.classify
+    from zoo.classify import classifier
 
-    monkeypatch.setattr(zoo.classify, "_cache", OrderedDict())
+    monkeypatch.setattr(classifier, "_cache", OrderedDict())
     loads: list[str] = []
     original = Classifier.load.__func__
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.classify import classify, clear_cache
-from zoo.cli import main
+from zoo.classify.classifier import classify, clear_cache
+from zoo.cli.main import main
 from zoo.errors import ZooError
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.special_files import needs_posix, special_paths
-from zoo.cli import main
+from zoo.cli.main import main
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")
 
@@ -104,7 +104,7 @@ class _Evil:
 
 
 def test_own_weights_file(images, tmp_path, capsys):
-    from zoo.weights import load_pretrained
+    from zoo.weights.sources import load_pretrained
 
     model, _ = load_pretrained(MODEL)
     from safetensors.torch import save_file
@@ -163,7 +163,7 @@ def test_weights_that_are_not_regular_files_exit_2_without_blocking(images, tmp_
 def _save_changed(tmp_path: Path, name: str, change) -> Path:
     import torch
 
-    from zoo.weights import load_pretrained
+    from zoo.weights.sources import load_pretrained
 
     model, _ = load_pretrained(MODEL)
     state = {k: v.clone() for k, v in model.state_dict().items()}

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus import labelled_folder
-from zoo.cli import main
-from zoo.store import MeasurementStore
+from harness.corpus import labelled_folder
+from zoo.cli.main import main
+from zoo.store.measurement_store import MeasurementStore
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")
 

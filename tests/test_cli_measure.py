@@ -1,6 +1,6 @@
 """``python -m zoo measure`` / ``export``: outputs, and bad input as one line with exit status 2.
 
-Most cases run ``zoo.cli.main`` in-process (fast); one runs the real module in a subprocess.
+Most cases run ``zoo.cli.main.main`` in-process (fast); one runs the real module in a subprocess.
 """
 
 import csv
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.cli import main
-from zoo.store import MeasurementStore
+from zoo.cli.main import main
+from zoo.store.measurement_store import MeasurementStore
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = ["--device", "cpu", "--iters", "2", "--warmup", "0", "--no-progress"]
@@ -166,13 +166,13 @@ def test_export_of_unusable_store_is_exit_2(capsys, tmp_path):
 
 
 def test_failed_measurement_is_exit_1_one_line(capsys, tmp_path, monkeypatch):
-    import zoo.cli_measure
-    from zoo.protocol import MeasurementError
+    from zoo.cli import measure as cli_measure
+    from zoo.records.measurement import MeasurementError
 
     def failing_sweep(*args, **kwargs):
         raise MeasurementError("measurement failed (OutOfMemoryError): b0: no memory")
 
-    monkeypatch.setattr(zoo.cli_measure, "run_plan", failing_sweep)
+    monkeypatch.setattr(cli_measure, "run_plan", failing_sweep)
     status, out, err = run(capsys, "measure", "--variant", "b0", "--store", str(tmp_path / "m"))
     assert status == 1 and out == ""
     assert err.count("\n") == 1 and "OutOfMemoryError" in err

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import fake_measurement
-from zoo.build import spec_from_phi
-from zoo.environment import default_threads
-from zoo.protocol import Protocol
+from zoo.models.spec import spec_from_phi
+from zoo.records.environment import default_threads
+from zoo.records.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = Protocol(device="cpu", warmup_iters=0, min_iters=2, max_iters=2, max_seconds=0.1)
@@ -102,6 +102,11 @@ def test_the_cluster_tests_run_in_a_private_network_namespace():
         assert not default_ray_tmp.exists(), "the cluster tests left /tmp/ray behind"
 
 
+# What Ray adds to its temp dir for its longest socket, and the kernel's limit on such a path.
+_RAY_SOCKET_TAIL = "/ray/session_2026-12-06_05-37-10_624180_21335/sockets/plasma_store"
+_MAX_SOCKET_PATH = 107
+
+
 @pytest.fixture(scope="module")
 def cluster(postgres_server, tmp_path_factory):
     """A head (``n-a``) and a worker node (``n-b``) on 127.0.0.1, labelled ``pool=test``; ``n-b``
@@ -117,6 +122,9 @@ def cluster(postgres_server, tmp_path_factory):
     # our own, removed at the end; short, for the length limit of socket paths. Ray reads
     # ``RAY_TMPDIR`` for its default temp dir (``$RAY_TMPDIR/ray``): the nodes get that one.
     ray_root = tempfile.mkdtemp(prefix="ray-")
+    if len(ray_root) + len(_RAY_SOCKET_TAIL) > _MAX_SOCKET_PATH:  # a long TMPDIR: a short one
+        shutil.rmtree(ray_root)
+        ray_root = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
     ray_tmp = os.path.join(ray_root, "ray")
     os.mkdir(ray_tmp)
     previous_ray_tmp = os.environ.get("RAY_TMPDIR")
@@ -171,7 +179,7 @@ def store_url(postgres_server) -> str:
 
 
 def _rows_by_node(url: str) -> dict[tuple[str, str], list]:
-    from zoo.store import MeasurementStore
+    from zoo.store.measurement_store import MeasurementStore
 
     found: dict[tuple[str, str], list] = {}
     with MeasurementStore(url) as store:
@@ -186,8 +194,8 @@ def test_a_sweep_lands_one_row_per_model_per_node_while_others_write(cluster, st
     the dashboard (here: a thread of this process) writing at the same time loses nothing."""
     import ray
 
-    from zoo.jobs import jobs, submit
-    from zoo.store import MeasurementStore
+    from zoo.store.jobs import jobs, submit
+    from zoo.store.measurement_store import MeasurementStore
 
     nodes = [n for n in ray.nodes() if n["Alive"]]
     assert ISOLATED and [n["NodeManagerAddress"] for n in nodes] == ["127.0.0.1"] * 2
@@ -260,9 +268,9 @@ def test_bad_selections_are_one_line_and_exit_2(cluster, store_url):
 def test_a_node_lost_mid_sweep_fails_its_jobs_and_a_rerun_measures_only_what_is_missing(
     cluster, store_url
 ):
-    from zoo.cluster import dispatch
-    from zoo.jobs import jobs
-    from zoo.store import MeasurementStore
+    from zoo.store.jobs import jobs
+    from zoo.store.measurement_store import MeasurementStore
+    from zoo.workers.ray_dispatch import dispatch
 
     doomed = cluster.add_node(**cluster.node_args("n-c", wave="2"))
     cluster.wait_for_nodes()
@@ -321,10 +329,10 @@ def test_a_node_lost_mid_sweep_fails_its_jobs_and_a_rerun_measures_only_what_is_
 def test_the_dashboard_starts_a_sweep_in_the_background(cluster, store_url):
     """``start_dispatch`` (the compare page's cluster setting) returns at once; the sweep it
     started lands its jobs under the group it returned."""
-    from zoo.build import spec_from_timm
-    from zoo.cluster import start_dispatch
-    from zoo.jobs import jobs
-    from zoo.store import MeasurementStore
+    from zoo.models.spec import spec_from_timm
+    from zoo.store.jobs import jobs
+    from zoo.store.measurement_store import MeasurementStore
+    from zoo.workers.ray_dispatch import start_dispatch
 
     spec = spec_from_timm("mobilenetv3_small_050", resolution=96)
     started = time.monotonic()

@@ -10,12 +10,20 @@ with any numbers a store could hold.
 from __future__ import annotations
 
 import math
+import numbers
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard import figures, state, tables
+from dashboard.classify import figures as classify_figures
+from dashboard.compare import figure as compare_fig
+from dashboard.compare import reference as compare_reference
+from dashboard.compare import series
+from dashboard.explorer import figures as explorer_figures
+from dashboard.explorer import state
+from dashboard.explorer import tables as explorer_tables
 from explorer import ScalingError, from_multipliers, from_phi, from_variant
 from explorer.equal_cost import equal_cost_networks
 from explorer.estimate import estimate_top1, published_fit
@@ -33,13 +41,30 @@ depths = st.floats(state.DEPTH_MIN, state.DEPTH_MAX)
 resolutions = st.integers(state.RESOLUTION_MIN, state.RESOLUTION_MAX)
 
 
+def drawn(fig) -> list[float]:
+    """Every x and y value a figure draws (None is a gap in a line); each must be a finite
+    number. A Figure itself is always truthy, so this is what a builder's test checks."""
+    values = [
+        v
+        for trace in fig.data
+        for axis in ("x", "y")
+        for v in (getattr(trace, axis) or ())
+        if v is not None
+    ]
+    assert all(isinstance(v, numbers.Real) and math.isfinite(v) for v in values), values[:10]
+    return values
+
+
 def build_everything(network, alpha: float, beta: float, gamma: float, phi: float) -> None:
     """What the explorer page draws for a network, table by table, figure by figure."""
-    assert isinstance(tables.stage_frame(network), pd.DataFrame)
-    assert figures.network_figure(network, figures.network_extent(from_variant("b7")))
+    assert isinstance(explorer_tables.stage_frame(network), pd.DataFrame)
+    picture = explorer_figures.network_figure(
+        network, explorer_figures.network_extent(from_variant("b7"))
+    )
+    assert drawn(picture)
     try:
-        formula = tables.formula_vs_official_frame(alpha, beta, gamma)
-        assert figures.formula_figure(alpha, beta, gamma, phi)
+        formula = explorer_tables.formula_vs_official_frame(alpha, beta, gamma)
+        assert drawn(explorer_figures.formula_figure(alpha, beta, gamma, phi))
     except ScalingError:
         # Bases the explorer refuses (below 1e-6): the page says "Cannot draw the formula
         # curves: …" instead of the two.
@@ -50,9 +75,11 @@ def build_everything(network, alpha: float, beta: float, gamma: float, phi: floa
             values = formula[column].dropna()
             assert all(math.isfinite(v) for v in values), column
     eq = equal_cost_networks(network.macs)
-    assert isinstance(tables.equal_cost_frame(network, eq), pd.DataFrame)
+    assert isinstance(explorer_tables.equal_cost_frame(network, eq), pd.DataFrame)
     fit = published_fit()
-    assert figures.estimate_figure(fit, estimate_top1(network.macs, fit))
+    estimate = estimate_top1(network.macs, fit)
+    figure = explorer_figures.estimate_figure(fit, estimate)
+    assert drawn(figure) and figure.data[-1].y[0] == estimate.top1_pct
 
 
 @SWEEP
@@ -72,21 +99,21 @@ def test_explicit_mode_builders(width, depth, resolution, gamma):
 
 
 def test_fixed_tables_build():
-    assert len(tables.paper_vs_exact_frame()) == 8
-    assert len(tables.table7_frame()) == 5
+    assert len(explorer_tables.paper_vs_exact_frame()) == 8
+    assert len(explorer_tables.table7_frame()) == 5
 
 
-numbers = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.floats(1e-3, 1e5)
+stored_numbers = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.floats(1e-3, 1e5)
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    latencies=st.lists(numbers, min_size=0, max_size=6),
-    axis=st.sampled_from(sorted(figures.COMPARE_AXES)),
+    latencies=st.lists(stored_numbers, min_size=0, max_size=6),
+    axis=st.sampled_from(sorted(compare_fig.COMPARE_AXES)),
     batch=st.sampled_from([1, 8, 64]),
 )
 def test_compare_builders_with_any_stored_numbers(latencies, axis, batch):
-    reference = tables.reference_frame()
+    reference = compare_reference.reference_frame()
     models = list(reference["model"])[: len(latencies)]
     rows = [
         fake_measurement(
@@ -98,10 +125,14 @@ def test_compare_builders_with_any_stored_numbers(latencies, axis, batch):
         ).to_dict()
         for model, latency in zip(models, latencies, strict=False)
     ]
-    frame = tables.compare_frame(reference, rows)
+    frame = series.compare_frame(reference, rows)
     assert len(frame) == len(reference)
-    overlay = tables.published_gpu_frame(reference)
-    assert figures.compare_figure(frame, axis, overlay, batch_size=batch)
+    overlay = compare_reference.published_gpu_frame(reference)
+    figure = compare_fig.compare_figure(frame, axis, overlay, batch_size=batch)
+    column = compare_fig.COMPARE_AXES[axis][0]
+    plotted = frame[frame[column].notna() & frame["top1_pct"].notna()]
+    points = [t for t in figure.data if t.mode == "markers+text"]
+    assert sum(len(t.x) for t in points) == len(plotted)
 
 
 @given(
@@ -110,4 +141,6 @@ def test_compare_builders_with_any_stored_numbers(latencies, axis, batch):
 )
 def test_top5_figure_any_labels(labels, probabilities):
     n = min(len(labels), len(probabilities))
-    assert figures.top5_figure(labels[:n], probabilities[:n], "title")
+    bars = classify_figures.top5_figure(labels[:n], probabilities[:n], "title").data[0]
+    assert list(bars.y) == list(labels[:n])[::-1]  # most likely on top
+    assert list(bars.x) == [pytest.approx(100 * p) for p in probabilities[:n]][::-1]

@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard import figures, state, tables
+from dashboard import plotting
+from dashboard.classify import figures as classify_figures
+from dashboard.compare import figure as compare_fig
+from dashboard.compare import reference as compare_reference
+from dashboard.compare import series
+from dashboard.explorer import figures as explorer_figures
+from dashboard.explorer import state
+from dashboard.explorer import tables as explorer_tables
 from data import accuracy
 from explorer import from_phi, from_variant, official_variant_names
 from explorer.equal_cost import equal_cost_networks
@@ -126,7 +133,7 @@ def test_round_trip():
 
 def test_stage_frame_adds_up_to_the_network():
     net = from_phi(2.5)
-    frame = tables.stage_frame(net)
+    frame = explorer_tables.stage_frame(net)
     assert list(frame["stage"]) == ["stem", "1", "2", "3", "4", "5", "6", "7", "head", "fc"]
     assert frame["params"].sum() == net.params
     assert frame["macs"].sum() == net.macs
@@ -135,7 +142,7 @@ def test_stage_frame_adds_up_to_the_network():
 
 def test_formula_table_b1_row_matches_the_reference():
     # TF efficientnet_builder.py params_dict: formula at φ=1 gives (w 1.10, d 1.20, 258 px); official B1 is (1.0, 1.1, 240).
-    row = tables.formula_vs_official_frame(1.2, 1.1, 1.15).set_index("variant").loc["B1"]
+    row = explorer_tables.formula_vs_official_frame(1.2, 1.1, 1.15).set_index("variant").loc["B1"]
     assert (row.official_width, row.official_depth, row.official_px) == (1.0, 1.1, 240)
     assert round(row.formula_width, 2) == 1.10 and round(row.formula_depth, 2) == 1.20
     assert row.formula_px == 258
@@ -144,20 +151,20 @@ def test_formula_table_b1_row_matches_the_reference():
 
 def test_equal_cost_frame():
     net = from_variant("b3")
-    frame = tables.equal_cost_frame(net, equal_cost_networks(net.macs))
+    frame = explorer_tables.equal_cost_frame(net, equal_cost_networks(net.macs))
     assert list(frame["scaling"]) == ["compound", "depth only", "width only", "resolution only"]
     assert frame["macs_vs_target_pct"].iloc[0] == 0
     assert frame["reachable"].all()
 
 
 def test_table7_is_the_paper():
-    frame = tables.table7_frame()
+    frame = explorer_tables.table7_frame()
     assert list(frame["scaling"]) == ["baseline", "depth", "width", "resolution", "compound"]
     assert frame.set_index("scaling").loc["compound", "top1_pct"] == 81.1
 
 
 def test_reference_frame_has_every_reference_point_with_macs():
-    frame = tables.reference_frame()
+    frame = compare_reference.reference_frame()
     assert len(frame) == len(accuracy.view_points(accuracy.DEFAULT_VIEW).points)
     assert frame["gmacs"].notna().all()
     b3 = frame.set_index("model").loc["tf_efficientnet_b3"]
@@ -167,7 +174,7 @@ def test_reference_frame_has_every_reference_point_with_macs():
 
 @pytest.mark.parametrize("view", [v.key for v in accuracy.VIEWS])
 def test_reference_frame_is_one_view(view):
-    frame = tables.reference_frame(view)
+    frame = compare_reference.reference_frame(view)
     points = accuracy.view_points(view).points
     assert list(frame["model"]) == [p.arch for p in points]  # one row per architecture
     assert list(frame["top1_pct"]) == [p.top1_pct for p in points]
@@ -175,7 +182,7 @@ def test_reference_frame_is_one_view(view):
     assert list(frame["resolution_px"]) == [p.measure_px for p in points]
     assert set(frame["view"]) == {accuracy.get_view(view).label}
     assert frame["top1_source_url"].str.startswith("https://").all()
-    assert list(frame.columns) == list(tables.REFERENCE_COLUMNS)
+    assert list(frame.columns) == list(compare_reference.REFERENCE_COLUMNS)
     if view != "best":
         assert set(frame["training_data"]) == {"ImageNet-1k only"}
 
@@ -183,13 +190,13 @@ def test_reference_frame_is_one_view(view):
 def test_reference_frame_costs_are_the_measured_networks():
     # The paper prints B3 at 12M params and 1.8B FLOPs; the chart places the network the zoo
     # times (B3 at its official 300 px): the explorer's exact counts.
-    b3 = tables.reference_frame("paper").set_index("model").loc["efficientnet_b3"]
+    b3 = compare_reference.reference_frame("paper").set_index("model").loc["efficientnet_b3"]
     net = from_variant("b3")
     assert (b3.eval_px, b3.resolution_px) == (300, 300)
     assert b3.params_m == pytest.approx(net.params / 1e6)
     assert b3.gmacs == pytest.approx(net.macs / 1e9)
     # ResNet-152 has no exact count here: the MACs are the paper's printed 11B, said so.
-    r152 = tables.reference_frame("paper").set_index("model").loc["resnet152"]
+    r152 = compare_reference.reference_frame("paper").set_index("model").loc["resnet152"]
     assert r152.gmacs == 11 and "input size not stated" in r152.macs_source
     assert pd.isna(r152.eval_px) and r152.resolution_px == 224
 
@@ -197,8 +204,8 @@ def test_reference_frame_costs_are_the_measured_networks():
 def test_views_change_the_pareto_front():
     # On the MACs axis, every row of a view has a cost: the fronts differ between views.
     def front(view):
-        frame = tables.reference_frame(view)
-        mask = tables.pareto_mask(list(frame["gmacs"]), list(frame["top1_pct"]))
+        frame = compare_reference.reference_frame(view)
+        mask = plotting.pareto_mask(list(frame["gmacs"]), list(frame["top1_pct"]))
         return set(frame[mask]["model"])
 
     fronts = {v.key: front(v.key) for v in accuracy.VIEWS}
@@ -223,8 +230,8 @@ def test_views_change_the_pareto_front():
     ],
 )
 def test_accuracy_view_from_query(params, view, n_warnings):
-    assert tables.accuracy_view_from_query(params)[0] == view
-    warnings = tables.accuracy_view_from_query(params)[1]
+    assert compare_reference.accuracy_view_from_query(params)[0] == view
+    warnings = compare_reference.accuracy_view_from_query(params)[1]
     assert len(warnings) == n_warnings
     assert all("ignored acc=" in w and len(w) < 300 for w in warnings)
 
@@ -234,14 +241,14 @@ def test_accuracy_view_from_a_hostile_mapping():
         def get(self, key, default=None):
             raise RuntimeError("boom")
 
-    view, warnings = tables.accuracy_view_from_query(Hostile(acc="paper"))
+    view, warnings = compare_reference.accuracy_view_from_query(Hostile(acc="paper"))
     assert view == accuracy.DEFAULT_VIEW and warnings
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.one_of(st.text(max_size=80), st.lists(st.text(max_size=10), max_size=3)))
 def test_accuracy_view_parsing_never_raises(value):
-    view, warnings = tables.accuracy_view_from_query({"acc": value})
+    view, warnings = compare_reference.accuracy_view_from_query({"acc": value})
     assert view in {v.key for v in accuracy.VIEWS}
     assert len(warnings) <= 1
 
@@ -269,8 +276,8 @@ def _measurement(model, resolution, latency, when="2026-01-01T00:00:00+00:00", *
 
 
 def test_compare_frame_joins_the_newest_measurement_at_the_reference_resolution():
-    ref = tables.reference_frame()
-    frame = tables.compare_frame(
+    ref = compare_reference.reference_frame()
+    frame = series.compare_frame(
         ref,
         [
             _measurement("efficientnet_b0", 224, 10.0, "2026-01-01T00:00:00+00:00"),
@@ -284,21 +291,23 @@ def test_compare_frame_joins_the_newest_measurement_at_the_reference_resolution(
     assert frame.loc["resnet50", "latency_ms"] == 20.0
     assert "batch 1, fp32, channels_last" in frame.loc["resnet50", "protocol"]
     assert frame["latency_ms"].notna().sum() == 2
-    assert list(frame.reset_index().columns) == list(tables.COMPARE_COLUMNS)
+    assert list(frame.reset_index().columns) == list(series.COMPARE_COLUMNS)
 
 
 def test_published_gpu_latency_is_inverse_throughput():
-    gpu = tables.published_gpu_frame(tables.reference_frame()).set_index("model")
+    gpu = compare_reference.published_gpu_frame(compare_reference.reference_frame()).set_index(
+        "model"
+    )
     row = gpu.loc["efficientnet_b0"]
     assert row.ms_per_image == pytest.approx(1000 / row.throughput_ips)
     assert row.resolution_px == 224 and row.device == "RTX 4090"
 
 
 def test_pareto_mask():
-    assert tables.pareto_mask([1, 2, 3], [1, 2, 3]) == [True, True, True]
-    assert tables.pareto_mask([1, 2, 3], [3, 2, 1]) == [True, False, False]
-    assert tables.pareto_mask([1, 1], [5, 5]) == [True, True]  # ties dominate nobody
-    assert tables.pareto_mask([], []) == []
+    assert plotting.pareto_mask([1, 2, 3], [1, 2, 3]) == [True, True, True]
+    assert plotting.pareto_mask([1, 2, 3], [3, 2, 1]) == [True, False, False]
+    assert plotting.pareto_mask([1, 1], [5, 5]) == [True, True]  # ties dominate nobody
+    assert plotting.pareto_mask([], []) == []
 
 
 # ----------------------------------------------------------------------------- figures
@@ -306,7 +315,7 @@ def test_pareto_mask():
 
 def test_network_figure_is_drawn_to_scale():
     net = from_phi(3.0)
-    fig = figures.network_figure(net, figures.network_extent(from_variant("b7")))
+    fig = explorer_figures.network_figure(net, explorer_figures.network_extent(from_variant("b7")))
     boxes = fig.data[0]
     assert list(boxes.width) == [net.stem_channels] + [s.out_channels for s in net.stages]
     assert list(boxes.y) == [net.stages[0].input_resolution] + [
@@ -316,12 +325,14 @@ def test_network_figure_is_drawn_to_scale():
     # One divider line (three points: two ends and a break) between consecutive blocks.
     assert len(fig.data[1].x) == 3 * (net.total_blocks - len(net.stages))
     # Fixed axes: B0 and B7 are drawn in the same frame, so B0 looks smaller.
-    b0 = figures.network_figure(from_phi(0), figures.network_extent(from_variant("b7")))
+    b0 = explorer_figures.network_figure(
+        from_phi(0), explorer_figures.network_extent(from_variant("b7"))
+    )
     assert b0.layout.xaxis.range == fig.layout.xaxis.range
 
 
 def test_formula_figure_has_curves_and_official_points():
-    fig = figures.formula_figure(1.2, 1.1, 1.15, 2.0)
+    fig = explorer_figures.formula_figure(1.2, 1.1, 1.15, 2.0)
     names = [t.name for t in fig.data]
     assert names[:3] == ["depth α^φ", "width β^φ", "resolution γ^φ"]
     official_depth = next(t for t in fig.data if t.name == "official depth")
@@ -332,15 +343,17 @@ def test_formula_figure_has_curves_and_official_points():
 
 def test_estimate_and_compare_figures_build():
     est = estimate_top1(from_phi(2).macs)
-    fig = figures.estimate_figure(published_fit(), est)
+    fig = explorer_figures.estimate_figure(published_fit(), est)
     assert fig.data[-1].y[0] == est.top1_pct
-    ref = tables.reference_frame()
-    frame = tables.compare_frame(ref, [_measurement("efficientnet_b0", 224, 10.0)])
-    latency = figures.compare_figure(frame, "latency", tables.published_gpu_frame(ref))
+    ref = compare_reference.reference_frame()
+    frame = series.compare_frame(ref, [_measurement("efficientnet_b0", 224, 10.0)])
+    latency = compare_fig.compare_figure(
+        frame, "latency", compare_reference.published_gpu_frame(ref)
+    )
     assert latency.layout.xaxis.type == "log"
     assert sum(len(t.x) for t in latency.data if t.mode == "markers+text") == 1
     assert any(accuracy.get_view(accuracy.ESTIMATE_VIEW).label in str(t.name) for t in fig.data)
-    top5 = figures.top5_figure(["tabby", "tiger cat"], [0.6, 0.3], "t")
+    top5 = classify_figures.top5_figure(["tabby", "tiger cat"], [0.6, 0.3], "t")
     assert list(top5.data[0].y) == ["tiger cat", "tabby"]
 
 
@@ -354,10 +367,10 @@ def _hovers(fig) -> dict[str, str]:
 
 
 def test_compare_hover_states_source_training_data_and_what_was_measured():
-    frame = tables.compare_frame(
-        tables.reference_frame("paper"), [_measurement("efficientnet_b3", 300, 40.0)]
+    frame = series.compare_frame(
+        compare_reference.reference_frame("paper"), [_measurement("efficientnet_b3", 300, 40.0)]
     )
-    fig = figures.compare_figure(frame, "macs")
+    fig = compare_fig.compare_figure(frame, "macs")
     b3 = _hovers(fig)["efficientnet_b3"]
     assert "paper Table 2 (arXiv v5)" in b3 and "EfficientNet-B3" in b3
     assert "training data: ImageNet-1k only" in b3
@@ -370,21 +383,25 @@ def test_compare_hover_states_source_training_data_and_what_was_measured():
     assert "Paper (Table 2)" in title and "ImageNet-1k only" in title
     # timm's own checkpoints are the network the zoo times.
     timm = _hovers(
-        figures.compare_figure(tables.compare_frame(tables.reference_frame(), []), "macs")
+        compare_fig.compare_figure(
+            series.compare_frame(compare_reference.reference_frame(), []), "macs"
+        )
     )
     assert "different network" not in timm["efficientnet_b3"]
     assert "efficientnet_b3.ra2_in1k" in timm["efficientnet_b3"]
 
 
 def test_compare_hover_names_a_resolution_mismatch():
-    frame = tables.compare_frame(tables.reference_frame(), [])
+    frame = series.compare_frame(compare_reference.reference_frame(), [])
     frame.loc[frame["model"] == "efficientnet_b3", "resolution_px"] = 300  # not 288
-    b3 = _hovers(figures.compare_figure(frame, "params"))["efficientnet_b3"]
+    b3 = _hovers(compare_fig.compare_figure(frame, "params"))["efficientnet_b3"]
     assert "accuracy measured at 288 px; latency measured at 300 px" in b3
 
 
 def test_best_view_labels_extra_data_in_legend_and_markers():
-    fig = figures.compare_figure(tables.compare_frame(tables.reference_frame("best"), []), "macs")
+    fig = compare_fig.compare_figure(
+        series.compare_frame(compare_reference.reference_frame("best"), []), "macs"
+    )
     names = [str(t.name) for t in fig.data if t.mode == "markers+text"]
     assert any("JFT-300M extra data" in n for n in names)
     assert any("ImageNet-12k pre-training" in n for n in names)
@@ -403,9 +420,9 @@ def test_best_view_labels_extra_data_in_legend_and_markers():
 
 def test_dashboard_logic_and_explorer_page_import_no_torch():
     code = (
-        "import sys\n"
-        "import dashboard.state, dashboard.tables, dashboard.figures, dashboard.explorer_page\n"
-        "import dashboard.compare_page, dashboard.classify_page\n"
+        "import sys, importlib, pathlib\n"
+        "for path in sorted(pathlib.Path('dashboard').rglob('*.py')):\n"
+        "    importlib.import_module('.'.join(path.with_suffix('').parts).removesuffix('.__init__'))\n"
         "bad = sorted({'torch', 'timm', 'zoo'} & set(sys.modules))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
@@ -428,7 +445,7 @@ def test_streamlit_config():
 
 
 def test_paper_table2_against_exact_counts_shows_the_differences():
-    from dashboard.tables import paper_vs_exact_frame
+    from dashboard.explorer.tables import paper_vs_exact_frame
 
     frame = paper_vs_exact_frame().set_index("variant")
     # Printed in the paper's Table 2 (arXiv 1905.11946): B2 9.2M params, B4 4.2B and B5 9.9B

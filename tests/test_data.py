@@ -16,8 +16,8 @@ import pytest
 
 import data
 from data import DataError, Table, accuracy, load_frame, load_rows, read_table
-from zoo.build import PEER_MODELS
-from zoo.weights import PYPI_WEIGHTS
+from zoo.models.spec import PEER_MODELS
+from zoo.weights.sources import PYPI_WEIGHTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, wait_idle
-from zoo.cam import EXPLANATION_NOTE
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, wait_idle
+from zoo.classify.cam import EXPLANATION_NOTE
 
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -52,11 +52,11 @@ CAT = Path(skimage_data.__file__).parent / "chelsea.png"
 
 def _premeasure(store_path: Path) -> None:
     from data.accuracy import DEFAULT_VIEW, view_points
-    from zoo.build import spec_from_timm
-    from zoo.isolation import shutdown
-    from zoo.measure import sweep
-    from zoo.protocol import Protocol
-    from zoo.store import MeasurementStore
+    from zoo.measure.isolation import shutdown
+    from zoo.measure.orchestrate import sweep
+    from zoo.models.spec import spec_from_timm
+    from zoo.records.protocol import Protocol
+    from zoo.store.measurement_store import MeasurementStore
 
     # At the input size of the compare page's default accuracy view, so the points show.
     resolution = {p.arch: p.measure_px for p in view_points(DEFAULT_VIEW).points}

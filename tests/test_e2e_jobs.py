@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, wait_idle
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, ROOT, StreamlitServer, wait_idle
 
 pytestmark = pytest.mark.slow
 
@@ -57,8 +57,8 @@ def _points(chart: dict | None) -> int:
 
 
 def _jobs(store: Path) -> list:
-    from zoo import jobs
-    from zoo.store import MeasurementStore
+    from zoo.store import jobs
+    from zoo.store.measurement_store import MeasurementStore
 
     with MeasurementStore(store) as s:
         return jobs.jobs(s)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle
+from harness.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_idle
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zoo.build import build_model, spec_from_timm
-from zoo.equivalence import FP32_MAX_REL, check_inputs, compare, run_batched
+from zoo.models.build import build_model
+from zoo.models.spec import spec_from_timm
+from zoo.runtimes.equivalence import FP32_MAX_REL, check_inputs, compare, run_batched
 
 
 def logits(seed: int = 0, n: int = 12, classes: int = 1000) -> np.ndarray:

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.corpus import labelled_folder, save
+from harness.corpus import labelled_folder, save
 from tests.special_files import needs_posix
-from zoo.classify import Classifier, get_classifier
+from zoo.classify.classifier import Classifier, get_classifier
+from zoo.classify.evaluate import build_forward, default_decode_workers, evaluate
+from zoo.classify.imagefolder import scan_folder
 from zoo.errors import ZooError
-from zoo.evaluate import build_forward, default_decode_workers, evaluate
-from zoo.evaluation import Evaluation
-from zoo.imagefolder import scan_folder
+from zoo.records.evaluation import Evaluation
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")
 
@@ -129,7 +129,7 @@ def test_a_forward_callable_plugs_in(lite0, photos):
 def test_a_verified_runtime_evaluates_like_eager_and_others_are_refused(
     lite0, photos, tmp_path, monkeypatch
 ):
-    from zoo.classify import get_classifier
+    from zoo.classify.classifier import get_classifier
 
     monkeypatch.setenv("EFFSCALE_CACHE", str(tmp_path / "cache"))
     folder = scan_folder(photos, class_map=CLASS_MAP)

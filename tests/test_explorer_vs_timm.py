@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 from explorer import from_phi, from_variant, get_variant  # noqa: E402
 from tests.timm_structure import model_structure
-from zoo.complexity import ptflops_macs
+from zoo.models.complexity import ptflops_macs
 
 
 def build(width: float, depth: float, device: str = "meta"):

@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes import fake_measurement, group_alive, kill_group, start_group
-from zoo.build import spec_from_phi
 from zoo.errors import ZooError
+from zoo.models.spec import spec_from_phi
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261129
@@ -127,7 +127,7 @@ def test_sweep_killed_at_random_points_then_completes(tmp_path):
 WRITER = """
 import sys
 from tests.fakes import fake_measurement
-from zoo.store import MeasurementStore
+from zoo.store.measurement_store import MeasurementStore
 
 store = MeasurementStore(sys.argv[1])
 start = int(sys.argv[2])
@@ -203,7 +203,7 @@ def _remount_read_only(mount_point: Path) -> None:
 
 
 def test_disk_full_is_a_clear_error_and_keeps_committed_rows(tiny_fs):
-    from zoo.store import MeasurementStore
+    from zoo.store.measurement_store import MeasurementStore
 
     path = tiny_fs / "m.sqlite"
     committed = []
@@ -223,7 +223,7 @@ def test_disk_full_is_a_clear_error_and_keeps_committed_rows(tiny_fs):
 
 
 def test_read_only_location_is_a_clear_error(tiny_fs):
-    from zoo.store import MeasurementStore
+    from zoo.store.measurement_store import MeasurementStore
 
     existing = tiny_fs / "m.sqlite"
     with MeasurementStore(existing) as store:
@@ -242,7 +242,7 @@ def test_read_only_location_is_a_clear_error(tiny_fs):
 
 
 def test_measure_cli_with_an_unusable_store_is_one_line_exit_2(tiny_fs, capsys):
-    from zoo.cli import main
+    from zoo.cli.main import main
 
     _remount_read_only(tiny_fs)
     status = main(["measure", "--phi", "-3", "--device", "cpu", "--iters", "1", "--warmup", "0",
@@ -252,7 +252,7 @@ def test_measure_cli_with_an_unusable_store_is_one_line_exit_2(tiny_fs, capsys):
     assert err.count("\n") == 1 and "cannot use the measurement store" in err
 
 
-COMPARE = "from dashboard.compare_page import render\nrender()\n"
+COMPARE = "from dashboard.compare.page import render\nrender()\n"
 
 
 def _compare_page_with_store(path: Path, monkeypatch):
@@ -286,7 +286,7 @@ def test_compare_page_runs_without_persistence(where, request, tmp_path, monkeyp
 
 
 def test_compare_page_with_a_full_disk_still_renders(tiny_fs, monkeypatch):
-    from zoo.store import MeasurementStore
+    from zoo.store.measurement_store import MeasurementStore
 
     path = tiny_fs / "m.sqlite"
     with MeasurementStore(path) as store, contextlib.suppress(ZooError):
@@ -318,7 +318,7 @@ def cat_image(tmp_path_factory) -> Path:
 
 
 def _classify_with_weights(cat_image: Path, weights: Path, capsys) -> tuple[int, str, str]:
-    from zoo.cli import main
+    from zoo.cli.main import main
 
     status = main(["classify", str(cat_image), "--model", "tf_efficientnet_lite0",
                    "--weights", str(weights)])  # fmt: skip
@@ -386,7 +386,7 @@ def test_cli_refuses_corrupt_weights_without_a_big_allocation(
 
 
 def test_cli_refuses_a_truncated_state_dict(tmp_path, cat_image, capsys):
-    from zoo.weights import available_weights, load_pretrained
+    from zoo.weights.sources import available_weights, load_pretrained
 
     if available_weights("tf_efficientnet_lite0") is None:
         pytest.skip("no offline weights for tf_efficientnet_lite0")

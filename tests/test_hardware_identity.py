@@ -12,14 +12,14 @@ from dataclasses import replace
 
 import pytest
 
-import zoo.measure
 from tests.fakes import fake_measurement
 from tests.test_jobs import QUICK, stub_result
-from zoo.build import spec_from_phi
-from zoo.environment import Environment, environment_for
+from zoo.cli.report import format_measurements
 from zoo.errors import ZooError
-from zoo.report import format_measurements
-from zoo.store import MeasurementStore
+from zoo.measure import orchestrate
+from zoo.models.spec import spec_from_phi
+from zoo.records.environment import Environment, environment_for
+from zoo.store.measurement_store import MeasurementStore
 
 CPU = Environment("cpu", "Intel(R) Xeon(R) CPU", "Intel(R) Xeon(R) CPU", 2, "2.14.1", "1.0.31")
 GPU = Environment("cuda:0", "NVIDIA H100 80GB HBM3", "AMD EPYC 9654", 16, "2.14.1", "1.0.31")
@@ -60,16 +60,16 @@ def test_the_environment_names_this_machine(monkeypatch):
 
 def test_results_carry_the_machine_and_a_node_measures_for_itself(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
-    monkeypatch.setattr(zoo.measure, "QUIET_WAIT_S", 0.0)
+    monkeypatch.setattr(orchestrate, "QUIET_WAIT_S", 0.0)
     stub = stub_result()
-    monkeypatch.setattr(zoo.measure, "measure_isolated", stub)
+    monkeypatch.setattr(orchestrate, "measure_isolated", stub)
     spec = spec_from_phi(-3.0)
     monkeypatch.delenv("EFFSCALE_NODE", raising=False)
     with MeasurementStore(tmp_path / "m.sqlite") as store:
-        local = zoo.measure.measure(spec, QUICK, store=store)
+        local = orchestrate.measure(spec, QUICK, store=store)
         monkeypatch.setenv("EFFSCALE_NODE", "n-a")
-        on_node = zoo.measure.measure(spec, QUICK, store=store)  # not the local result
-        again = zoo.measure.measure(spec, QUICK, store=store)
+        on_node = orchestrate.measure(spec, QUICK, store=store)  # not the local result
+        again = orchestrate.measure(spec, QUICK, store=store)
         rows = store.rows()
     assert local.host == on_node.host == socket.gethostname()
     assert (local.node, on_node.node) == ("", "n-a")

@@ -15,12 +15,12 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import state
+from dashboard.explorer import state
 from explorer import from_phi
-from tests.corpus import bad_input_corpus, photo, save
+from harness.corpus import bad_input_corpus, photo, save
 
-EXPLORER = "from dashboard.explorer_page import render\nrender()\n"
-CLASSIFY = "from dashboard.classify_page import render\nrender()\n"
+EXPLORER = "from dashboard.explorer.page import render\nrender()\n"
+CLASSIFY = "from dashboard.classify.page import render\nrender()\n"
 TIMEOUT = 180
 
 
@@ -214,8 +214,8 @@ def test_a_disallowed_extension_from_a_hostile_client_is_an_inline_error(corpus)
 def test_upload_corpus_through_the_cli(corpus, tmp_path, capsys):
     import json
 
-    from zoo.cli import main
-    from zoo.weights import available_weights
+    from zoo.cli.main import main
+    from zoo.weights.sources import available_weights
 
     if available_weights("tf_efficientnet_lite0") is None:
         pytest.skip("no offline weights for tf_efficientnet_lite0")

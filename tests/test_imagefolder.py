@@ -14,9 +14,9 @@ import os
 import pytest
 
 from tests.special_files import needs_posix
+from zoo.classify.imagefolder import data_fingerprint, scan_folder, stratified_counts
+from zoo.classify.imagenet_classes import imagenet_classes, map_folders, read_class_map
 from zoo.errors import ZooError
-from zoo.imagefolder import data_fingerprint, scan_folder, stratified_counts
-from zoo.imagenet_classes import imagenet_classes, map_folders, read_class_map
 
 JPEG = b"\xff\xd8\xff\xe0 not decoded by the walk"
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.corpus import HAS_WEBP, bad_input_corpus, photo, save
+from harness.corpus import HAS_WEBP, bad_input_corpus, photo, save
 from tests.special_files import needs_posix, special_paths
+from zoo.classify.images import ACCEPTED_FORMATS, MAX_PIXELS, ImageError, decode_image
 from zoo.errors import ZooError
-from zoo.images import ACCEPTED_FORMATS, MAX_PIXELS, ImageError, decode_image
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -166,11 +166,11 @@ def test_the_process_stays_usable_after_every_failure(corpus):
 
 
 def test_oversized_files_are_not_read(tmp_path: Path, monkeypatch):
-    import zoo.images
+    from zoo.classify import images as zoo_images
 
     path = tmp_path / "big.png"
     path.write_bytes(save(photo(), "PNG"))
-    monkeypatch.setattr(zoo.images, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(zoo_images, "MAX_FILE_BYTES", 1000)
     with pytest.raises(ImageError, match="over the file size cap 1,000 bytes"):
         decode_image(path)
 

@@ -1,6 +1,6 @@
 """The job queue: requests outlive the page; one worker per store; leases, not guesses.
 
-Stand-in measurements (``zoo.measure.measure_isolated`` replaced by a stub in this process) test
+Stand-in measurements (``zoo.measure.orchestrate.measure_isolated`` replaced by a stub in this process) test
 the queue's logic quickly; the kill test runs real workers and real (tiny) measurements. Every
 test runs against both backends (``store_location``: SQLite, a real PostgreSQL server).
 """
@@ -17,24 +17,15 @@ from pathlib import Path
 
 import pytest
 
-import zoo.measure
 from tests.fakes import kill_group, start_group
-from zoo.build import spec_from_phi, spec_from_variant
-from zoo.db import is_url
 from zoo.errors import ZooError
-from zoo.jobs import (
-    cancel,
-    claim,
-    fail_jobs,
-    finish,
-    get_job,
-    heartbeat,
-    jobs,
-    submit,
-)
-from zoo.protocol import Protocol
-from zoo.store import MeasurementStore
-from zoo.worker import enqueue, run_job, serve
+from zoo.measure import orchestrate
+from zoo.models.spec import spec_from_phi, spec_from_variant
+from zoo.records.protocol import Protocol
+from zoo.store.database import is_url
+from zoo.store.jobs import cancel, claim, fail_jobs, finish, get_job, heartbeat, jobs, submit
+from zoo.store.measurement_store import MeasurementStore
+from zoo.workers.worker import enqueue, run_job, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = Protocol(device="cpu", warmup_iters=0, min_iters=2, max_iters=2, max_seconds=0.1)
@@ -61,7 +52,7 @@ def stub_result(seconds: float = 0.0):
 @pytest.fixture
 def store(tmp_path, monkeypatch, store_location):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
-    monkeypatch.setattr(zoo.measure, "QUIET_WAIT_S", 0.0)
+    monkeypatch.setattr(orchestrate, "QUIET_WAIT_S", 0.0)
     with MeasurementStore(store_location) as opened:
         yield opened
 
@@ -115,7 +106,7 @@ def test_a_job_abandoned_too_often_is_failed_with_the_reason(store):
 
 def test_the_worker_runs_the_queue_and_a_result_is_never_measured_twice(store, monkeypatch):
     stub = stub_result()
-    monkeypatch.setattr(zoo.measure, "measure_isolated", stub)
+    monkeypatch.setattr(orchestrate, "measure_isolated", stub)
     specs = [spec_from_phi(-3.0), spec_from_phi(-2.0)]
     enqueue(store, specs, QUICK, requested_by="test")
     assert serve(store.location, once=True) == 2
@@ -135,9 +126,9 @@ def test_an_absurd_request_is_refused_at_submission(store):
 
 def test_a_failing_measurement_fails_its_job_with_the_reason(store, monkeypatch):
     def broken(spec, protocol):
-        raise zoo.measure.MeasurementError("measurement failed (WorkerDied): process killed")
+        raise orchestrate.MeasurementError("measurement failed (WorkerDied): process killed")
 
-    monkeypatch.setattr(zoo.measure, "measure_isolated", broken)
+    monkeypatch.setattr(orchestrate, "measure_isolated", broken)
     job = submit(store, spec_from_phi(-3.0), QUICK)
     assert run_job(store, claim(store, "w"), "w") == "failed"
     assert "WorkerDied" in get_job(store, job.id).error
@@ -148,7 +139,7 @@ def test_a_failing_measurement_fails_its_job_with_the_reason(store, monkeypatch)
 
 @pytest.mark.model
 def test_cancelling_a_running_job_stops_its_measurement(store, monkeypatch):
-    monkeypatch.setattr(zoo.measure, "measure_isolated", stub_result(seconds=30))
+    monkeypatch.setattr(orchestrate, "measure_isolated", stub_result(seconds=30))
     job = submit(store, spec_from_phi(-3.0), QUICK, requested_by="me")
     taken = claim(store, "w", lease_s=0.5)
     assert not cancel(store, job.id, requested_by="someone else")  # only one's own jobs
@@ -160,7 +151,7 @@ def test_cancelling_a_running_job_stops_its_measurement(store, monkeypatch):
 
 
 def test_one_worker_per_store(store, monkeypatch):
-    monkeypatch.setattr(zoo.measure, "measure_isolated", stub_result(seconds=0.5))
+    monkeypatch.setattr(orchestrate, "measure_isolated", stub_result(seconds=0.5))
     submit(store, spec_from_phi(-3.0), QUICK)
     results: list[int] = []
     first = threading.Thread(target=lambda: results.append(serve(store.location, once=True)))

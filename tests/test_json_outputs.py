@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-import zoo.measure
 from explorer.cli import main as explorer_main
 from tests.fakes import fake_measurement
-from zoo.cli import main as zoo_main
-from zoo.store import MeasurementStore
+from zoo.cli.main import main as zoo_main
+from zoo.measure import orchestrate
+from zoo.store.measurement_store import MeasurementStore
 
 
 def strict_loads(text: str):
@@ -56,7 +56,7 @@ def _non_finite(spec, protocol) -> dict:
 
 
 def test_measure_and_export_json_with_non_finite_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr(zoo.measure, "measure_isolated", _non_finite)
+    monkeypatch.setattr(orchestrate, "measure_isolated", _non_finite)
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     store = str(tmp_path / "m.sqlite")
     argv = ["measure", "--phi", "-3", "--device", "cpu", "--store", store, "--format", "json"]

@@ -1,4 +1,4 @@
-"""The load test, shortened: ``bench/load.py --quick`` (2 sessions × 3 images, a measurement).
+"""The load test, shortened: ``python -m bench.load --quick`` (2 sessions × 3 images, a measurement).
 
 The full run (8 sessions × 25 images) is ``make bench``; its figures are in docs/reliability.md.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e_support import CHROMIUM, ROOT
+from harness.browser import CHROMIUM, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,7 @@ if not Path(CHROMIUM).exists():
 def test_quick_load_has_no_errors_and_serializes_measurements(tmp_path):
     report_path = tmp_path / "load.json"
     completed = subprocess.run(
-        [sys.executable, "bench/load.py", "--quick", "--max-seconds", "200",
+        [sys.executable, "-m", "bench.load", "--quick", "--max-seconds", "200",
          "--action-timeout", "120", "--json", str(report_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=240,
     )  # fmt: skip

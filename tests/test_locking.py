@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo import locking
 from zoo.errors import ZooError
+from zoo.measure import locking
 
 ROOT = Path(__file__).resolve().parent.parent
 

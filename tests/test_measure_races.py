@@ -6,11 +6,11 @@ from __future__ import annotations
 import threading
 import time
 
-import zoo.measure
-from zoo.build import spec_from_phi
-from zoo.measure import measure
-from zoo.protocol import Protocol
-from zoo.store import MeasurementStore
+from zoo.measure import orchestrate
+from zoo.measure.orchestrate import measure
+from zoo.models.spec import spec_from_phi
+from zoo.records.protocol import Protocol
+from zoo.store.measurement_store import MeasurementStore
 
 QUICK = Protocol(device="cpu", warmup_iters=0, min_iters=1, max_iters=1)
 
@@ -46,7 +46,7 @@ class SlowWriteStore(MeasurementStore):
 def _concurrent(tmp_path, monkeypatch, stagger_s: float, count: int = 4):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     stub = SlowStub(0.3)
-    monkeypatch.setattr(zoo.measure, "measure_isolated", stub)
+    monkeypatch.setattr(orchestrate, "measure_isolated", stub)
     path = tmp_path / "m.sqlite"
     results = []
 
@@ -78,7 +78,7 @@ def test_identical_waiting_requests_get_the_first_result(tmp_path, monkeypatch):
 def test_remeasure_measures_each_time(tmp_path, monkeypatch):
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     stub = SlowStub(0.0)
-    monkeypatch.setattr(zoo.measure, "measure_isolated", stub)
+    monkeypatch.setattr(orchestrate, "measure_isolated", stub)
     with MeasurementStore(tmp_path / "m.sqlite") as store:
         measure(spec_from_phi(-3.0), QUICK, store=store)
         measure(spec_from_phi(-3.0), QUICK, store=store, remeasure=True)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import timm
 
-from zoo.build import spec_from_timm
 from zoo.errors import ZooError
-from zoo.measure import measure, plan
-from zoo.protocol import Protocol
+from zoo.measure.orchestrate import measure, plan
+from zoo.models.spec import spec_from_timm
+from zoo.records.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 

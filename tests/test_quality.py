@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-import zoo.measure
-from zoo.build import spec_from_variant
-from zoo.measure import measure
-from zoo.protocol import Protocol
-from zoo.quality import others_cores_now, verdict
-from zoo.store import MeasurementStore
+from zoo.measure import orchestrate
+from zoo.measure.orchestrate import measure
+from zoo.measure.quiet import others_cores_now, verdict
+from zoo.models.spec import spec_from_variant
+from zoo.records.protocol import Protocol
+from zoo.store.measurement_store import MeasurementStore
 
 PROTOCOL = Protocol(device="cpu", warmup_iters=2, min_iters=10, max_iters=200, max_seconds=3.0)
 HOG = "while True: pass"
@@ -42,7 +42,7 @@ def test_a_hogged_measurement_is_noisy_never_served_clean_and_remeasured(
     tmp_path, monkeypatch, hog
 ):
     start_hog, stop_hog = hog
-    monkeypatch.setattr(zoo.measure, "QUIET_WAIT_S", 2.0)  # give up waiting quickly
+    monkeypatch.setattr(orchestrate, "QUIET_WAIT_S", 2.0)  # give up waiting quickly
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     spec = spec_from_variant("b0")
     quiet = measure(spec, PROTOCOL)  # not stored: the baseline

@@ -17,15 +17,16 @@ import pytest
 import torch
 
 from tests.golden import TORCHVISION_EFFICIENTNET
-from zoo.artifacts import list_artifacts
-from zoo.build import spec_from_multipliers, spec_from_timm, spec_from_variant
-from zoo.cli import main
-from zoo.equivalence import FP32_MAX_REL
+from zoo.cli.main import main
 from zoo.errors import ZooError
-from zoo.measure import VerificationError, available_runtimes, measure, sweep_best
-from zoo.protocol import Protocol
-from zoo.runners import export_onnx, missing_package
-from zoo.store import MeasurementStore
+from zoo.measure.orchestrate import VerificationError, available_runtimes, measure, sweep_best
+from zoo.models.spec import spec_from_multipliers, spec_from_timm, spec_from_variant
+from zoo.records.protocol import Protocol
+from zoo.runtimes.artifacts import list_artifacts
+from zoo.runtimes.equivalence import FP32_MAX_REL
+from zoo.runtimes.onnx_export import export_onnx
+from zoo.runtimes.runner import missing_package
+from zoo.store.measurement_store import MeasurementStore
 
 QUICK = dict(device="cpu", warmup_iters=1, min_iters=3, max_iters=3, max_seconds=0.5)
 PEER = ("mobilenetv3_large_100", 160)  # a peer, at 160 px to keep it quick

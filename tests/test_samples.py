@@ -6,7 +6,7 @@ import pytest
 
 import data
 from data.samples import PHOTOS_DIR, sample_photos
-from zoo.images import accepted_extensions, decode_image
+from zoo.classify.images import accepted_extensions, decode_image
 
 MAX_BYTES = 200 * 1024
 

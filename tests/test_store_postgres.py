@@ -17,17 +17,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-import zoo.measure
+from harness.pgserver import PASSWORD, PASSWORD_USER
 from tests.fakes import fake_measurement
-from tests.pgserver import PASSWORD, PASSWORD_USER
-from zoo.build import spec_from_phi
-from zoo.db import check_postgres_url, redact
 from zoo.errors import ZooError
-from zoo.jobs import jobs, submit
-from zoo.protocol import Protocol
-from zoo.schema import TABLE_COLUMNS
-from zoo.store import MeasurementStore
-from zoo.worker import enqueue, serve
+from zoo.measure import orchestrate
+from zoo.models.spec import spec_from_phi
+from zoo.records.protocol import Protocol
+from zoo.store.database import check_postgres_url, redact
+from zoo.store.jobs import jobs, submit
+from zoo.store.measurement_store import MeasurementStore
+from zoo.store.schema import TABLE_COLUMNS
+from zoo.workers.worker import enqueue, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = Protocol(device="cpu", warmup_iters=0, min_iters=2, max_iters=2, max_seconds=0.1)
@@ -128,7 +128,7 @@ def test_results_and_jobs_never_carry_the_store_url(postgres_server, tmp_path, m
         f"{PASSWORD_USER}@", f"{PASSWORD_USER}:{PASSWORD}@"
     )
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
-    monkeypatch.setattr(zoo.measure, "QUIET_WAIT_S", 0.0)
+    monkeypatch.setattr(orchestrate, "QUIET_WAIT_S", 0.0)
     with MeasurementStore(url) as store:
         enqueue(store, [spec_from_phi(-3.0)], QUICK, requested_by="test")
         said: list[str] = []
@@ -209,7 +209,7 @@ def test_many_processes_creating_one_store_at_once(postgres_server):
     PostgreSQL: the store serializes its creation."""
     url = postgres_server.create_database()
     code = (
-        "import sys\nfrom zoo.store import MeasurementStore\n"
+        "import sys\nfrom zoo import MeasurementStore\n"
         "from tests.fakes import fake_measurement\n"
         "with MeasurementStore(sys.argv[1]) as s:\n    s.put(fake_measurement(model=sys.argv[2]))\n"
     )
@@ -234,7 +234,7 @@ def test_a_submit_that_loses_the_race_joins_the_winner(postgres_server):
     with MeasurementStore(url) as store:
         template = submit(store, spec_from_phi(-2.0), QUICK)  # a row to copy the columns from
     winner = psycopg.connect(url)  # not autocommit: its insert stays uncommitted for now
-    from zoo.jobs import request_key
+    from zoo.store.jobs import request_key
 
     (winner_id,) = winner.execute(
         "INSERT INTO jobs (request_key, spec, protocol, label, state, created_at) SELECT %s, "

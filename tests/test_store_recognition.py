@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.fakes import fake_measurement
 from zoo.errors import ZooError
-from zoo.store import MeasurementStore
+from zoo.store.measurement_store import MeasurementStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,8 +110,8 @@ def test_damaged_records_are_skipped_counted_and_remeasurable(tmp_path):
     conn.close()
     with MeasurementStore(path) as store:
         assert store.rows() == [] and store.damaged_rows == 2
-        from zoo.build import spec_from_variant
-        from zoo.protocol import Protocol
+        from zoo.models.spec import spec_from_variant
+        from zoo.records.protocol import Protocol
 
         assert store.get(spec_from_variant("b0"), Protocol(device="cpu"), "env1") is None
         store.put(fake_measurement(model="efficientnet_b0"))  # measured again: replaced
@@ -158,7 +158,7 @@ def test_compare_page_runs_without_persistence_on_a_foreign_store(tmp_path, monk
     before = _digest(path)
     monkeypatch.setenv("EFFSCALE_STORE", str(path))
     at = AppTest.from_string(
-        "from dashboard.compare_page import render\nrender()\n", default_timeout=120
+        "from dashboard.compare.page import render\nrender()\n", default_timeout=120
     ).run()
     assert not at.exception
     assert any("running without persistence" in str(i.value) for i in at.info)

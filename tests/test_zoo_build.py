@@ -16,9 +16,9 @@ import torch  # noqa: E402
 from tests.golden import TORCHVISION_EFFICIENTNET
 from tests.timm_structure import model_structure
 from zoo import ZooError  # noqa: E402
-from zoo.build import (  # noqa: E402
+from zoo.models.build import build_model
+from zoo.models.spec import (
     PEER_MODELS,
-    build_model,
     network_for,
     spec_from_multipliers,
     spec_from_phi,
@@ -153,8 +153,9 @@ def test_bad_specs_are_zoo_errors(call):
 
 def test_importing_zoo_build_does_not_import_torch():
     code = (
-        "import sys, zoo.build, zoo.memory, zoo.measure, zoo.store, zoo.complexity, "
-        "zoo.cli_measure; print('torch' in sys.modules)"
+        "import sys, zoo, zoo.models.build, zoo.measure.memory, zoo.measure.orchestrate, "
+        "zoo.store.measurement_store, zoo.models.complexity, zoo.cli.measure; "
+        "print('torch' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
@@ -162,9 +163,18 @@ def test_importing_zoo_build_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize(
-    "module", sorted(f"zoo.{p.stem}" for p in (ROOT / "zoo").glob("*.py") if p.stem != "__main__")
-)
+def _zoo_modules() -> list[str]:
+    """Every module of the zoo, its wings' included (not ``__main__``)."""
+    names = []
+    for path in (ROOT / "zoo").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return sorted(names)
+
+
+@pytest.mark.parametrize("module", _zoo_modules())
 def test_docstring_examples_run(module):
     # pytest's --doctest-modules covers tests/, explorer/, data/ and dashboard/; the zoo's
     # examples run here, every module's.

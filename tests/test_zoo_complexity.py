@@ -9,10 +9,15 @@ import threading
 
 import pytest
 
-import zoo.complexity as complexity  # noqa: E402
 from tests.golden import TORCHVISION_EFFICIENTNET  # noqa: E402
 from zoo import ZooError  # noqa: E402
-from zoo.build import PEER_MODELS, spec_from_phi, spec_from_timm, spec_from_variant  # noqa: E402
+from zoo.models import complexity  # noqa: E402
+from zoo.models.spec import (
+    PEER_MODELS,
+    spec_from_phi,
+    spec_from_timm,
+    spec_from_variant,
+)  # noqa: E402
 
 # variant: (num_params, GFLOPS as published by torchvision, i.e. GMACs)
 TORCHVISION = {v: (params, gmacs) for v, (params, gmacs, _) in TORCHVISION_EFFICIENTNET.items()}

@@ -12,14 +12,16 @@ import psutil
 import pytest
 import torch
 
-from zoo import ZooError, isolation, locking
-from zoo.build import spec_from_phi, spec_from_timm, spec_from_variant
-from zoo.environment import environment_for, resolve_protocol
-from zoo.locking import measurement_in_progress
-from zoo.measure import measure, measure_isolated, sweep
-from zoo.protocol import Measurement, MeasurementError, Protocol, summarize_latencies
-from zoo.store import MeasurementStore
-from zoo.timing import time_forward
+from zoo import ZooError
+from zoo.measure import isolation, locking
+from zoo.measure.locking import measurement_in_progress
+from zoo.measure.orchestrate import measure, measure_isolated, sweep
+from zoo.measure.timing import time_forward
+from zoo.models.spec import spec_from_phi, spec_from_timm, spec_from_variant
+from zoo.records.environment import environment_for, resolve_protocol
+from zoo.records.measurement import Measurement, MeasurementError, summarize_latencies
+from zoo.records.protocol import Protocol
+from zoo.store.measurement_store import MeasurementStore
 
 QUICK = Protocol(device="cpu", warmup_iters=1, min_iters=3, max_iters=3)
 REQUIRED = (
@@ -214,7 +216,9 @@ def test_file_lock_is_seen_by_other_processes(monkeypatch, tmp_path):
 
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))  # inherited by the child
     root = Path(__file__).resolve().parent.parent
-    code = "from zoo.locking import measurement_in_progress; print(measurement_in_progress())"
+    code = (
+        "from zoo.measure.locking import measurement_in_progress; print(measurement_in_progress())"
+    )
     with locking.measurement_lock(None):
         out = subprocess.run(
             [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True

@@ -4,9 +4,9 @@ nothing."""
 import psutil  # noqa: E402
 import pytest
 
-import zoo.memory as memory  # noqa: E402
 from zoo import ZooError  # noqa: E402
-from zoo.build import spec_from_timm, spec_from_variant  # noqa: E402
+from zoo.measure import memory  # noqa: E402
+from zoo.models.spec import spec_from_timm, spec_from_variant  # noqa: E402
 
 
 def test_b0_estimate_uses_explorer_numbers():

@@ -22,13 +22,12 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-import zoo.isolation
-import zoo.measure
-from zoo.build import ModelSpec, spec_from_multipliers, spec_from_phi, spec_from_variant
-from zoo.cli import main
+from zoo.cli.main import main
 from zoo.errors import ZooError
-from zoo.memory import check_fits, estimate_memory
-from zoo.protocol import Protocol
+from zoo.measure import isolation, orchestrate
+from zoo.measure.memory import check_fits, estimate_memory
+from zoo.models.spec import ModelSpec, spec_from_multipliers, spec_from_phi, spec_from_variant
+from zoo.records.protocol import Protocol
 
 SPECIAL_FLOATS = ["nan", "-nan", "inf", "-inf", "1e308", "-1e308", "1e-320", "0", "-0", "1e400"]
 number_text = (
@@ -84,7 +83,7 @@ class StubWorker:
 def stub_worker():
     stub = StubWorker()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(zoo.measure, "measure_isolated", stub)
+        patch.setattr(orchestrate, "measure_isolated", stub)
         yield stub
 
 
@@ -223,13 +222,13 @@ def test_absurd_requests_are_refused_by_the_memory_guard_without_allocating(
 
 def test_the_real_worker_is_never_reached_for_an_absurd_request(tmp_path):
     # Without the stub: the refusal happens in this process, before the worker is started.
-    zoo.isolation.shutdown()
+    isolation.shutdown()
     status, out, err, _ = run_cli(
         ["measure", "--variant", "b7", "--batch-size", "1000000", "--device", "cpu",
          "--store", str(tmp_path / "m.sqlite")]
     )  # fmt: skip
     assert_clean_failure(status, out, err)
-    assert zoo.isolation.server_pid() is None
+    assert isolation.server_pid() is None
 
 
 # --------------------------------------------------------------------------- classify

@@ -21,12 +21,12 @@ import pytest
 from tests.fakes import fake_measurement as fake
 from tests.fakes import group_alive, start_group
 from zoo import ZooError
-from zoo.build import spec_from_phi, spec_from_variant
-from zoo.db import is_url
+from zoo.models.spec import spec_from_phi, spec_from_variant
 from zoo.paths import default_store_path
-from zoo.protocol import Protocol
-from zoo.schema import SCHEMA_VERSION
-from zoo.store import MeasurementStore
+from zoo.records.protocol import Protocol
+from zoo.store.database import is_url
+from zoo.store.measurement_store import MeasurementStore
+from zoo.store.schema import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,7 +129,7 @@ def test_default_path(monkeypatch, tmp_path):
 WRITER = """
 import sys
 from tests.fakes import fake_measurement as fake
-from zoo.store import MeasurementStore
+from zoo.store.measurement_store import MeasurementStore
 store = MeasurementStore(sys.argv[1])
 for i in range(int(sys.argv[2])):
     store.put(fake(model=f"m{i}"))
@@ -341,7 +341,7 @@ def test_damaged_evaluation_records_are_skipped_and_counted(store_location):
 
 def test_a_version_2_store_is_migrated_to_3_keeping_its_measurements(tmp_path):
     from tests.fakes import fake_evaluation
-    from zoo.db_sqlite import APPLICATION_ID
+    from zoo.store.sqlite import APPLICATION_ID
 
     path = tmp_path / "v2.sqlite"
     conn = sqlite3.connect(path)

@@ -1,10 +1,117 @@
-"""The model zoo: builds PyTorch models for what the explorer describes and measures them.
+"""The model zoo: builds PyTorch models for what the explorer describes, measures them, stores
+the results and classifies with real weights. The only package that touches torch and timm.
 
-This package alone touches torch, timm and ptflops. Public functions hand back frozen dataclasses
-of numbers and strings; only ``build_*`` functions return torch objects. Importing it has no side
-effects: torch and timm are imported lazily inside the functions that need them.
+This is its public face: the entry points a page, a CLI or a user's script needs, loaded on
+first use so that ``import zoo`` stays cheap (no torch). The wings behind it and what each may
+import are in docs/architecture.md.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 
-__all__ = ["ZooError"]
+if TYPE_CHECKING:
+    from zoo.classify.cam import EXPLANATION_NOTE, activation_map
+    from zoo.classify.classifier import classify, get_classifier
+    from zoo.classify.evaluate import evaluate
+    from zoo.classify.images import ImageError, decode_image
+    from zoo.measure.orchestrate import available_runtimes, measure, preferred_runtime, sweep
+    from zoo.models.spec import (
+        ModelSpec,
+        spec_from_multipliers,
+        spec_from_phi,
+        spec_from_timm,
+        spec_from_variant,
+    )
+    from zoo.paths import STORE_ENV
+    from zoo.records.environment import cuda_present, host_name, node_name
+    from zoo.records.measurement import Measurement
+    from zoo.records.protocol import PRECISIONS, Protocol, precisions_on, protocol_key
+    from zoo.records.runtimes import BEST, REFERENCE_RUNTIME, get_runtime
+    from zoo.store.jobs import ACTIVE_STATES, Job, cancel, jobs
+    from zoo.store.measurement_store import MeasurementStore
+    from zoo.weights.sources import available_weights, how_to_get_weights
+    from zoo.workers.ray_dispatch import start_dispatch
+    from zoo.workers.worker import enqueue, ensure_worker
+
+#: Each public name → the module that defines it (imported when the name is first used).
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(("ModelSpec", "spec_from_multipliers", "spec_from_phi", "spec_from_timm",
+                     "spec_from_variant"), "zoo.models.spec"),
+    **dict.fromkeys(("PRECISIONS", "Protocol", "precisions_on", "protocol_key"),
+                    "zoo.records.protocol"),
+    **dict.fromkeys(("BEST", "REFERENCE_RUNTIME", "get_runtime"), "zoo.records.runtimes"),
+    "Measurement": "zoo.records.measurement",
+    **dict.fromkeys(("cuda_present", "host_name", "node_name"), "zoo.records.environment"),
+    "STORE_ENV": "zoo.paths",
+    "MeasurementStore": "zoo.store.measurement_store",
+    **dict.fromkeys(("ACTIVE_STATES", "Job", "cancel", "jobs"), "zoo.store.jobs"),
+    **dict.fromkeys(("available_runtimes", "measure", "preferred_runtime", "sweep"),
+                    "zoo.measure.orchestrate"),
+    **dict.fromkeys(("enqueue", "ensure_worker"), "zoo.workers.worker"),
+    "start_dispatch": "zoo.workers.ray_dispatch",
+    **dict.fromkeys(("classify", "get_classifier"), "zoo.classify.classifier"),
+    **dict.fromkeys(("EXPLANATION_NOTE", "activation_map"), "zoo.classify.cam"),
+    **dict.fromkeys(("ImageError", "decode_image"), "zoo.classify.images"),
+    "evaluate": "zoo.classify.evaluate",
+    **dict.fromkeys(("available_weights", "how_to_get_weights"),
+                    "zoo.weights.sources"),
+}  # fmt: skip
+
+__all__ = [
+    "ZooError",
+    "ACTIVE_STATES",
+    "BEST",
+    "EXPLANATION_NOTE",
+    "ImageError",
+    "Job",
+    "Measurement",
+    "MeasurementStore",
+    "ModelSpec",
+    "PRECISIONS",
+    "Protocol",
+    "REFERENCE_RUNTIME",
+    "STORE_ENV",
+    "activation_map",
+    "available_runtimes",
+    "available_weights",
+    "cancel",
+    "classify",
+    "cuda_present",
+    "decode_image",
+    "enqueue",
+    "ensure_worker",
+    "evaluate",
+    "get_classifier",
+    "get_runtime",
+    "host_name",
+    "how_to_get_weights",
+    "jobs",
+    "measure",
+    "node_name",
+    "precisions_on",
+    "preferred_runtime",
+    "protocol_key",
+    "spec_from_multipliers",
+    "spec_from_phi",
+    "spec_from_timm",
+    "spec_from_variant",
+    "start_dispatch",
+    "sweep",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # next time without this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -14,11 +14,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["STORE_ENV", "artifact_dir", "data_dir", "default_lock_path", "default_store_path"]
+__all__ = [
+    "STORE_ENV",
+    "artifact_dir",
+    "data_dir",
+    "default_lock_path",
+    "default_store_path",
+    "project_root",
+]
 
 #: Where the measurement store is, when ``--store`` does not say: a path, or a PostgreSQL URL
 #: (``zoo.schema.open_database`` tells them apart).
 STORE_ENV = "EFFSCALE_STORE"
+
+
+def project_root() -> Path:
+    """The folder that holds the ``zoo`` package: what a process we start (a worker, a fork
+    server, a cluster dispatch) puts on its path to import this very checkout."""
+    return Path(__file__).resolve().parent.parent
 
 
 def data_dir() -> Path:

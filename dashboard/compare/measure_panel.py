@@ -1,0 +1,175 @@
+"""The compare page's measuring: queue the missing points, the user's configurations, or a
+sweep on every node of a Ray cluster, as jobs a worker runs (never in the page's script)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.compare.choices import KEY, CompareChoice
+from dashboard.compare.reference import resolutions_of
+from dashboard.measuring import queue, queue_panel
+
+if TYPE_CHECKING:
+    from zoo import MeasurementStore, ModelSpec, Protocol
+
+__all__ = ["cluster", "missing_points", "protocols_for", "submit"]
+
+
+def protocols_for(choice: CompareChoice, runtimes: tuple[str, ...]) -> list[Protocol]:
+    """The protocols a "Measure" asks for: the chosen runtime, or for 'best' every runtime here
+    (``runtimes``, after 'best') that builds quickly (those that compile for minutes, only when
+    chosen by name)."""
+    from zoo import Protocol, get_runtime
+
+    names = [choice.runtime]
+    if choice.any_runtime:
+        names = [r for r in runtimes[1:] if not get_runtime(r).compiles]
+    out = []
+    for name in names:
+        try:
+            out.append(
+                Protocol(
+                    device=choice.device,
+                    batch_size=choice.batch,
+                    precision=choice.precision,
+                    runtime=name,
+                )
+            )
+        except ValueError:  # ZooError: this runtime cannot run this combination
+            continue
+    return out
+
+
+def submit(store: MeasurementStore, specs: list[ModelSpec], protocols: list[Protocol]) -> list[int]:
+    """Queue the jobs and say what happened (the panel above shows their progress)."""
+    if not protocols:
+        st.error("No runtime here can measure this combination of device, batch and precision.")
+        return []
+    ids, problems = queue_panel.submit(
+        store, specs, protocols, requested_by=queue.requester(queue_panel.session_id())
+    )
+    for problem in problems:
+        st.error(f"Refused: {problem}")
+    if ids:
+        queue_panel.keep_worker(queue_panel.store_location())
+        # Redraw now: the queue panel shows the new jobs and polls at its fast rate.
+        st.session_state[KEY + "flash"] = (
+            f"Queued {len(ids)} measurement job(s) on {', '.join(p.runtime for p in protocols)}: "
+            "they run in the background and appear on the chart as they land; the queue above "
+            "shows them, and you may leave this page."
+        )
+        if not problems:
+            st.rerun()
+    return ids
+
+
+def missing_points(
+    store: MeasurementStore | None,
+    reference: pd.DataFrame,
+    frame: pd.DataFrame,
+    protocols: list[Protocol],
+    choice: CompareChoice,
+) -> None:
+    """Queue measurements of the reference models without a point."""
+    from zoo import spec_from_timm
+
+    st.subheader("Measure missing points")
+    flash = st.session_state.pop(KEY + "flash", None)
+    if flash:
+        st.success(flash)
+    if store is None:
+        st.caption("Measuring needs a writable measurement store (see above).")
+        return
+    missing = [
+        str(m) for m, lat in zip(frame["model"], frame["latency_ms"], strict=True) if pd.isna(lat)
+    ]
+    chosen = st.multiselect(
+        f"Models without a batch-{choice.batch} {choice.precision} point on {choice.device} "
+        "(choose batch, precision, device and runtime above)",
+        missing,
+        key=KEY + "models",
+    )
+    runtimes = ", ".join(p.runtime for p in protocols) or "none"
+    if not st.button(
+        "Measure",
+        key=KEY + "start",
+        disabled=not chosen,
+        type="primary",
+        help=f"Queues one job per model and runtime ({runtimes}); a worker runs them one at a "
+        "time under the zoo's machine-wide lock, each point stored and drawn as it lands.",
+    ):
+        return
+    resolution_of = resolutions_of(reference)
+    specs = []
+    for model in chosen:
+        try:
+            specs.append(spec_from_timm(model, resolution=resolution_of.get(model)))
+        except Exception as exc:  # noqa: BLE001 - ZooError: not a model timm can build here
+            st.error(f"{model}: {exc}")
+    if specs:
+        submit(store, specs, protocols)
+
+
+def cluster(store: MeasurementStore | None, reference: pd.DataFrame, choice: CompareChoice) -> None:
+    """Measure chosen models on every selected node of a Ray cluster: offered with a shared
+    (PostgreSQL) store only; started in the background (``zoo.start_dispatch``) and followed
+    here through its jobs."""
+    if store is None or store.path is not None:
+        return
+    from zoo import REFERENCE_RUNTIME, Protocol, jobs, spec_from_timm, start_dispatch
+
+    group_key = KEY + "ray_group"
+    with st.expander("Measure on a Ray cluster (each selected node)"):
+        st.caption(
+            "Each chosen model on each selected node, into this store; the chart's Machine "
+            "choice shows the nodes' points as they land (docs/scale-out.md). One runtime per "
+            "cluster run: with 'best' chosen above, the nodes measure eager."
+        )
+        address = st.text_input(
+            "Ray head (HOST:PORT)",
+            value=os.environ.get("EFFSCALE_RAY", ""),
+            key=KEY + "ray_address",
+        )
+        selector = st.text_input(
+            "Nodes", value="all", key=KEY + "ray_nodes", help="all, or LABEL=VALUE"
+        )
+        models = st.multiselect("Models", list(reference["model"]), key=KEY + "ray_models")
+        if st.button("Measure on the cluster", key=KEY + "ray_start", disabled=not models):
+            try:
+                resolution_of = resolutions_of(reference)
+                specs = [spec_from_timm(m, resolution=resolution_of.get(m)) for m in models]
+                protocol = Protocol(
+                    device=choice.device,
+                    batch_size=choice.batch,
+                    precision=choice.precision,
+                    runtime=REFERENCE_RUNTIME if choice.any_runtime else choice.runtime,
+                )
+                st.session_state[group_key] = start_dispatch(
+                    store.location, specs, protocol, address=address, selector=selector
+                ).group
+            except ValueError as exc:  # ZooError: the address, the nodes, the store
+                st.error(str(exc))
+        group = st.session_state.get(group_key)
+        if group:
+            found = jobs(store, group=group)
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "job": j.id,
+                            "node": j.target,
+                            "model": j.label,
+                            "state": j.state,
+                            "detail": j.error or j.progress,
+                        }
+                        for j in found
+                    ],  # fmt: skip
+                    columns=["job", "node", "model", "state", "detail"],
+                ),
+                hide_index=True,
+                key=KEY + "ray_jobs",
+            )

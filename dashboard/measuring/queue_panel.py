@@ -1,0 +1,302 @@
+"""The compare page's measurement queue: the worker, the first-run sweep, and a live panel.
+
+Measuring never runs in a page's script. A request becomes a job in the store (``zoo.jobs``); a
+worker process (``zoo.worker``) runs the jobs one at a time and writes each result as it lands.
+The dashboard starts one worker per server (``start_worker``: a ``cache_resource``, so not one per
+session), unless ``EFFSCALE_DASHBOARD_WORKER=0`` says a worker runs elsewhere
+(``python -m zoo worker``). Jobs outlive the browser tab, the page and the server.
+
+``live`` is a Streamlit fragment that polls the store (every 2 s while jobs are active, every
+10 s otherwise) and shows every session the same queue: what runs, its progress, an ETA from
+measured times, a Cancel button on the viewer's own jobs, a Stop button on the first-run sweep.
+When a result lands it reruns the whole page, so the chart and the tables redraw with it. Only the
+page's script thread calls Streamlit; the worker is another process and never touches it.
+
+The first visit on a machine with no measurement queues a small default sweep
+(``first_run_sweep``) so that the chart fills itself; ``EFFSCALE_AUTO_SWEEP=0`` turns that off.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from dashboard.measuring import queue
+
+if TYPE_CHECKING:
+    from zoo import MeasurementStore, ModelSpec, Protocol
+
+KEY = "queue_"
+#: ``0`` turns off the compare page's automatic first-run sweep.
+AUTO_SWEEP_ENV = "EFFSCALE_AUTO_SWEEP"
+#: ``0``: the dashboard starts no worker (one runs elsewhere: ``python -m zoo worker``).
+WORKER_ENV = "EFFSCALE_DASHBOARD_WORKER"
+#: The first-run sweep: EfficientNet-B0–B3 and three peers, at batch 1.
+SWEEP_MODELS: tuple[str, ...] = (
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+    "efficientnet_b3",
+    "mobilenetv3_large_100",
+    "resnet50",
+    "regnety_016",
+)
+_RECHECK_S = 15.0  # how often a page makes sure a worker serves its store while jobs wait
+_last_check: dict[str | None, float] = {}
+
+
+@st.cache_resource(show_spinner=False)
+def open_store(location: str | None) -> tuple[MeasurementStore | None, str | None]:
+    """The measurement store (one per server, shared by its sessions and pages); (store,
+    problem): store is None when the location cannot be used."""
+    from zoo import MeasurementStore
+
+    try:
+        return MeasurementStore(location), None
+    except ValueError as exc:  # ZooError for an unwritable place; say so
+        return None, f"measurement store unavailable ({exc}); running without persistence"
+
+
+def store_location() -> str | None:
+    """Where the dashboard's store is: ``EFFSCALE_STORE``, else the zoo's default."""
+    from zoo import STORE_ENV
+
+    return os.environ.get(STORE_ENV) or None
+
+
+def session_id() -> str:
+    """This browser session's id (who asked, for "cancel your own jobs")."""
+    return st.session_state.setdefault(KEY + "session", uuid.uuid4().hex[:12])
+
+
+def worker_enabled() -> bool:
+    return os.environ.get(WORKER_ENV, "1").strip() != "0"
+
+
+def auto_sweep_enabled() -> bool:
+    return os.environ.get(AUTO_SWEEP_ENV, "1").strip() != "0"
+
+
+def worker_log() -> str:
+    return os.path.join(tempfile.gettempdir(), f"effscale-worker-{os.getpid()}.log")
+
+
+@st.cache_resource(show_spinner=False)
+def start_worker(location: str | None) -> int | None:
+    """Start this server's worker for the store (once per server, not per session); its pid, or
+    None where another worker already serves the store."""
+    return _ensure(location)
+
+
+def _ensure(location: str | None) -> int | None:
+    from zoo import ensure_worker
+
+    _last_check[location] = time.monotonic()
+    try:
+        return ensure_worker(location, log_path=worker_log())
+    except Exception:  # noqa: BLE001 - the page still shows the queue; the panel says no worker
+        return None
+
+
+def keep_worker(location: str | None) -> None:
+    """While jobs wait: make sure a worker serves the store (it may have crashed), at most every
+    ``_RECHECK_S`` seconds."""
+    if not worker_enabled():
+        return
+    if time.monotonic() - _last_check.get(location, 0.0) >= _RECHECK_S:
+        _ensure(location)
+
+
+def submit(
+    store: MeasurementStore,
+    specs: list[ModelSpec],
+    protocols: list[Protocol],
+    *,
+    requested_by: str,
+    group: str = "",
+) -> tuple[list[int], list[str]]:
+    """Queue ``specs`` under each protocol; (job ids, problems). A request the memory guard or
+    the protocol refuses is refused here, with its message, before any job exists."""
+    from zoo import enqueue
+
+    ids: list[int] = []
+    problems: list[str] = []
+    for protocol in protocols:
+        for spec in specs:
+            try:
+                jobs = enqueue(store, [spec], protocol, requested_by=requested_by, group=group)
+            except Exception as exc:  # noqa: BLE001 - ZooError: an absurd request, said so
+                problems.append(f"{spec.label} on {protocol.runtime}: {exc}")
+                continue
+            ids += [job.id for job in jobs]
+    return ids, problems
+
+
+def first_run_sweep(store: MeasurementStore, resolutions: dict[str, int]) -> list[str]:
+    """Queue the default sweep when this store has no CPU measurement and never had a sweep;
+    the problems (empty when queued or not needed). ``resolutions``: the input size per model of
+    the accuracy view on the chart."""
+    from zoo import Protocol, jobs, preferred_runtime, spec_from_timm
+
+    if not auto_sweep_enabled() or store.rows(device="cpu"):
+        return []
+    if jobs(store, group=queue.SWEEP_GROUP, limit=1):
+        return []  # swept before (perhaps stopped): never again on its own
+    protocol = Protocol(device="cpu", batch_size=1, runtime=preferred_runtime("cpu"))
+    specs = [spec_from_timm(m, resolution=resolutions.get(m)) for m in SWEEP_MODELS]
+    _, problems = submit(
+        store, specs, [protocol], requested_by=queue.SWEEP_REQUESTER, group=queue.SWEEP_GROUP
+    )
+    return problems
+
+
+def signature(store: MeasurementStore) -> tuple[object, ...]:
+    """What, when it changes, means the page must redraw: a measurement landed or was replaced,
+    or the set of active jobs changed."""
+    from zoo import ACTIVE_STATES, jobs
+
+    active = jobs(store, states=ACTIVE_STATES, limit=500)
+    return store.revision(), tuple(sorted(j.id for j in active))
+
+
+def live(store: MeasurementStore, location: str | None, seen: tuple[object, ...]) -> None:
+    """The queue panel, polling the store; reruns the page when ``seen`` is out of date."""
+    from zoo import ACTIVE_STATES, jobs
+
+    active = bool(jobs(store, states=ACTIVE_STATES, limit=1))
+    st.fragment(run_every=2.0 if active else 10.0)(_panel)(store, location, seen)
+
+
+def _panel(store: MeasurementStore, location: str | None, seen: tuple[object, ...]) -> None:
+    from zoo import ACTIVE_STATES, jobs
+
+    if signature(store) != seen:
+        st.rerun()  # a point landed or the queue changed: redraw the chart and tables
+    session = session_id()
+    now = datetime.now(timezone.utc)
+    active = jobs(store, states=ACTIVE_STATES, limit=500)
+    recent = [j for j in jobs(store, limit=60) if not j.active]
+    st.subheader("Measurement queue")
+    if active:
+        keep_worker(location)
+    _sweep_status(store, active, recent, now)
+    if not active:
+        st.caption(
+            "Nothing queued. Measurements you ask for here (or from the explorer, or with "
+            "`python -m zoo measure --queue`) run in a worker process one at a time and land on "
+            "the chart by themselves; you can leave the page meanwhile."
+        )
+    else:
+        running = [j for j in active if j.state == "running"]
+        st.caption(
+            f"{len(active)} job(s) active, {len(running)} running; all done in about "
+            f"{queue.duration(queue.eta_s(active, now))} (estimated from the measured times of "
+            "recent jobs). They outlive this tab: close it and come back."
+        )
+        if not running and _oldest_wait_s(active, now) > 20:
+            st.warning(_no_worker_hint(location))
+        st.dataframe(queue.queue_frame(active, session, now), hide_index=True, key=KEY + "active")
+        mine = [j for j in active if j.requested_by == queue.requester(session)]
+        if mine:
+            cols = st.columns(min(len(mine), 6))
+            for i, job in enumerate(mine[:6]):
+                if cols[i].button(f"Cancel job {job.id}", key=f"{KEY}cancel_{job.id}"):
+                    _cancel(store, job.id, session)
+            if len(mine) > 6 and st.button(
+                f"Cancel all {len(mine)} of your jobs", key=KEY + "cancel_all"
+            ):
+                for job in mine:
+                    _cancel(store, job.id, session)
+    failed = [
+        j
+        for j in recent
+        if j.state == "failed"
+        and j.requested_by in (queue.requester(session), queue.SWEEP_REQUESTER)
+    ]
+    for job in failed[:5]:
+        st.error(f"Job {job.id} ({job.label}) failed: {job.error}")
+
+
+def _cancel(store: MeasurementStore, job_id: int, session: str) -> None:
+    from zoo import cancel
+
+    if not cancel(store, job_id, queue.requester(session)):
+        st.info(f"Job {job_id} had already ended.")
+
+
+def _sweep_status(store, active, recent, now) -> None:
+    sweep_active = [j for j in active if j.group_name == queue.SWEEP_GROUP]
+    if not sweep_active:
+        return
+    ended, total, failed = queue.sweep_progress(
+        sweep_active + [j for j in recent if j.group_name == queue.SWEEP_GROUP]
+    )
+    total = max(total, len(sweep_active))
+    left, right = st.columns([5, 1])
+    with left:
+        st.info(
+            f"First visit on this machine: measuring a small default sweep (EfficientNet-B0–B3, "
+            f"MobileNetV3-Large, ResNet-50 and RegNetY-1.6GF at batch 1 on "
+            f"{sweep_active[0].protocol.runtime}) so that the chart has latency points. Until "
+            "they land the chart shows MACs. Set EFFSCALE_AUTO_SWEEP=0 to turn this off."
+        )
+        st.progress(
+            ended / total if total else 0.0,
+            text=f"{ended} of {total} measured"
+            + (f" ({failed} failed)" if failed else "")
+            + f"; about {queue.duration(queue.eta_s(sweep_active, now))} to go",
+        )
+    with right:
+        if st.button("Stop", key=KEY + "stop_sweep", help="Cancel the rest of the sweep."):
+            from zoo import cancel
+
+            for job in sweep_active:
+                cancel(store, job.id)
+            st.rerun()
+
+
+def _oldest_wait_s(active, now) -> float:
+    return max(
+        (
+            (now - datetime.fromisoformat(j.created_at)).total_seconds()
+            for j in active
+            if j.state == "queued"
+        ),
+        default=0.0,
+    )
+
+
+def _no_worker_hint(location: str | None) -> str:
+    where = f" --store {location}" if location else ""
+    if not worker_enabled():
+        return (
+            f"No job has started: this dashboard starts no worker ({WORKER_ENV}=0). Run "
+            f"`python -m zoo worker{where}` on this machine."
+        )
+    return (
+        "No job has started yet: the worker may be waiting for the measurement lock or a quiet "
+        f"machine, or it failed to start (its log: {worker_log()}). `python -m zoo worker{where}` "
+        "runs one by hand."
+    )
+
+
+__all__ = [
+    "AUTO_SWEEP_ENV",
+    "SWEEP_MODELS",
+    "WORKER_ENV",
+    "first_run_sweep",
+    "open_store",
+    "store_location",
+    "keep_worker",
+    "live",
+    "session_id",
+    "signature",
+    "start_worker",
+    "submit",
+]

@@ -1,0 +1,345 @@
+"""Measure models' latency, throughput and peak memory with a stated protocol: the orchestration.
+
+The protocol (``zoo.protocol.Protocol``; in words in ``docs/benchmarks.md``):
+
+1. device ``auto`` is CUDA when present, else CPU; the CPU thread count is set explicitly
+   (default: the physical cores this process may use) and recorded;
+2. precision fp32, or bf16/fp16 *autocast* on CUDA (weights stay fp32); channels_last memory
+   format for model and input unless turned off;
+3. a fresh model with random weights, input ``randn(batch, 3, r, r)``, all under
+   ``torch.inference_mode()``;
+4. ``warmup_iters`` untimed forwards, then timed forwards until ``max_iters`` or, once
+   ``min_iters`` are done, ``max_seconds`` of timed work; on CUDA every timed step is
+   bracketed by ``torch.cuda.synchronize()`` (before t0 and before t1), so each sample is
+   the wall time of one complete forward;
+5. report the median, p90 (linear interpolation), mean and sample standard deviation of the
+   per-batch latency in ms, the number of timed iterations, and throughput in images/s
+   (``batch_size × iterations / total timed seconds``).
+
+Each measurement runs in a fresh process (``zoo.isolation``), so the peak memory is that
+process's own: on CUDA ``torch.cuda.max_memory_allocated`` (``cuda_max_allocated``: weights +
+activations + workspaces the caching allocator handed out); on CPU the process's peak resident
+set size (``worker_peak_rss``: ``getrusage(RUSAGE_SELF).ru_maxrss``, which includes the torch
+runtime; ``worker_rss_before_build_mb`` is the same process just before the model was built, so
+the difference is the model's share). Runs are serialized machine-wide (``zoo.locking``).
+
+The runtime (``Protocol.runtime``: eager, compile, onnxruntime, openvino, tensorrt) is part of
+the protocol: each has its settings in ``zoo.runners``, its export or compile time recorded
+apart from latency, and its outputs checked against eager fp32 (``zoo.equivalence``) before its
+latency is taken; a runtime that disagrees raises ``VerificationError`` with the numbers and is
+never stored. ``sweep_best`` measures every runtime available for the device and picks, per
+model, the fastest verified one (all of them are stored).
+
+Here: ``plan`` validates a request completely (protocol, device, memory) before anything runs;
+``run_plan`` measures it, returning stored results where they exist and storing each new one the
+moment it lands; ``sweep`` and ``measure`` are the two in one call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.measure.isolation import run_isolated
+from zoo.measure.locking import measurement_lock
+from zoo.measure.memory import check_fits
+from zoo.measure.quiet import wait_for_quiet
+from zoo.measure.timing import measure_in_process, prepare_onnx
+from zoo.models.spec import ModelSpec
+from zoo.records.environment import Environment, cuda_present, environment_for, resolve_protocol
+from zoo.records.measurement import Measurement, MeasurementError
+from zoo.records.protocol import Protocol
+from zoo.records.runtimes import REFERENCE_RUNTIME, device_kind, get_runtime, runtimes_for
+from zoo.runtimes.runner import missing_package
+from zoo.store.measurement_store import MeasurementStore
+
+__all__ = [
+    "BestResult",
+    "Plan",
+    "VerificationError",
+    "available_runtimes",
+    "measure",
+    "measure_isolated",
+    "plan",
+    "preferred_runtime",
+    "run_plan",
+    "sweep",
+    "sweep_best",
+]
+
+#: Seconds one step (export, or prepare + check + time) may run before it is stopped; the
+#: compile budget is added for the runtimes that compile. Both can be raised for big batches.
+STEP_TIMEOUT_S = float(os.environ.get("EFFSCALE_STEP_TIMEOUT_S", "1800"))
+COMPILE_BUDGET_S = float(os.environ.get("EFFSCALE_COMPILE_BUDGET_S", "900"))
+#: Seconds a measurement waits for a quiet machine before timing anyway (and being flagged).
+QUIET_WAIT_S = float(os.environ.get("EFFSCALE_QUIET_WAIT_S", "60"))
+
+
+class VerificationError(MeasurementError):
+    """A runtime whose outputs differ from eager fp32's beyond the tolerance: not timed, not
+    stored; the message carries the numbers."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated request: every spec fits in memory under ``protocol`` (resolved) here."""
+
+    specs: tuple[ModelSpec, ...]
+    protocol: Protocol
+    environment: Environment
+
+
+def plan(specs: Iterable[ModelSpec], protocol: Protocol = Protocol()) -> Plan:
+    """Resolve the protocol and refuse, before allocating anything, a model or batch that will
+    not fit (``ZooError`` from the memory guard). Nothing is measured or stored."""
+    specs = tuple(specs)
+    resolved = resolve_protocol(protocol)
+    missing = missing_package(resolved.runtime)
+    if missing:
+        raise ZooError(missing)
+    for spec in specs:
+        check_fits(spec, resolved.batch_size, resolved.precision, resolved.device)
+    return Plan(specs=specs, protocol=resolved, environment=environment_for(resolved))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def measure_isolated(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
+    """Measure ``spec`` with a resolved ``protocol`` in fresh processes: the ONNX export and the
+    eager reference first for ONNX runtimes, then the runtime's check and timing."""
+    what = f"{spec.model} at {spec.resolution}px on {protocol.runtime}"
+    prepared = None
+    info = get_runtime(protocol.runtime)
+    if info.exports_onnx:
+        prepared = run_isolated(
+            prepare_onnx, (spec, protocol), what=f"{what} (export)", timeout_s=STEP_TIMEOUT_S
+        )
+    budget = STEP_TIMEOUT_S + (COMPILE_BUDGET_S if info.compiles else 0.0)
+    result = run_isolated(
+        measure_in_process, (spec, protocol, prepared), what=what, timeout_s=budget
+    )
+    if result.get("verified") is False:
+        raise VerificationError(
+            f"measurement failed (VerificationError): {what}: its outputs differ from eager fp32 "
+            f"on the same weights ({result['verify_reason']}; max abs "
+            f"{result['equiv_max_abs']:.3g}; top-1 agreement {result['equiv_top1_pct']:.1f} % on "
+            f"{result['equiv_inputs']}): not timed, not stored"
+        )
+    result.pop("verify_reason", None)
+    return result
+
+
+def _measure_one(
+    spec: ModelSpec,
+    protocol: Protocol,
+    env: Environment,
+    store: MeasurementStore | None,
+    remeasure: bool,
+    on_wait: Callable[[], None] | None,
+    on_busy: Callable[[float, float], None] | None = None,
+) -> Measurement:
+    with measurement_lock(on_wait):
+        # Checked again under the lock: another process may have measured it since we looked.
+        if store is not None and not remeasure:
+            stored = store.get(spec, protocol, env.key)
+            if stored is not None and not stored.noisy:
+                return stored
+        if QUIET_WAIT_S > 0:
+            wait_for_quiet(QUIET_WAIT_S, on_busy)
+        measurement = _record(spec, protocol, env, measure_isolated(spec, protocol))
+        if store is not None:
+            # Stored before the lock is released: whoever waited for it finds it stored.
+            store.put(measurement)  # its own transaction: a kill after this keeps the row
+    return measurement
+
+
+def _record(
+    spec: ModelSpec, protocol: Protocol, env: Environment, result: dict[str, object]
+) -> Measurement:
+    assert protocol.threads is not None
+    return Measurement(
+        **result,  # params, MACs, the latency statistics and the peak memory
+        model=spec.model,
+        resolution=spec.resolution,
+        family=spec.family,
+        kind=spec.kind,
+        batch_size=protocol.batch_size,
+        precision=protocol.precision,
+        channels_last=protocol.channels_last,
+        warmup_iters=protocol.warmup_iters,
+        min_iters=protocol.min_iters,
+        max_iters=protocol.max_iters,
+        max_seconds=float(protocol.max_seconds),
+        threads=protocol.threads,
+        runtime=protocol.runtime,
+        device=env.device,
+        device_name=env.device_name,
+        cpu_model=env.cpu_model,
+        torch_version=env.torch_version,
+        timm_version=env.timm_version,
+        environment_key=env.key,
+        measured_at=_now(),
+        host=env.host,
+        node=env.node,
+        gpu_driver=env.gpu_driver,
+    )
+
+
+def run_plan(
+    request: Plan,
+    *,
+    store: MeasurementStore | None,
+    remeasure: bool = False,
+    on_result: Callable[[Measurement], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_wait: Callable[[], None] | None = None,
+    on_busy: Callable[[float, float], None] | None = None,
+) -> list[Measurement]:
+    """Measure each spec of ``request`` in order, returning stored results instead unless
+    ``remeasure``. Each finished row is committed at once; ``should_stop()`` is checked between
+    models; ``on_result`` sees each result, stored or new, in order; ``on_wait`` is called if
+    another measurement holds the lock; ``on_busy(cores, waited_s)`` while it waits for a quiet
+    machine (at most ``QUIET_WAIT_S``). A stored result that was noisy is measured again."""
+    protocol, env = request.protocol, request.environment
+    results: list[Measurement] = []
+    for spec in request.specs:
+        result = None if remeasure or store is None else store.get(spec, protocol, env.key)
+        if result is None or result.noisy:  # a noisy result is never served as if clean
+            if should_stop is not None and should_stop():
+                break
+            result = _measure_one(spec, protocol, env, store, remeasure, on_wait, on_busy)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def sweep(
+    specs: Iterable[ModelSpec],
+    protocol: Protocol = Protocol(),
+    *,
+    store: MeasurementStore | None,
+    remeasure: bool = False,
+    on_result: Callable[[Measurement], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_wait: Callable[[], None] | None = None,
+    on_busy: Callable[[float, float], None] | None = None,
+) -> list[Measurement]:
+    """``plan`` then ``run_plan``: everything is validated before anything runs, so bad input
+    stores nothing."""
+    return run_plan(
+        plan(specs, protocol),
+        store=store,
+        remeasure=remeasure,
+        on_result=on_result,
+        should_stop=should_stop,
+        on_wait=on_wait,
+        on_busy=on_busy,
+    )
+
+
+def measure(
+    spec: ModelSpec,
+    protocol: Protocol = Protocol(),
+    *,
+    store: MeasurementStore | None = None,
+    remeasure: bool = False,
+    on_wait: Callable[[], None] | None = None,
+    on_busy: Callable[[float, float], None] | None = None,
+) -> Measurement:
+    """Measure one model (or return its stored result, ``from_store=True``, unless
+    ``remeasure``). Refuses, before allocating anything, a model or batch that will not fit."""
+    return sweep(
+        [spec], protocol, store=store, remeasure=remeasure, on_wait=on_wait, on_busy=on_busy
+    )[0]
+
+
+def available_runtimes(device: str, precision: str = "fp32") -> tuple[str, ...]:
+    """The runtimes that can measure on ``device`` (resolved) in ``precision`` on this machine,
+    in the order ``best`` measures them (the runtime table's, the compiling ones last)."""
+    kind = device_kind(device)
+    if kind == "cuda" and not cuda_present():
+        return ()
+    found = [r for r in runtimes_for(kind, precision) if missing_package(r) is None]
+    return tuple(sorted(found, key=lambda r: get_runtime(r).compiles))
+
+
+def preferred_runtime(device: str) -> str:
+    """The runtime a measurement asked for without one uses (the dashboard's first-run sweep and
+    its "measure this configuration"): the available one of best ``preference`` in the runtime
+    table, which ranks those that are usually fastest and build quickly (OpenVINO, then ONNX
+    Runtime, then eager on a CPU; eager on CUDA: a TensorRT engine takes minutes)."""
+    ranked = [r for r in available_runtimes(device) if get_runtime(r).preference is not None]
+    return min(ranked, key=lambda r: get_runtime(r).preference or 0, default=REFERENCE_RUNTIME)
+
+
+@dataclass(frozen=True)
+class BestResult:
+    """``sweep_best``'s answer: the fastest verified measurement per model (in order; None where
+    no runtime succeeded), every measurement taken, and why each runtime that failed did."""
+
+    best: tuple[Measurement | None, ...]
+    measurements: tuple[Measurement, ...]
+    failures: tuple[tuple[str, str, str], ...]  # (model, runtime, reason)
+
+
+def sweep_best(
+    specs: Iterable[ModelSpec],
+    protocol: Protocol = Protocol(),
+    *,
+    store: MeasurementStore | None,
+    remeasure: bool = False,
+    runtimes: Iterable[str] | None = None,
+    on_result: Callable[[Measurement], None] | None = None,
+    on_failure: Callable[[str, str, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> BestResult:
+    """Measure ``specs`` with every runtime available for the device (or ``runtimes``), each one
+    stored as its own result, and pick per model the fastest that passed the equivalence check.
+    A runtime failing for a model (export, compile budget, verification) is a failure of that
+    pair, not of the sweep. ``protocol.runtime`` is ignored."""
+    specs = tuple(specs)
+    resolved = resolve_protocol(replace(protocol, runtime=REFERENCE_RUNTIME))
+    chosen = (
+        tuple(runtimes)
+        if runtimes is not None
+        else available_runtimes(resolved.device, resolved.precision)
+    )
+    measurements: list[Measurement] = []
+    failures: list[tuple[str, str, str]] = []
+    for runtime in chosen:
+        request = plan(specs, replace(resolved, runtime=runtime))
+        for spec in request.specs:
+            if should_stop is not None and should_stop():
+                break
+            try:
+                (result,) = run_plan(
+                    replace(request, specs=(spec,)),
+                    store=store,
+                    remeasure=remeasure,
+                    on_wait=on_wait,
+                )
+            except (MeasurementError, ZooError) as exc:  # an export, a budget, a check
+                failures.append((spec.model, runtime, str(exc)))
+                if on_failure is not None:
+                    on_failure(spec.model, runtime, str(exc))
+                continue
+            measurements.append(result)
+            if on_result is not None:
+                on_result(result)
+    best: list[Measurement | None] = []
+    for spec in specs:
+        mine = [
+            m
+            for m in measurements
+            if m.model == spec.model and m.resolution == spec.resolution and m.verified
+        ]
+        best.append(min(mine, key=lambda m: m.latency_ms_median) if mine else None)
+    return BestResult(tuple(best), tuple(measurements), tuple(failures))

@@ -1,0 +1,264 @@
+"""The timed loop, and one whole measurement inside the current process.
+
+``time_call`` is the protocol's steps 3–5 (``docs/benchmarks.md``) for any runtime: warm-up,
+then a timed loop bounded by iterations and seconds, synchronising CUDA around every step so each
+sample is the wall time of complete work. ``measure_in_process`` builds the model, prepares the
+protocol's runtime (``zoo.runners``), checks the runtime's outputs against eager fp32 on the same
+weights (``zoo.equivalence``), then times it. For ONNX Runtime and OpenVINO the export and the
+eager reference are made first, in a process of their own (``prepare_onnx``): PyTorch's OpenMP
+threads keep spinning for a while after each forward and would steal the cores a runtime with
+its own thread pool is being timed on. ``zoo.isolation`` runs each of these in a fresh process so
+that its peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.measure.quiet import LoadProbe, verdict
+from zoo.models.build import build_model
+from zoo.models.complexity import count_complexity
+from zoo.models.spec import ModelSpec
+from zoo.records.measurement import LatencyStats, PeakMemoryKind, summarize_latencies
+from zoo.records.protocol import Protocol
+from zoo.records.runtimes import REFERENCE_RUNTIME, get_runtime
+from zoo.runtimes.equivalence import Equivalence, check_inputs, compare, run_batched
+from zoo.runtimes.onnx_export import export_onnx
+from zoo.runtimes.runner import Runner, RunnerSource, build_runner
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = ["measure_in_process", "prepare_onnx", "time_call", "time_forward"]
+
+#: The random weights every measurement uses (the same network for every runtime).
+WEIGHTS_SEED = 0
+_INPUT_SEED = 1
+
+
+def time_call(
+    call: Callable[[], object],
+    protocol: Protocol,
+    *,
+    sync: Callable[[], None] = lambda: None,
+    batches_per_call: int = 1,
+) -> LatencyStats:
+    """Time ``call()`` with ``protocol``: ``warmup_iters`` untimed calls, then timed calls until
+    ``max_iters``, or ``max_seconds`` of timed work once ``min_iters`` are done. ``sync`` runs
+    before the clock starts and before it stops. A call that runs several batches (OpenVINO's
+    throughput mode) counts as that many per-batch samples of its mean."""
+    for _ in range(protocol.warmup_iters):
+        call()
+    sync()
+    samples: list[float] = []
+    timed = 0.0
+    while len(samples) < protocol.max_iters:
+        sync()
+        t0 = time.perf_counter()
+        call()
+        sync()
+        elapsed = time.perf_counter() - t0
+        samples.append(elapsed / batches_per_call)
+        timed += elapsed
+        if len(samples) >= protocol.min_iters and timed >= protocol.max_seconds:
+            break
+    return summarize_latencies(samples, protocol.batch_size)
+
+
+def time_forward(model: torch.nn.Module, example: torch.Tensor, protocol: Protocol) -> LatencyStats:
+    """Time eager ``model(example)`` with ``protocol`` (the caller prepares model and input)."""
+    reference = replace(protocol, runtime=REFERENCE_RUNTIME)
+    runner = build_runner(REFERENCE_RUNTIME, RunnerSource(example, model=model), reference)
+    return time_call(runner.call, protocol, sync=runner.sync)
+
+
+def _model_and_example(
+    spec: ModelSpec, protocol: Protocol, device: str
+) -> tuple[torch.nn.Module, torch.Tensor]:
+    import torch
+
+    torch.manual_seed(WEIGHTS_SEED)
+    model = build_model(spec, device=device)
+    generator = torch.Generator().manual_seed(_INPUT_SEED)
+    example = torch.randn(
+        protocol.batch_size, 3, spec.resolution, spec.resolution, generator=generator
+    )
+    return model, example.to(device)
+
+
+def _eager_reference(model: torch.nn.Module, inputs: np.ndarray, protocol: Protocol) -> np.ndarray:
+    """Eager fp32 logits (NCHW, no autocast): what every runtime is compared with."""
+    import torch
+
+    device = next(model.parameters()).device
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return model(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+
+    return run_batched(predict, inputs, protocol.batch_size)
+
+
+def _describe(what: str, spec: ModelSpec, protocol: Protocol) -> str:
+    return (
+        f"{what} of {spec.model} @{spec.resolution}px, batch {protocol.batch_size}, "
+        f"{protocol.precision}, random weights"
+    )
+
+
+def _key_parts(spec: ModelSpec) -> dict[str, Any]:
+    return {"spec": asdict(spec), "weights": f"random, torch.manual_seed({WEIGHTS_SEED})"}
+
+
+def prepare_onnx(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
+    """Export ``spec`` (random weights, seeded) to ONNX at the protocol's batch (or take the
+    cached export), and compute eager fp32's logits on the check inputs. Plain values back."""
+    import torch
+
+    assert protocol.threads is not None
+    torch.set_num_threads(protocol.threads)
+    complexity = count_complexity(spec)
+    model, example = _model_and_example(spec, protocol, "cpu")
+    artifact = export_onnx(
+        model, example, _key_parts(spec), description=_describe("ONNX export", spec, protocol)
+    )
+    inputs, described = check_inputs(spec.resolution)
+    return {
+        "onnx_path": str(artifact.path),
+        "export_s": artifact.build_s,
+        "artifact_cached": artifact.cached,
+        "example": example.numpy(),
+        "inputs": inputs,
+        "inputs_described": described,
+        "reference": _eager_reference(model, inputs, protocol),
+        "params": complexity.params,
+        "macs": complexity.macs,
+        "macs_backend": complexity.backend,
+    }
+
+
+def _verify(
+    runner: Runner, inputs: np.ndarray, reference: np.ndarray, described: str, protocol: Protocol
+) -> Equivalence:
+    outputs = run_batched(runner.predict, inputs, protocol.batch_size)
+    return compare(reference, outputs, protocol.precision, described)
+
+
+def _runner_here(
+    spec: ModelSpec, protocol: Protocol, prepared: dict[str, Any] | None
+) -> tuple[Runner, Equivalence | None, dict[str, Any]]:
+    """The protocol's runtime, ready; its equivalence check (None: eager fp32 is the reference
+    itself); the complexity and export figures."""
+    import torch
+
+    info = get_runtime(protocol.runtime)
+    if info.exports_onnx:
+        assert prepared is not None, "ONNX runtimes need prepare_onnx first"
+        source = RunnerSource(prepared["example"], onnx_path=Path(prepared["onnx_path"]))
+        runner = build_runner(protocol.runtime, source, protocol)
+        check = _verify(
+            runner,
+            prepared["inputs"],
+            prepared["reference"],
+            prepared["inputs_described"],
+            protocol,
+        )
+        figures = {k: prepared[k] for k in ("params", "macs", "macs_backend", "export_s")}
+        figures["artifact_cached"] = prepared["artifact_cached"]
+        return runner, check, figures
+    complexity = count_complexity(spec)  # meta device: no real memory
+    figures = {
+        "params": complexity.params,
+        "macs": complexity.macs,
+        "macs_backend": complexity.backend,
+        "export_s": None,
+        "artifact_cached": None,
+    }
+    model, example = _model_and_example(spec, protocol, protocol.device)
+    check_needed = not (info.reference and protocol.precision == "fp32")
+    if check_needed:
+        inputs, described = check_inputs(spec.resolution)
+        reference = _eager_reference(model, inputs, protocol)
+    if protocol.channels_last and not info.keeps_layout:
+        model = model.to(memory_format=torch.channels_last)
+        example = example.contiguous(memory_format=torch.channels_last)
+    source = RunnerSource(
+        example,
+        model=model,
+        key_parts=_key_parts(spec),
+        description=_describe(f"{protocol.runtime} build", spec, protocol),
+    )
+    runner = build_runner(protocol.runtime, source, protocol)
+    if "artifact_cached" in runner.info:
+        figures["artifact_cached"] = runner.info.pop("artifact_cached")
+    check = _verify(runner, inputs, reference, described, protocol) if check_needed else None
+    return runner, check, figures
+
+
+def measure_in_process(
+    spec: ModelSpec, protocol: Protocol, prepared: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Build, prepare the runtime, check it and time it in this process. Returns plain values.
+
+    ``protocol`` must be resolved (a concrete device and thread count); ``prepared`` is
+    ``prepare_onnx``'s result for the ONNX runtimes. The peak memory is this process's own: run
+    it in a fresh process (``zoo.isolation``) for it to mean anything.
+    """
+    import resource
+
+    import psutil
+    import torch
+
+    assert protocol.threads is not None
+    torch.set_num_threads(protocol.threads)
+    on_cuda = protocol.device.startswith("cuda")
+    rss_before = psutil.Process().memory_info().rss
+    if on_cuda:
+        # As timm's benchmark.py: let cuDNN pick the fastest kernels (during the warm-up).
+        torch.backends.cudnn.benchmark = True
+        torch.cuda.reset_peak_memory_stats(protocol.device)
+    runner, check, figures = _runner_here(spec, protocol, prepared)
+    result: dict[str, Any] = {
+        **figures,
+        "runtime_version": runner.info.get("runtime_version", ""),
+        "runtime_precision": runner.info.get("runtime_precision", protocol.precision),
+        "compile_s": runner.info.get("compile_s"),
+    }
+    if check is not None:
+        result.update(check.as_fields())
+        if not check.verified:
+            # Never timed: a runtime that gives other answers has no latency to report.
+            result["verify_reason"] = check.reason
+            return result
+    else:
+        result["equiv_inputs"] = "eager fp32 is the reference itself"
+    probe = LoadProbe().start()
+    stats = time_call(
+        runner.call, protocol, sync=runner.sync, batches_per_call=runner.batches_per_call
+    )
+    wall_s, own_s, others_s = probe.stop()
+    spread = (stats.latency_ms_p90 - stats.latency_ms_median) / max(stats.latency_ms_median, 1e-9)
+    result.update(verdict(wall_s, own_s, others_s, protocol.threads, spread, on_cuda).as_fields())
+    if on_cuda:
+        peak_bytes = torch.cuda.max_memory_allocated(protocol.device)
+        kind: PeakMemoryKind = "cuda_max_allocated"
+        before_mb = None
+    else:
+        # ru_maxrss is in KiB on Linux (bytes on macOS).
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak_bytes = peak if sys.platform == "darwin" else peak * 1024
+        kind = "worker_peak_rss"
+        before_mb = rss_before / 2**20
+    result.update({k: v for k, v in asdict(stats).items() if k != "total_s"})
+    result.update(
+        peak_memory_mb=peak_bytes / 2**20,
+        peak_memory_kind=kind,
+        worker_rss_before_build_mb=before_mb,
+    )
+    return result

@@ -1,0 +1,129 @@
+"""What an evaluation of a model on a labelled image folder found: the record that is printed,
+stored and charted.
+
+Why a module of its own, apart from the code that evaluates (``zoo.evaluate``): the measurement
+store keeps these records and the dashboard reads them, and neither should need torch or the
+evaluation machinery to do so (``zoo.protocol.Measurement`` plays the same part for latency).
+
+Counting rules: top-1 and top-5 are percentages of the images that were decoded and classified
+(``images_evaluated``); an image that could not be read or decoded is listed in ``failures`` and
+counted in ``images_failed``, never in the accuracy. ``images_per_s`` is the images read
+(evaluated + failed) per second of wall time, from the first read to the last prediction, model
+loading excluded. A record with ``complete`` false is what an interrupted run had finished: it
+is printed as partial and never stored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from zoo.errors import ZooError
+
+__all__ = ["ClassScore", "Confusion", "Evaluation", "FailedImage"]
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    """Accuracy on one class folder."""
+
+    folder: str
+    index: int  # ImageNet-1k class the folder stands for
+    label: str
+    images: int  # evaluated images of this class
+    top1: int  # of them, correct at top-1
+    top5: int  # of them, with the true class among the top 5
+
+    @property
+    def top1_pct(self) -> float | None:
+        return 100.0 * self.top1 / self.images if self.images else None
+
+    @property
+    def top5_pct(self) -> float | None:
+        return 100.0 * self.top5 / self.images if self.images else None
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """Images of one class folder whose top-1 prediction was one other class, and how many."""
+
+    folder: str
+    true_index: int
+    predicted_index: int
+    predicted_label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class FailedImage:
+    """An image that could not be read or decoded (or gave a non-finite output), and why."""
+
+    image: str
+    error: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's accuracy on a labelled folder, with how it was obtained (module docstring)."""
+
+    model: str
+    weights: str  # where the weights came from (zoo.weights.WeightsSource.description)
+    runtime: str  # the forward pass: the reference runtime, or a verified ONNX one
+    data_dir: str  # printable absolute path of the folder
+    data_fingerprint: str  # zoo.imagefolder.data_fingerprint of the evaluated images
+    classes: int  # class folders with images
+    images_found: int  # images in the folder
+    images_selected: int  # after --limit
+    images_evaluated: int
+    images_failed: int
+    limit: int | None
+    top1_pct: float | None  # None when no image could be evaluated
+    top5_pct: float | None
+    images_per_s: float | None
+    wall_s: float
+    batch_size: int
+    decode_workers: int
+    threads: int  # torch intra-op threads of the forward pass
+    input_px: int  # the side of the crop the model sees
+    params: int
+    complete: bool
+    evaluated_at: str  # ISO 8601, UTC
+    torch_version: str
+    timm_version: str
+    per_class: tuple[ClassScore, ...]
+    confusions: tuple[Confusion, ...]  # most frequent first
+    failures: tuple[FailedImage, ...]
+    notes: tuple[str, ...]  # what the folder walk skipped, and why
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values: nested records as lists of dicts, per-class percentages
+        added; every float finite or None (strict JSON)."""
+        data = asdict(self)
+        data["per_class"] = [
+            {**asdict(score), "top1_pct": score.top1_pct, "top5_pct": score.top5_pct}
+            for score in self.per_class
+        ]
+        data["confusions"] = [asdict(c) for c in self.confusions]
+        data["failures"] = [asdict(f) for f in self.failures]
+        data["notes"] = list(self.notes)
+        for key, value in data.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                data[key] = None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Evaluation:
+        """The inverse of ``to_dict``; raises ``ZooError`` for a record that is incomplete."""
+        try:
+            values = {f.name: data[f.name] for f in fields(cls)}
+            values["per_class"] = tuple(
+                ClassScore(**{k: v for k, v in row.items() if not k.endswith("_pct")})
+                for row in data["per_class"]
+            )
+            values["confusions"] = tuple(Confusion(**row) for row in data["confusions"])
+            values["failures"] = tuple(FailedImage(**row) for row in data["failures"])
+            values["notes"] = tuple(str(n) for n in data["notes"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ZooError(f"not an evaluation record ({type(exc).__name__}: {exc})") from None
+        return cls(**values)

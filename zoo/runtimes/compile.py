@@ -1,0 +1,30 @@
+"""``torch.compile`` (Inductor, default mode), its kernel cache in the artefact cache so that a
+second run reuses it; the first call (the compile) is recorded as ``compile_s``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from zoo.records.protocol import Protocol
+from zoo.runtimes.artifacts import runtime_cache_dir
+from zoo.runtimes.runner import Runner, RunnerSource, torch_runner
+
+__all__ = ["build_runner"]
+
+
+def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
+    import torch
+
+    assert source.model is not None, "torch.compile compiles the PyTorch model"
+    # Inductor reads its cache folder from the environment when it first needs it.
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(runtime_cache_dir("inductor")))
+    # A CPU-only build says "No CUDA runtime is found" while compiling: noise, not a problem.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    runner = torch_runner(protocol.runtime, torch.compile(source.model), source.example, protocol)
+    started = time.perf_counter()
+    runner.call()
+    runner.sync()
+    runner.info["compile_s"] = time.perf_counter() - started
+    return runner

@@ -1,0 +1,76 @@
+"""OpenVINO on the CPU: the cached ONNX export, ``INFERENCE_NUM_THREADS`` = the protocol's
+threads, ``INFERENCE_PRECISION_HINT`` f32 (its default on CPUs with bf16 units is bf16: the
+precision it reports is recorded), the LATENCY hint at batch 1 and THROUGHPUT above, where a
+timed step keeps ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` batches in flight."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from zoo.errors import ZooError
+from zoo.records.protocol import Protocol
+from zoo.runtimes.artifacts import runtime_cache_dir
+from zoo.runtimes.onnx_export import operator_of
+from zoo.runtimes.runner import Runner, RunnerSource
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["build_runner"]
+
+
+def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
+    import openvino as ov
+
+    assert source.onnx_path is not None, "OpenVINO runs the ONNX export"
+    hint = "LATENCY" if protocol.batch_size == 1 else "THROUGHPUT"
+    core = ov.Core()
+    core.set_property({"CACHE_DIR": str(runtime_cache_dir("openvino"))})
+    config = {
+        "INFERENCE_NUM_THREADS": int(protocol.threads or 1),
+        "PERFORMANCE_HINT": hint,
+        "INFERENCE_PRECISION_HINT": "f32",
+    }
+    started = time.perf_counter()
+    try:
+        compiled = core.compile_model(str(source.onnx_path), "CPU", config)
+    except Exception as exc:  # noqa: BLE001 - a model OpenVINO cannot compile
+        raise ZooError(
+            f"OpenVINO cannot compile {source.onnx_path.name}: {operator_of(exc)}"
+        ) from None
+    compile_s = time.perf_counter() - started
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()  # "f32", "bf16"
+    output = compiled.output(0)
+    request = compiled.create_infer_request()
+    example = source.example
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        return request.infer({0: batch})[output]
+
+    in_flight = 1
+    call: Callable[[], object] = lambda: request.infer({0: example})  # noqa: E731
+    if hint == "THROUGHPUT":
+        in_flight = max(1, int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+        queue = ov.AsyncInferQueue(compiled, in_flight)
+
+        def call() -> object:
+            for _ in range(in_flight):
+                queue.start_async({0: example})
+            queue.wait_all()
+            return None
+
+    return Runner(
+        protocol.runtime,
+        call,
+        predict,
+        batches_per_call=in_flight,
+        info={
+            "runtime_version": ov.__version__.split("-")[0],
+            "runtime_precision": precision,
+            "compile_s": compile_s,
+            "hint": hint,
+            "in_flight": in_flight,
+        },
+    )

@@ -1,0 +1,140 @@
+"""The one interface every runtime is turned into (``Runner``), what it is built from
+(``RunnerSource``), and ``build_runner``: the registry's getter for a runtime's implementation.
+
+Each runtime's code is a module of this wing named in its ``zoo.records.runtimes`` row; its
+package is imported only when its runner is built, and a missing one is a ``ZooError`` naming
+what to install. The settings per runtime are in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import ZooError
+from zoo.records.protocol import Protocol
+from zoo.records.runtimes import get_runtime
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = [
+    "Runner",
+    "RunnerSource",
+    "autocast",
+    "build_runner",
+    "missing_package",
+    "require",
+    "torch_runner",
+    "torch_sync",
+]
+
+
+@dataclass
+class Runner:
+    """A runtime ready to run: ``call()`` one timed step, ``predict(batch)`` float32 logits for
+    a batch of the protocol's size, ``info`` what ran (version, precision it reports, build
+    time)."""
+
+    runtime: str
+    call: Callable[[], object]
+    predict: Callable[[np.ndarray], np.ndarray]
+    sync: Callable[[], None] = lambda: None
+    batches_per_call: int = 1  # OpenVINO's throughput mode runs several batches per step
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunnerSource:
+    """What a runner is built from: the eager model and its example input (on the device, in
+    channels_last where the protocol asks) for PyTorch-based runtimes, or the ONNX export and
+    a numpy example for those that run it."""
+
+    example: Any  # torch.Tensor, or np.ndarray for the ONNX runtimes
+    model: torch.nn.Module | None = None
+    onnx_path: Path | None = None
+    key_parts: dict[str, Any] = field(default_factory=dict)  # what makes the model what it is
+    description: str = ""  # for the artefact cache's listing
+
+
+def missing_package(runtime: str) -> str | None:
+    """Why ``runtime`` cannot run here for want of its package, or None."""
+    info = get_runtime(runtime)
+    if info.package is None:
+        return None
+    if importlib.util.find_spec(info.package.replace("-", "_")) is None:
+        hint = info.install_from + ("; make run" if info.install_from == "requirements.txt" else "")
+        return (
+            f"runtime {runtime!r} needs the package {info.package}, which is not installed: "
+            f"pip install {info.package} ({hint} installs it)"
+        )
+    return None
+
+
+def require(runtime: str) -> None:
+    reason = missing_package(runtime)
+    if reason:
+        raise ZooError(reason)
+
+
+def build_runner(runtime: str, source: RunnerSource, protocol: Protocol) -> Runner:
+    """``runtime``'s runner for ``source`` under ``protocol``: its module's ``build_runner``."""
+    require(runtime)
+    module = importlib.import_module(f"zoo.runtimes.{get_runtime(runtime).module}")
+    return module.build_runner(source, protocol)
+
+
+# --------------------------------------------------------------------------- PyTorch helpers
+
+
+def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[object]:
+    """bf16/fp16 autocast on CUDA for ``precision``; nothing for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+def torch_sync(device: str) -> Callable[[], None]:
+    """What waits for the device to finish (nothing on a CPU)."""
+    if not device.startswith("cuda"):
+        return lambda: None
+    import torch
+
+    return lambda: torch.cuda.synchronize(device)
+
+
+def torch_runner(
+    runtime: str,
+    module: Callable[..., torch.Tensor],
+    example: torch.Tensor,
+    protocol: Protocol,
+    *,
+    with_autocast: bool = True,
+) -> Runner:
+    """A runner around a PyTorch callable (a model, a compiled one, an engine's module)."""
+    import torch
+
+    precision = protocol.precision if with_autocast else "fp32"  # an engine has its own
+
+    def call() -> object:
+        with torch.inference_mode(), autocast(protocol.device, precision):
+            return module(example)
+
+    def predict(batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(batch).to(example.device)
+        if protocol.channels_last and with_autocast:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode(), autocast(protocol.device, precision):
+            return module(x).float().cpu().numpy()
+
+    info = {"runtime_version": "", "runtime_precision": protocol.precision}
+    return Runner(runtime, call, predict, torch_sync(protocol.device), info=info)

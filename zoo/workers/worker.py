@@ -1,0 +1,259 @@
+"""The job worker: takes measurement jobs from the store one at a time and runs them.
+
+``python -m zoo worker`` runs one; the dashboard starts one per server (``ensure_worker``).
+Only one worker serves a store at a time (``Database.worker_lock``: a file lock beside an SQLite
+store, an advisory lock on PostgreSQL); a second one started on the same store says so and exits,
+and whoever finds no live worker starts one. While it runs a job the worker renews the job's
+lease every ``LEASE_S / 5`` seconds from a thread of its own and writes what it is doing
+(``progress``): waiting for the measurement lock, waiting for a quiet machine, measuring. A
+cancelled job is noticed at the next beat and its measurement process is stopped. A worker that
+is killed leaves its job ``running`` with a lapsing lease: the next worker takes it again.
+
+Measurements themselves go through ``zoo.measure`` (the machine-wide lock, isolated processes,
+the stored result returned instead of measuring twice, a noisy stored result measured again).
+When the queue is empty and the machine quiet, the worker measures again what was noisy
+(``remeasure_noisy``), a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from zoo.errors import ZooError
+from zoo.measure.orchestrate import measure, plan
+from zoo.measure.quiet import MAX_OTHERS_CORES, others_cores_now
+from zoo.models.spec import ModelSpec
+from zoo.paths import project_root
+from zoo.records.measurement import MeasurementError
+from zoo.records.protocol import Protocol
+from zoo.store.jobs import (
+    LEASE_S,
+    Job,
+    claim,
+    claimable,
+    finish,
+    get_job,
+    heartbeat,
+    requeue,
+    submit,
+    worker_id,
+)
+from zoo.store.measurement_store import MeasurementStore
+
+__all__ = ["enqueue", "ensure_worker", "remeasure_noisy", "run_job", "serve", "wait_for"]
+
+#: Noisy results are measured again at most this many times (by the worker, when idle).
+NOISY_RETRIES = 2
+# How often an idle worker looks for a job (``claimable``: a read of an index, tens of
+# microseconds on SQLite; a job then starts within this of being queued), and for noisy
+# results to measure again (a 0.2 s load probe first).
+_POLL_S = 0.02
+_NOISY_CHECK_S = 5.0
+
+
+def run_job(store: MeasurementStore, job: Job, worker: str, *, lease_s: float = LEASE_S) -> str:
+    """Measure ``job`` (ours, ``running``), beating its lease; return how it ended."""
+    stop_beating = threading.Event()
+    lost = threading.Event()
+    status = {"progress": "measuring"}
+
+    def beat() -> None:
+        while not stop_beating.wait(lease_s / 5):
+            if not heartbeat(store, job.id, worker, status["progress"]):
+                lost.set()
+                # A real signal, so that a main thread blocked waiting for the measurement
+                # process wakes up; the measurement process is then killed. (Run from another
+                # thread, the job ends when its measurement does.)
+                if main is not None:
+                    signal.pthread_kill(main, signal.SIGINT)
+                return
+
+    def on_wait() -> None:
+        status["progress"] = "waiting for another measurement to finish"
+
+    def on_busy(cores: float, waited_s: float) -> None:
+        status["progress"] = (
+            f"waiting for a quiet machine (others use {cores:.2f} cores; {waited_s:.0f} s)"
+        )
+
+    on_main = threading.current_thread() is threading.main_thread()
+    main = threading.main_thread().ident if on_main else None
+    heartbeat(store, job.id, worker, "measuring")
+    beater = threading.Thread(target=beat, name=f"job-{job.id}-lease", daemon=True)
+    beater.start()
+    try:
+        result = measure(
+            job.spec,
+            job.protocol,
+            store=store,
+            on_wait=on_wait,
+            on_busy=on_busy,
+        )
+    except KeyboardInterrupt:
+        stop_beating.set()
+        if lost.is_set():
+            return "cancelled"  # the store already says so (or another worker owns it)
+        requeue(store, job.id, worker)  # a person stopped the worker: the job waits for the next
+        raise
+    except (ZooError, MeasurementError) as exc:
+        stop_beating.set()
+        finish(store, job.id, worker, "failed", error=str(exc))
+        return "failed"
+    finally:
+        stop_beating.set()
+        beater.join()
+    if lost.is_set():
+        return "cancelled"
+    finish(store, job.id, worker, "done", result=result)
+    return "done"
+
+
+def remeasure_noisy(store: MeasurementStore) -> int:
+    """Queue a measurement of every noisy stored result measured fewer than ``NOISY_RETRIES``
+    times again; how many were queued."""
+    from zoo.store.jobs import jobs
+
+    queued = 0
+    done = jobs(store, states=("done",), limit=1000)
+    attempts: dict[str, int] = {}
+    for job in done:
+        if job.group_name == "remeasure-noisy":
+            attempts[job.request_key] = attempts.get(job.request_key, 0) + 1
+    latest: dict[str, Job] = {}
+    for job in done:  # newest first: the latest result per request
+        latest.setdefault(job.request_key, job)
+    for key, job in latest.items():
+        if job.result is not None and job.result.noisy and attempts.get(key, 0) < NOISY_RETRIES:
+            submit(store, job.spec, job.protocol, requested_by="worker", group="remeasure-noisy")
+            queued += 1
+    return queued
+
+
+def serve(
+    location: str | None,
+    *,
+    once: bool = False,
+    idle_exit_s: float | None = None,
+    parent_pid: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    say: Callable[[str], None] = lambda text: None,
+) -> int:
+    """Serve the store's job queue until stopped: ``once`` after the queue is empty,
+    ``idle_exit_s`` after that long without a job, or when ``parent_pid`` is gone (a dashboard
+    server that started us). Returns the number of jobs run; 0 at once if another worker serves
+    this store."""
+    store = MeasurementStore(location)
+    me = worker_id()
+    ran = 0
+    try:
+        with store.db.worker_lock() as ours:
+            if not ours:
+                say(f"another worker already serves {store.printable}")
+                return 0
+            say(f"worker {me} serves {store.printable}")
+            idle_since = last_noisy_check = time.monotonic()
+            while True:
+                if should_stop is not None and should_stop():
+                    break
+                if parent_pid is not None and not _alive(parent_pid):
+                    say("the process that started this worker is gone: stopping")
+                    break
+                job = claim(store, me) if claimable(store) else None
+                if job is not None:
+                    say(f"job {job.id}: {job.label}")
+                    outcome = run_job(store, job, me)
+                    say(f"job {job.id}: {outcome}")
+                    ran += 1
+                    idle_since = time.monotonic()
+                    continue
+                if once:
+                    break
+                now = time.monotonic()
+                if now - idle_since > 5 and now - last_noisy_check > _NOISY_CHECK_S:
+                    last_noisy_check = now
+                    quiet = others_cores_now(0.2) <= MAX_OTHERS_CORES
+                    if quiet and remeasure_noisy(store):
+                        continue
+                if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                    break
+                time.sleep(_POLL_S)
+    finally:
+        store.close()
+    return ran
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def ensure_worker(location: str | None, *, log_path: str | None = None) -> int | None:
+    """Start a worker process for the store at ``location`` unless one already serves it; the
+    worker stops when this process does. Returns the new process's id, or None."""
+    import subprocess
+    import sys
+
+    store = MeasurementStore(location)
+    try:
+        with store.db.worker_lock() as free:
+            if not free:
+                return None
+    finally:
+        store.close()
+    command = [sys.executable, "-m", "zoo", "worker", "--parent-pid", str(os.getpid())]
+    if location is not None:
+        command += ["--store", str(location)]
+    root = str(project_root())
+    log = open(log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
+    try:
+        process = subprocess.Popen(
+            command, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    finally:
+        log.close()
+    return process.pid
+
+
+def enqueue(
+    store: MeasurementStore,
+    specs: list[ModelSpec],
+    protocol: Protocol,
+    *,
+    requested_by: str = "",
+    group: str = "",
+) -> list[Job]:
+    """Queue a measurement of each spec, after checking the request as ``measure`` would
+    (protocol, device, the memory guard): an absurd configuration is refused here, with the
+    memory guard's message, before any job exists."""
+    plan(specs, protocol)
+    return [submit(store, spec, protocol, requested_by=requested_by, group=group) for spec in specs]
+
+
+def wait_for(
+    store: MeasurementStore,
+    job_ids: list[int],
+    *,
+    timeout_s: float | None = None,
+    on_progress: Callable[[list[Job]], None] | None = None,
+    poll_s: float = 0.5,
+) -> list[Job]:
+    """Wait until every job has ended (or ``timeout_s``); the jobs as they are then."""
+    started = time.monotonic()
+    while True:
+        current = [job for job_id in job_ids if (job := get_job(store, job_id)) is not None]
+        if on_progress is not None:
+            on_progress(current)
+        if all(not job.active for job in current):
+            return current
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            return current
+        time.sleep(poll_s)
