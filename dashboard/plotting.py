@@ -1,5 +1,10 @@
 """What every chart shares: the family colours and training-data markers, axis ranges fitted to
-what is drawn, number formats, and the Pareto front (one pure function, ``pareto_mask``)."""
+what is drawn, number formats, and the Pareto front (one pure function, ``pareto_mask``).
+
+One home, so that a family or a training set looks the same on every chart; the front is computed
+within the plotted view only. The dashboard's parts: docs/architecture.md, 'The dashboard, by
+feature'.
+"""
 
 from __future__ import annotations
 

@@ -122,7 +122,7 @@ _SOURCE_FILE: dict[str, str] = {
 _PAPER_VERSIONS: dict[str, str] = {"v5": PAPER_V5, "v1-v3": PAPER_V1_V3}
 
 #: The architectures the compare chart offers, in its order: EfficientNet-B0–B7 (timm's own
-#: definition and the TF ports) and the peer models (``zoo.build.PEER_MODELS`` is derived from
+#: definition and the TF ports) and the peer models (``zoo.models.spec.PEER_MODELS`` is derived from
 #: this list), ResNet-152 among them because the paper's Table 2 prints it.
 CHART_ARCHS: tuple[str, ...] = (
     *(f"efficientnet_b{i}" for i in range(8)),

@@ -263,3 +263,25 @@ def test_the_zoo_top_level_is_small_and_every_wing_says_what_it_owns():
             doc = ast.get_docstring(ast.parse(init.read_text())) or ""
             assert 3 <= len(doc.splitlines()) <= 6, (init, doc)
             assert "may import" in doc.lower(), init
+
+
+#: A module docstring says what the module does and one why, and points to docs/ for the rest.
+MODULE_DOCSTRING_LINES = (3, 8)
+
+
+def test_module_docstrings_are_short():
+    low, high = MODULE_DOCSTRING_LINES
+    lengths = {
+        str(path.relative_to(ROOT)): len(
+            (ast.get_docstring(ast.parse(path.read_text())) or "").splitlines()
+        )
+        for package in ("zoo", "dashboard")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path.name != "__init__.py"
+    }
+    assert lengths
+    offending = {name: n for name, n in lengths.items() if not low <= n <= high}
+    assert offending == {}, (
+        f"module docstrings must be {low} to {high} lines (what, one why, a docs/ link); "
+        f"lines per offending file: {offending}"
+    )

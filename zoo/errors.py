@@ -1,4 +1,9 @@
-"""Errors the zoo raises for bad input. The CLI turns each into one line and exit status 2."""
+"""Errors the zoo raises for bad input: ``ZooError``, whose message names what is wrong and what is
+accepted.
+
+One type for every refusal, so that the CLI turns each into one line on stderr and exit status
+2, never a traceback (docs/reliability.md, 'Hostile and random input').
+"""
 
 
 class ZooError(ValueError):

@@ -1,27 +1,11 @@
 """Reading files a user names, bounded whatever the path turns out to be, and naming them safely.
 
-A path on the command line can point at anything: a named pipe (opening it for reading waits for
-a writer, reading it waits for data), ``/dev/zero`` or ``/dev/urandom`` (endless: a size cap read
-from ``stat`` means nothing for a device), a directory, a socket, or a symlink to any of these.
-Checking with ``os.stat`` and then opening by name also races with a rename in between. So every
-read here:
-
-- opens with ``O_NONBLOCK`` (opening a FIFO returns at once instead of waiting for a writer) and
-  ``O_NOCTTY`` (a terminal never becomes the process's controlling terminal);
-- decides on ``os.fstat`` of the descriptor it opened: only a regular file is read, anything
-  else is refused with ``UnreadableFile`` naming what it is;
-- reads at most ``max_bytes`` + 1 bytes, so even a regular file that grows while it is read
-  costs at most the cap.
-
-The ``os.stat`` before opening is a courtesy, not the check: it spares opening a device or a
-FIFO at all (opening some devices has side effects). The decision is always the ``fstat``.
-``file_sha256`` hashes through the same door, reading at most the size ``fstat`` reported.
-
-Names go into messages, tables and JSON. On POSIX a file name is bytes: one that is not UTF-8
-reaches Python as lone surrogates (``os.fsdecode``), which cannot be written as UTF-8, and a name
-can hold control characters (a newline, a terminal escape). ``printable`` and ``display_name``
-turn those into backslash escapes, so every name can be printed and every JSON document built from
-it is valid UTF-8.
+Why: a path can be a named pipe, ``/dev/zero``, a directory, a socket or a symlink to one, and a
+stat followed by an open by name races with a rename. So every read opens without blocking,
+decides on ``os.fstat`` of the opened descriptor (regular files only) and reads at most its cap;
+``printable`` and ``display_name`` escape names that are not UTF-8 or hold control characters.
+Details: docs/reliability.md, 'Paths that are not regular files hang or exhaust memory' and
+'File names that are not UTF-8'.
 """
 
 from __future__ import annotations

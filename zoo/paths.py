@@ -1,12 +1,10 @@
 """Where the zoo keeps its files on this machine: one home for every default location.
 
-The measurement store and the measurement lock live in the user's own data folder
-(``$XDG_DATA_HOME/effscale``, else ``~/.local/share/effscale``), created private (mode 0700).
-Exported and compiled models (ONNX files, compiled-kernel caches) are a cache: they live in
-``$XDG_CACHE_HOME/effscale/artifacts`` (else ``~/.cache/effscale/artifacts``), can be deleted
-at any time (``python -m zoo cache clear``) and are rebuilt when missing or damaged. Each can be
-moved with an environment variable (``EFFSCALE_STORE``, ``EFFSCALE_LOCK``, ``EFFSCALE_CACHE``).
-Nothing here touches the disk until a path is asked for.
+The store and the measurement lock live in the user's private data folder (mode 0700); exported
+and compiled models are a cache that may be deleted at any time. Why one home: each location is
+decided in one place and moves with one environment variable (``EFFSCALE_STORE``,
+``EFFSCALE_LOCK``, ``EFFSCALE_CACHE``); nothing here touches the disk until a path is asked for.
+The locations: docs/architecture.md, 'Where things are kept'.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ __all__ = [
 ]
 
 #: Where the measurement store is, when ``--store`` does not say: a path, or a PostgreSQL URL
-#: (``zoo.schema.open_database`` tells them apart).
+#: (``zoo.store.schema.open_database`` tells them apart).
 STORE_ENV = "EFFSCALE_STORE"
 
 

@@ -1,4 +1,8 @@
-"""The classify page's chart: the top-k classes as horizontal bars."""
+"""The classify page's chart: the top-k classes as horizontal bars, most likely on top.
+
+A plain function returning a plotly figure, so that it is tested without a browser
+(docs/architecture.md, 'The dashboard, by feature').
+"""
 
 from __future__ import annotations
 

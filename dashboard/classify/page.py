@@ -1,17 +1,11 @@
 """Classify page: upload images, pick models with real ImageNet weights, see top-5 per model.
 
-A first visitor has no photo at hand: one click classifies the bundled public-domain/CC0 photos
-(``data.samples``), and the camera takes a live one (``st.camera_input``, behind a toggle so the
-browser does not ask for the camera on every visit). Next to each result is where the model
-looks: a Grad-CAM overlay of its top class over the crop it sees (``zoo.cam``), labelled as an
-explanation aid, not ground truth.
-
-Each upload is decoded server-side by ``zoo.images.decode_image`` (explicit format list, pixel
-cap) whatever the browser's ``type=`` filter let through; a bad image shows its own error and
-the others are still classified. Models come from ``zoo.classify`` (its own thread-safe cache)
-and are additionally held by ``st.cache_resource`` across reruns and sessions.
-
-torch, timm and the zoo are imported lazily inside the functions that need them.
+Sample photos and the camera serve a visitor with no photo at hand; beside each result is a
+Grad-CAM overlay, labelled an explanation aid. Why every upload is decoded server-side by
+``zoo.classify.images.decode_image`` whatever the browser's filter let through: an upload is
+untrusted, and a bad one shows its own error while the others are classified. The zoo is imported
+inside the functions that need it. More: docs/evaluate.md, 'Sample photos and the camera';
+docs/reliability.md, 'Hostile and random input'.
 """
 
 from __future__ import annotations

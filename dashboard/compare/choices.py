@@ -1,5 +1,9 @@
-"""The compare page's settings as one typed record (``CompareChoice``), and its widget key
-prefix: what the controls return and what every section below the chart reads."""
+"""The compare page's settings as one typed record (``CompareChoice``), and its widget key prefix.
+
+Why a record: it is what the controls return and what every section below the chart reads, so
+the settings have one type and one place to change. The compare package: docs/architecture.md,
+'The dashboard, by feature'.
+"""
 
 from __future__ import annotations
 

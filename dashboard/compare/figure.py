@@ -49,7 +49,7 @@ def compare_figure(
 ) -> go.Figure:
     """Top-1 against latency, MACs or params (log x), coloured by family, Pareto front drawn.
 
-    ``user`` (``dashboard.configs.user_frame``) adds the user's own configurations as a series
+    ``user`` (``dashboard.explorer.configs.user_frame``) adds the user's own configurations as a series
     of their own: top-1 is the explorer's *estimate*, drawn with its leave-one-out RMSE as a
     vertical error bar and labelled so; they join the Pareto front only when ``user_in_pareto``.
     A point measured on a busy machine (``quality`` "noisy") is drawn hollow and says why. The

@@ -1,5 +1,10 @@
-"""The compare page's measuring: queue the missing points, the user's configurations, or a
-sweep on every node of a Ray cluster, as jobs a worker runs (never in the page's script)."""
+"""The compare page's measuring: queue the missing points, the user's configurations, or a sweep on
+every node of a Ray cluster.
+
+Why jobs a worker runs, never a measurement in the page's script: a measurement takes seconds to
+minutes under the machine-wide lock, and a job outlives the tab. The path: docs/architecture.md,
+'How a measurement flows, from a click to the timing loop'.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
-"""Top-1 on the user's own labelled folder (``python -m zoo evaluate``) as the chart's y axis:
-the evaluated folders, and the reference rows with that folder's accuracies."""
+"""Top-1 on the user's own labelled folder (``python -m zoo evaluate``) as the chart's y axis: the
+evaluated folders, and the reference rows with that folder's accuracies.
+
+Each folder is its own choice, keyed by its data fingerprint, so results on different data are
+never mixed on one chart. More: docs/evaluate.md, 'On the compare page'.
+"""
 
 from __future__ import annotations
 

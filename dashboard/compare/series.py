@@ -65,7 +65,7 @@ def machine_of(m: Mapping[str, object]) -> str:
 
 def series_key(m: Mapping[str, object], *, any_runtime: bool = False) -> tuple[object, ...]:
     """What two measurements must share to be points of one chart series: the machine and
-    software (``environment_key``) and every protocol setting (``zoo.protocol.protocol_key``,
+    software (``environment_key``) and every protocol setting (``zoo.records.protocol.protocol_key``,
     the store's own key). ``any_runtime``: the same but for the runtime (and its version), for
     the "fastest runtime per model" series."""
     from zoo import REFERENCE_RUNTIME, protocol_key

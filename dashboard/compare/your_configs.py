@@ -1,5 +1,10 @@
 """Your own configurations on the compare chart (``?cfg=`` in the URL, from the explorer): their
-exact cost, their latency once measured, and top-1 as the explorer's estimate."""
+exact cost, their latency once measured, and top-1 as the explorer's estimate.
+
+The URL carries them so that a designed network can be shared and reopened; the tokens are
+``dashboard.explorer.configs``'s (format: docs/architecture.md, 'Notes by module'). How they are
+drawn: README.md, 'How to read the chart'.
+"""
 
 from __future__ import annotations
 

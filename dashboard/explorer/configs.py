@@ -1,17 +1,10 @@
 """Your own configurations on the compare chart: their URL tokens and their chart rows.
 
-A configuration designed on the explorer page travels to the compare page in its URL, one
-``cfg`` parameter per configuration (repeated for several)::
-
-    cfg=phi:2.5:1.2:1.1:1.15    compound scaling: φ, α, β, γ
-    cfg=wdr:1.2:1.4:300         explicit width and depth multipliers, resolution in pixels
-    cfg=b3                      an official variant
-
-Each becomes a row of its own series on the chart: its exact MACs and parameters from the
-explorer, its latency once the zoo has measured it, and top-1 as the explorer's **estimate** (a
-line fitted to the published B0–B7, ``explorer.estimate``) with the fit's leave-one-out RMSE as
-its error bar. Nothing here imports streamlit or torch; a token is untrusted input, and a bad one
-becomes a warning naming what is accepted.
+A configuration designed on the explorer travels to the compare page in its URL, one ``cfg``
+parameter each; on the chart it has its exact MACs and parameters, its latency once measured,
+and top-1 as the explorer's estimate with the fit's leave-one-out RMSE as its error bar. Plain
+Python (no streamlit, no torch), because a token is untrusted input: a bad one becomes a warning
+naming what is accepted. The token format: docs/architecture.md, 'Notes by module'.
 """
 
 from __future__ import annotations

@@ -1,5 +1,9 @@
 """The explorer's plotly figures: the scaled network drawn to scale, the α^φ, β^φ, γ^φ curves
-against the official variants, and the accuracy estimate's fit. MACs are multiply-accumulates."""
+against the official variants, and the accuracy estimate's fit. MACs are multiply-accumulates.
+
+Plain functions returning figures, so that they are tested without a browser over the whole
+accepted range. How the numbers are computed: docs/explorer.md.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,10 @@
 """The explorer page's lower sections: the formula against the official variants, networks of
-equal cost, the accuracy estimate, and "measure and compare this configuration"."""
+equal cost, the accuracy estimate, and "measure and compare this configuration".
+
+Each takes the state and the network the page has already computed, so a rerun computes the
+network once; the tables and figures that depend only on the coefficients are cached
+(``st.cache_data``). How they compute: docs/explorer.md.
+"""
 
 from __future__ import annotations
 

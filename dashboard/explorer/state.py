@@ -1,13 +1,11 @@
 """The explorer page's shareable state: parsing and writing URL query parameters.
 
-Everything here is plain Python (no streamlit): the page hands ``st.query_params`` (a mapping of
-strings, or lists of strings) to ``parse_query_params`` and gets back an ``ExplorerState`` plus a
-list of warnings. A query string is untrusted input: any bad, hostile or out-of-range value falls
-back to its default with a warning naming the accepted range; nothing here raises.
-
-Coefficients (α, β, γ) are only range-checked (0 < value ≤ 10): whether they make a valid
-network (α^φ must stay within the explorer's limits) is the explorer's call, shown on the page as
-an error rather than silently rewritten.
+Plain Python (no streamlit): the page hands ``st.query_params`` to ``parse_query_params`` and gets
+an ``ExplorerState`` and a list of warnings. Why nothing here raises: a query string is untrusted
+input, so a bad value falls back to its default with a warning naming the accepted range.
+Coefficients are only range-checked (0 < value ≤ 10); whether they make a valid network is the
+explorer's call, shown as an error. Hostile values tried: docs/reliability.md, 'Hostile and
+random input'.
 """
 
 from __future__ import annotations

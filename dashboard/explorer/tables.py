@@ -1,5 +1,9 @@
 """The explorer's tables as pandas frames: the network stage by stage, the formula against the
-official variants, single-dimension networks of equal cost, the paper's printed costs."""
+official variants, single-dimension networks of equal cost, the paper's printed costs.
+
+Plain functions, tested without a browser over the whole accepted range: a difference with
+nothing to compare against is ``None``, never a crash. How they compute: docs/explorer.md.
+"""
 
 from __future__ import annotations
 

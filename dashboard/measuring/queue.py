@@ -1,8 +1,8 @@
 """The measurement queue as the dashboard shows it: who asked, how far along, how long to go.
 
-Plain Python over ``zoo.jobs.Job`` values (no streamlit, no torch): the queue panel
-(``dashboard.queue_panel``) turns the store's jobs into these rows. Estimates come from the store
-(``zoo.jobs.estimate_seconds``: the median of the last finished jobs on the same runtime), so an
+Plain Python over ``zoo.store.jobs.Job`` values (no streamlit, no torch): the queue panel
+(``dashboard.measuring.queue_panel``) turns the store's jobs into these rows. Estimates come from the store
+(``zoo.store.jobs.estimate_seconds``: the median of the last finished jobs on the same runtime), so an
 ETA is measured times, not a guess built into the page.
 """
 
@@ -17,7 +17,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from zoo import Job
 
-#: The group of the compare page's automatic first-run sweep (``zoo.jobs.submit(group=...)``).
+#: The group of the compare page's automatic first-run sweep (``zoo.store.jobs.submit(group=...)``).
 SWEEP_GROUP = "first-run sweep"
 #: ``requested_by`` of the first-run sweep: the server asked, not a person.
 SWEEP_REQUESTER = "dashboard first-run sweep"

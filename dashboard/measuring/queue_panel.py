@@ -1,19 +1,11 @@
-"""The compare page's measurement queue: the worker, the first-run sweep, and a live panel.
+"""The compare page's measurement queue: the server's worker, the first-run sweep, a live panel.
 
-Measuring never runs in a page's script. A request becomes a job in the store (``zoo.jobs``); a
-worker process (``zoo.worker``) runs the jobs one at a time and writes each result as it lands.
-The dashboard starts one worker per server (``start_worker``: a ``cache_resource``, so not one per
-session), unless ``EFFSCALE_DASHBOARD_WORKER=0`` says a worker runs elsewhere
-(``python -m zoo worker``). Jobs outlive the browser tab, the page and the server.
-
-``live`` is a Streamlit fragment that polls the store (every 2 s while jobs are active, every
-10 s otherwise) and shows every session the same queue: what runs, its progress, an ETA from
-measured times, a Cancel button on the viewer's own jobs, a Stop button on the first-run sweep.
-When a result lands it reruns the whole page, so the chart and the tables redraw with it. Only the
-page's script thread calls Streamlit; the worker is another process and never touches it.
-
-The first visit on a machine with no measurement queues a small default sweep
-(``first_run_sweep``) so that the chart fills itself; ``EFFSCALE_AUTO_SWEEP=0`` turns that off.
+Why measuring never runs in a page's script: a request becomes a job in the store
+(``zoo.store.jobs``) that a worker process runs, so it outlives the tab, the page and the server.
+One worker per server (``EFFSCALE_DASHBOARD_WORKER=0``: none); a first visit with an empty store
+queues a small sweep (``EFFSCALE_AUTO_SWEEP=0``: none); ``live`` polls the store and reruns the
+page when a result lands. How often: docs/benchmarks.md, 'The job queue'; the rest:
+docs/architecture.md, 'Notes by module'.
 """
 
 from __future__ import annotations

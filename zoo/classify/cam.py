@@ -1,32 +1,10 @@
-"""Where the model looks: a Grad-CAM class-activation map over the crop the model sees.
+"""Where the model looks: a Grad-CAM class-activation map of one class over the crop the model sees.
 
-An **explanation aid, not ground truth**: Grad-CAM shows which regions of the last feature map
-raised the score of one class. It says nothing about whether the model is right, it is coarse
-(7×7 cells for a 224 px EfficientNet-Lite0 input, upsampled), and a model can score a class
-from context (water for a boat) that the map then highlights. Every place that shows a map says
-so (``EXPLANATION_NOTE``).
-
-**Library**: captum's ``LayerGradCam`` (Meta's model-interpretability library for PyTorch). It
-installs from PyPI with matplotlib as its only dependency beyond torch and numpy, and runs on the
-CPU offline; pytorch-grad-cam (``grad-cam``) would bring OpenCV, scikit-learn, SciPy and ttach.
-
-**Target layer** per timm family: the last spatial feature map, the very tensor the global
-pooling in front of the classifier reads (``model.forward_features``'s output; a test checks
-this for every family). There Grad-CAM equals the original CAM: with average pooling and a
-linear classifier, the gradient of a class score is that class's weights / (H × W).
-
-- EfficientNet, EfficientNet-Lite, MobileNetV2, MNASNet (timm's ``EfficientNet`` class):
-  ``bn2``, the head convolution's BatchNorm with its activation;
-- MobileNetV3: ``blocks`` (its global pooling comes *before* ``conv_head``);
-- ResNet and ResNeXt: ``layer4[-1]``; ConvNeXt: ``stages[-1]``; RegNet: ``final_conv``
-  (an identity after ``s4`` when the model has no final convolution).
-
-Vision transformers (and any other family) are refused: their features are tokens, which need a
-reshape to a grid and a choice of block that this module does not make.
-
-**Thread safety**: captum attaches hooks to the target layer while it runs. A ``Classifier``'s
-model is shared between threads (the dashboard's sessions), so the map is computed on a private
-copy of the model, made once per classifier, one map at a time.
+An explanation aid, not ground truth (``EXPLANATION_NOTE``, shown wherever a map is). Why
+captum's ``LayerGradCam`` on each family's last spatial feature map: there Grad-CAM equals the
+original CAM, and captum runs offline on the CPU with matplotlib as its only extra. Maps are
+computed on a private copy of the model, since captum hooks the layer while it runs.
+Layers and limits: docs/evaluate.md, 'Where the model looks (class-activation maps)'.
 """
 
 from __future__ import annotations

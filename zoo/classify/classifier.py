@@ -1,23 +1,10 @@
-"""Classify images with a pretrained ImageNet model, preprocessing exactly as the model was evaluated.
+"""Classify images with a pretrained ImageNet model, preprocessed exactly as it was evaluated.
 
-Preprocessing comes from the model's own pretrained configuration:
-``timm.data.resolve_model_data_config(model, use_test_size=True)`` then
-``timm.data.create_transform(**config, is_training=False)`` (resize to ``size / crop_pct``,
-centre crop, normalise with the weights' mean and std; the TF-ported Lite models use mean = std =
-0.5). Labels come from timm's bundled ImageNet metadata (``ImageNetInfo``).
-
-A ``Classifier`` only exists with weights loaded by ``zoo.weights.load_pretrained``, so there is
-no path that classifies with a randomly initialised network. Classifiers are cached in a small,
-lock-protected LRU keyed by (model name, weights); inference runs under ``torch.inference_mode``
-on a model in eval mode that is never modified after loading, so threads can share it.
-
-Speed at batch 1 (``bench/classify_overhead.py``): large JPEGs are decoded at reduced size
-(``zoo.images``), and the transform's resize + centre crop run as one Pillow resize of the crop
-region only (``zoo.fused_crop.FusedResizeCrop``, checked against the timm transform in the tests).
-
-For many images (``zoo.evaluate``), ``pixels`` returns that crop as 8-bit pixels (Pillow and
-numpy only, cheap to make on a decode thread) and ``batch`` converts and normalises a whole batch
-in one operation, bit for bit what ``preprocess`` gives per image.
+Preprocessing is timm's own for the model at its test size; labels are timm's ImageNet metadata.
+Why a ``Classifier`` exists only with weights from ``zoo.weights.sources.load_pretrained``: no
+code path classifies with a randomly initialised network. Loaded models are cached and shared
+between threads. Weights and preprocessing: docs/weights.md; ``pixels`` and ``batch`` for many
+images: docs/evaluate.md, 'Speed: decoding in parallel with inference'.
 """
 
 from __future__ import annotations
@@ -327,7 +314,7 @@ def get_classifier(
     model_name: str, weights_path: str | Path | None = None, runtime: str = REFERENCE_RUNTIME
 ) -> Classifier:
     """A loaded ``Classifier`` from the LRU cache, loading it (once, even across threads) if
-    needed, on ``runtime`` (``eager``, or a verified ONNX runtime: ``zoo.classify_runtimes``)."""
+    needed, on ``runtime`` (``eager``, or a verified ONNX runtime: ``zoo.classify.on_runtime``)."""
     check_model_name(model_name)
     check_classify_runtime(runtime)
     key = _cache_key(model_name, weights_path, runtime)

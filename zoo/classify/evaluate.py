@@ -1,37 +1,10 @@
 """Evaluate a classifier on a labelled image folder: top-1, top-5, per class, confusions, speed.
 
 Why: published ImageNet accuracies say little about a practitioner's own photos. This is timm's
-``validate.py`` (ImageFolder in, top-1/top-5 out) for the zoo's classifiers, with each model's
-own preprocessing (``zoo.classify.Classifier``, verified against timm's transform), so that the
-compare page can plot accuracy on your data against latency on your hardware.
-
-The pipeline, and why it is built this way:
-
-- **Decoding runs in parallel with inference**: a thread pool reads, hashes and decodes the next
-  batch while the current batch's forward pass runs (two batches are kept in flight). Pillow
-  releases the GIL while it decodes and resizes, and hashlib while it hashes. The decode threads
-  never call torch: ``Classifier.pixels`` returns the 8-bit crop and ``Classifier.batch`` converts
-  and normalises a whole batch at once in the calling thread (bit for bit what the per-image
-  transform gives), so a decode thread never starts a torch thread pool of its own. (A first
-  version did the per-image ``ToTensor``/``Normalize`` in the workers: under load those tiny
-  multi-threaded torch operations ran 10 times slower than in one thread.)
-- **Threads**: the forward pass uses torch's intra-op threads as the caller set them (the CLI's
-  ``--threads``; torch's default is one per physical core); decoding adds ``decode_workers``
-  threads, by default one per four cores, at least one and at most four. On the 2-core machine
-  of ``bench/evaluate.py`` decoding costs about 3 ms per image against about 60 ms per image of
-  forward pass for tf_efficientnet_lite0, so one decode thread is busy a few per cent of the time
-  and barely competes with the forward pass. torch's ``DataLoader`` with one or two worker
-  processes was measured too, and was slower there (worker start-up and pickling cost more than
-  they saved); see docs/evaluate.md for the numbers.
-- **Runtime**: the forward pass is a ``forward(batch) -> logits`` callable built from the
-  classifier by ``build_forward``. Only ``eager`` exists (the model under
-  ``torch.inference_mode``); another runtime plugs in there, nothing else changes.
-- **Failures are data**: an image that cannot be read (a FIFO, a broken link, a permission
-  problem) or decoded is counted and listed with its reason, and the others are evaluated.
-- **Interrupts**: Ctrl-C (``KeyboardInterrupt``) during the loop returns what the finished
-  batches give, with ``complete`` false; callers print it as partial and never store it.
-
-Predictions are ``Classifier.predict``'s: softmax over the logits, then the top 5.
+``validate.py`` for the zoo's classifiers, with each model's own preprocessing, so that the
+compare page can plot accuracy on your data against latency on your hardware. Decoding runs on a
+thread pool in parallel with the forward pass (``build_forward``); an unreadable image is counted
+and listed, and Ctrl-C returns what was finished. Pipeline and numbers: docs/evaluate.md.
 """
 
 from __future__ import annotations
@@ -187,7 +160,7 @@ def evaluate(
     decode_workers: int | None = None,
     on_batch: Callable[[int, int, int], None] | None = None,
 ) -> Evaluation:
-    """Evaluate ``classifier`` on the images ``zoo.imagefolder.scan_folder`` selected.
+    """Evaluate ``classifier`` on the images ``zoo.classify.imagefolder.scan_folder`` selected.
 
     ``forward`` replaces the runtime's forward pass (``build_forward(classifier, runtime)`` by
     default; ``runtime`` is then only its name in the record). ``on_batch(images read, images

@@ -1,5 +1,8 @@
-"""The evaluation transform's resize + centre crop as one Pillow resize of the crop region only:
-what makes batch-1 classification of a large photo cheap (``zoo.classify``).
+"""The evaluation transform's resize + centre crop as one Pillow resize of the crop region only.
+
+Why: it makes batch-1 classification of a large photo cheap (``zoo.classify.classifier``). It
+samples where resize-then-crop would, so it differs from timm's transform only by rounding
+(``FusedResizeCrop`` says how far).
 """
 
 from __future__ import annotations

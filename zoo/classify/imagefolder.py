@@ -1,36 +1,11 @@
 """A labelled image folder (one sub-folder per class), mapped onto ImageNet-1k's classes.
 
-Why: a practitioner's own photos are the test set that matters to them, and they usually sit in
-folders named after what they show. timm's ``validate.py`` reads such a folder (ImageFolder), but
-only with folder names that sort into ImageNet's order; here each folder is matched to an
-ImageNet-1k class by name, and a folder that matches nothing, or more than one class, is an error
-naming it, before any model is loaded.
-
-Layout: ``DIR/<class folder>/.../<image>``; each class folder is mapped to an ImageNet-1k class
-by ``zoo.imagenet_classes.map_folders`` (a mapping file, a WordNet id or a class name).
-
-Walking (``scan_folder``), so that a big or odd folder never hangs, loops or surprises:
-
-- images are recognised by extension (``zoo.images.accepted_extensions``); other files are
-  counted and ignored; hidden files and folders (a leading dot) are skipped;
-- a class folder may be a symbolic link (datasets are often assembled that way) and so may
-  folders inside it, but every directory is read once, keyed by its device and inode: a link
-  back to an enclosing folder (a loop), or to a folder already read, is skipped and noted;
-- a directory that cannot be listed is noted, never fatal; a file that cannot be read or
-  decoded is the evaluation's business (counted and listed there), never the walk's;
-- the order is deterministic: class folders by name, files by path.
-
-``--limit N`` takes a stratified sample, deterministic and proportional: each class's share is in
-proportion to its size (largest remainder, ties to the earlier class), every class gets at least
-one image when N allows, and within each class the first files by path are taken. The accuracy
-of the sample then estimates that of the whole folder without favouring the classes whose names
-sort first (the first N files by path would all be of the first classes).
-
-The data's fingerprint (``data_fingerprint``) is SHA-256 over the sorted (relative path, ImageNet
-index, SHA-256 of the file's bytes) of every evaluated image. The bytes are hashed as they are
-read for decoding, so the content hash costs no second read (``bench/evaluate.py`` reports it
-with the decode cost); it survives copying the folder and changes when any image, its class or
-the selection (``--limit``) does.
+Why: a practitioner's photos usually sit in folders named after what they show, and timm's
+ImageFolder takes only names that sort into ImageNet's order; here each folder is matched to a
+class by name (``zoo.classify.imagenet_classes``), and one that matches none or several is an
+error before any model is loaded. The walk never hangs or loops (``scan_folder``); ``--limit``
+takes a stratified sample; ``data_fingerprint`` hashes the content. The rules: docs/evaluate.md,
+'The folder', 'What is reported' and 'The fingerprint, and storing'.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """ImageNet-1k's classes, and how a class folder's name is mapped onto one of them.
 
-Layout: ``DIR/<class folder>/.../<image>``. A class folder maps to an ImageNet-1k index, tried
-in this order:
-
-1. a mapping file the user names (``--class-map FILE``): a JSON object, or a CSV with two
-   columns (an optional header), from folder name to an index 0-999 or a WordNet id;
-2. the folder name is an ImageNet-1k WordNet id (``n02123045``), from timm's ``ImageNetInfo``;
-3. the folder name is one of a class's names in timm's ImageNet descriptions, which list
-   synonyms separated by commas (``tabby, tabby cat``: ``tabby`` or ``Tabby_Cat`` both match),
-   compared case-insensitively with underscores as spaces. Nineteen names belong to two classes
-   (``crane`` the bird and the machine): those folders are ambiguous and need the mapping file.
+A folder maps to a class by, in this order: a mapping file the user names (``--class-map``), an
+ImageNet WordNet id, or one of the class's names in timm's descriptions. Why names too: folders
+are usually named after what they show; a name two classes share (``crane``) is ambiguous and
+needs the mapping file. The rules: docs/evaluate.md, 'The folder'.
 """
 
 from __future__ import annotations

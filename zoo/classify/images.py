@@ -1,31 +1,9 @@
 """Safe image decoding for classification and for dashboard uploads.
 
-Every image a user hands us is untrusted bytes. ``decode_image`` turns them into one RGB
-``PIL.Image.Image`` or raises ``ImageError`` with a message that says what is wrong with *that*
-image, so a caller classifying many images can report it and go on with the others.
-
-The rules, and why:
-
-- Only the formats in ``ACCEPTED_FORMATS`` are parsed (``Image.open(..., formats=...)``). Pillow
-  otherwise auto-detects dozens of formats, some with a history of decompression bombs (FITS,
-  GHSA-whj4-6x5x-4v2j).
-- The pixel count declared in the header is checked against ``max_pixels`` *before* any pixel
-  data is decoded, so a tiny file declaring a huge canvas costs nothing. Pillow's own
-  ``Image.MAX_IMAGE_PIXELS`` protection stays on as a second fence.
-- EXIF orientation is applied, so a phone photo is classified upright.
-- Every mode becomes RGB properly: 16-bit and 32-bit integer images are *scaled* to 8 bits (a
-  plain ``convert`` clips them to white); transparency is composited on white (dropping the
-  alpha channel exposes whatever colour the transparent pixels happen to store); CMYK goes
-  through its embedded ICC profile when it has one.
-- Animated GIF/WebP: the first frame.
-- Large JPEGs are decoded at a reduced scale (libjpeg's DCT scaling, Pillow's draft mode) when
-  the caller says how large the image must stay (``target_size``): both sides stay at least
-  ``target_size``, so the later resize still only shrinks.
-- A path is read through ``zoo.files.read_regular``: only a regular file, at most
-  ``MAX_FILE_BYTES``, decided on the opened descriptor. A FIFO, ``/dev/zero``, a directory or a
-  socket is that image's error instead of a hang or an endless read, and the other images of the
-  same call are still classified. Names in messages and results are ``display_name``: printable,
-  valid UTF-8 even when the file name's bytes are not.
+Every image a user hands us is untrusted bytes, so ``decode_image`` turns them into one RGB
+``PIL.Image.Image`` or raises ``ImageError`` saying what is wrong with *that* image, and a caller
+classifying many reports it and goes on with the others. Formats, caps and conversions:
+docs/weights.md, 'Images'; the reason for each rule: docs/architecture.md, 'Notes by module'.
 """
 
 from __future__ import annotations

@@ -1,22 +1,10 @@
 """``python -m zoo classify IMAGE... --model NAME``: classify images with real ImageNet weights.
 
-Output is a table (default) or JSON: a list with one object per image, in argument order, with
-the keys ``image``, ``model``, ``weights`` (the source of the weights), ``top`` (a list of
-``index``, ``label``, ``probability``) and ``error`` (null, or why that image was not classified).
-
-With ``--cam OUT_DIR`` each classified image also gets a Grad-CAM overlay of its top class over
-the crop the model sees, written as a PNG into ``OUT_DIR`` (``zoo.cam``; an explanation aid, not
-ground truth); each result then has a ``cam`` key with the file's path (null for a failed image).
-
-The JSON is strict (RFC 8259): no ``NaN`` or ``Infinity`` (a classification never reports a
-non-finite probability, and ``allow_nan=False`` makes sure of it), and valid UTF-8 whatever the
-bytes of the image file names (``zoo.files.display_name`` escapes what is not UTF-8).
-
-Exit status: 0 when at least one image was classified; 1 when every image failed (each failure
-is still reported in the output); 2 with one line on stderr for bad arguments: an unknown model
-(with close matches), ``--top`` out of range, a weights file that is unsafe, corrupt, not a
-regular file, does not fit the model or holds unusable values (NaN, infinities, all zeros), or
-no weights at all for the model.
+Output is a table or strict JSON, one result per image in argument order; ``--cam OUT_DIR`` adds
+a Grad-CAM overlay of each image's top class. Why a failed image is an entry, not a failure: one
+bad file among many is reported in the output, and only bad arguments exit with status 2.
+Exit statuses: docs/weights.md, 'Exit statuses of python -m zoo classify'; the JSON keys:
+docs/architecture.md, 'Notes by module'.
 """
 
 from __future__ import annotations

@@ -1,24 +1,10 @@
 """``python -m zoo evaluate DIR --model NAME``: a model's accuracy on your own labelled images.
 
-``DIR`` holds one sub-folder per class, named by ImageNet WordNet id (``n02123045``) or ImageNet
-class name (``tabby``), or mapped by ``--class-map FILE`` (``zoo.imagefolder``). Every model gets
-its own preprocessing; decoding runs in parallel with the forward pass (``zoo.evaluate``); a
-progress bar goes to stderr. Output: top-1, top-5, images/s, per-class accuracy, the most
-frequent confusions and the images that could not be decoded, as a table, JSON or CSV.
-
-Everything is checked before any model is loaded: the runtime, the folder (a missing folder, one
-without images, class folders that map to no single ImageNet class) and each model name. Bad
-input is one line on stderr and exit status 2.
-
-Complete results are stored in the measurement store with the data's fingerprint (``--no-store``
-to skip), where the compare page finds them. Ctrl-C prints what was finished, marked
-``"complete": false``, stores nothing for that model and exits with status 130.
-
-JSON is strict (RFC 8259): no ``NaN`` or ``Infinity`` (``allow_nan=False``); absent numbers are
-``null``. CSV has one row per model and class folder, after a ``(all)`` row per model.
-
-Exit status: 0 when every model evaluated at least one image; 1 when a model could evaluate no
-image at all (each failure is listed); 2 for bad arguments; 130 when interrupted.
+Why everything is checked before any model is loaded (the runtime, the folder and its class
+folders, each model name): bad input then costs one line on stderr and exit status 2, not a
+model load. Complete results are stored with the data's fingerprint for the compare page; Ctrl-C
+prints what was finished and stores nothing for that model. The folder, the output and the exit
+statuses: docs/evaluate.md.
 """
 
 from __future__ import annotations

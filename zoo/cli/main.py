@@ -1,9 +1,8 @@
 """``python -m zoo``: measure models, export the store, classify images, evaluate on a folder.
 
-Each subcommand lives in its own module (``zoo.cli_measure``, ``zoo.cli_classify``,
-``zoo.cli_evaluate``) exposing
-``add_parsers(subparsers)``; every handler returns an exit status. Bad input (a ``ValueError``,
-which includes ``ZooError``) becomes one readable line on stderr and exit status 2.
+Each subcommand lives in a module of this wing (``zoo.cli.measure``, ``zoo.cli.classify``, …)
+exposing ``add_parsers(subparsers)``; every handler returns an exit status. Bad input (a
+``ValueError``, which includes ``ZooError``) becomes one readable line on stderr and status 2.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """``python -m zoo measure`` and ``python -m zoo export``.
 
-``measure`` takes one or more ``--variant b0 … b7``, ``--phi`` values (with ``--alpha --beta
---gamma``) or ``--model`` timm names, measures each with the stated protocol (or returns the
-stored result) and prints a table, JSON or CSV on stdout; a progress bar goes to stderr for
-sweeps. Everything is validated before anything runs: bad input prints one line, exits with
-status 2 and stores nothing. ``export`` dumps the whole store as CSV or JSON.
-
-``--ray ADDRESS [--nodes all|LABEL=VALUE]`` measures on each selected node of a Ray cluster
-instead, into a shared PostgreSQL store (``zoo.cluster``; docs/scale-out.md).
+``measure`` takes ``--variant``, ``--phi`` (with ``--alpha --beta --gamma``) or ``--model`` timm
+names, measures each with the stated protocol (or returns the stored result) and prints a table,
+JSON or CSV; ``--ray`` measures on each selected node of a Ray cluster (docs/scale-out.md). Why
+everything is validated before anything runs: bad input prints one line, exits with status 2 and
+stores nothing. ``export`` dumps the whole store. Commands: docs/benchmarks.md, 'Commands'.
 """
 
 from __future__ import annotations
@@ -319,7 +316,7 @@ def _progress_printer(on_node: bool = False) -> Callable[[list[Any]], None]:
 
 
 def _run_cluster(args: argparse.Namespace) -> int:
-    """Each model on each selected node of the Ray cluster (``zoo.cluster.dispatch``); the
+    """Each model on each selected node of the Ray cluster (``zoo.workers.ray_dispatch.dispatch``); the
     results printed like ``measure``'s, per node, and each failed job's reason on stderr. The
     protocol is checked here and resolved on each node (``auto`` is the node's GPU, if any)."""
     from zoo.workers.ray_dispatch import dispatch

@@ -2,12 +2,9 @@
 of memory, a segfault in a kernel) takes only that process down, and a step that hangs can be
 stopped.
 
-The standard library's ``forkserver`` start method does the work: a server process imports
-torch, timm and ptflops once (``set_forkserver_preload``), and every step is a process forked
-from it, which starts in milliseconds with everything already imported. The server never runs a
-model nor initializes CUDA, so forking it is safe. Each child asks Linux to kill it when the
-server dies (``PR_SET_PDEATHSIG``), and the server exits when this process does, so nothing
-outlives the program that asked for the measurement.
+Why a fork server: it imports torch, timm and ptflops once, so a step starts in milliseconds,
+not the seconds of an import. The protocol: docs/benchmarks.md, 'The latency protocol'; why
+forking is safe and nothing outlives the caller: docs/architecture.md, 'Notes by module'.
 """
 
 from __future__ import annotations

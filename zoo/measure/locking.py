@@ -1,13 +1,10 @@
-"""One measurement at a time on this machine: a thread lock for this process and a file lock
-for every process of this user, so two measurements never time each other.
+"""One measurement at a time on this machine: a thread lock for this process and a file lock for
+every process of this user, so two measurements never time each other.
 
-One lock for all stores, not one per store: two runs writing to different stores would still
-share the cores. A caller that has to wait is told so (``on_wait``), and anyone can ask whether
-a measurement is running (``measurement_in_progress``) without taking the lock.
-
-The lock file lives in the user's private data folder (``zoo.paths``), is opened without
-following a symbolic link and must be a regular file: a lock in a shared temporary folder under
-a predictable name let any local user redirect it or hold it.
+Why one lock for all stores, not one per store: two runs writing to different stores would still
+share the cores. A caller that has to wait is told so (``on_wait``); ``measurement_in_progress``
+asks without taking the lock. Where the lock file lives, and why there: docs/reliability.md,
+'Hardening pass (2026-11-30)', finding 8.
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """Estimate a model's memory before building it, and refuse what will not fit.
 
-The estimate is deliberately simple and errs on the large side:
-
-* weights: parameters × 4 bytes (fp32). Under bf16/fp16 autocast, torch keeps the fp32 weights
-  and caches a half-precision copy of each one it casts, so 2 more bytes per parameter.
-* activations: the largest set of tensors alive at once during inference, per image, × batch ×
-  bytes per element (4 for fp32, 2 under autocast) × ``ACTIVATION_FACTOR``. For EfficientNets the
-  explorer gives the per-image peak analytically (the expanded tensor of the widest block, input
-  and output); for timm peers we run one forward on the ``meta`` device (shapes without memory)
-  and take the largest input + output of any layer. The factor covers what the analytic peak
-  leaves out: the residual input and squeeze-excitation branch, convolution workspaces,
-  oneDNN's layout reorders for channels_last, and the caching allocator's rounding.
-* runtime: a fixed allowance for the process that measures (torch and timm loaded, or a CUDA
-  context with cuDNN/cuBLAS workspaces).
-
-Available memory is what the process can use now: on CPU, psutil's available RAM, lowered to
-the cgroup limit minus its usage when a container limit is tighter; on CUDA,
-``torch.cuda.mem_get_info`` (free bytes on the device). A refused request allocates nothing:
-the estimate needs only the explorer's numbers, or a meta-device forward.
+Why before: a refused request allocates nothing, since the estimate needs only the explorer's
+numbers or a forward on the ``meta`` device. It errs on the large side: weights, plus
+activations (the largest set of tensors alive at once × batch × bytes per element ×
+``ACTIVATION_FACTOR``), plus a runtime allowance, against the memory the process can use now.
+The terms and the measured factor: docs/benchmarks.md, 'Refusing what will not fit'; what the
+factor covers: docs/architecture.md, 'Notes by module'.
 """
 
 from __future__ import annotations

@@ -1,38 +1,11 @@
 """Measure models' latency, throughput and peak memory with a stated protocol: the orchestration.
 
-The protocol (``zoo.protocol.Protocol``; in words in ``docs/benchmarks.md``):
-
-1. device ``auto`` is CUDA when present, else CPU; the CPU thread count is set explicitly
-   (default: the physical cores this process may use) and recorded;
-2. precision fp32, or bf16/fp16 *autocast* on CUDA (weights stay fp32); channels_last memory
-   format for model and input unless turned off;
-3. a fresh model with random weights, input ``randn(batch, 3, r, r)``, all under
-   ``torch.inference_mode()``;
-4. ``warmup_iters`` untimed forwards, then timed forwards until ``max_iters`` or, once
-   ``min_iters`` are done, ``max_seconds`` of timed work; on CUDA every timed step is
-   bracketed by ``torch.cuda.synchronize()`` (before t0 and before t1), so each sample is
-   the wall time of one complete forward;
-5. report the median, p90 (linear interpolation), mean and sample standard deviation of the
-   per-batch latency in ms, the number of timed iterations, and throughput in images/s
-   (``batch_size × iterations / total timed seconds``).
-
-Each measurement runs in a fresh process (``zoo.isolation``), so the peak memory is that
-process's own: on CUDA ``torch.cuda.max_memory_allocated`` (``cuda_max_allocated``: weights +
-activations + workspaces the caching allocator handed out); on CPU the process's peak resident
-set size (``worker_peak_rss``: ``getrusage(RUSAGE_SELF).ru_maxrss``, which includes the torch
-runtime; ``worker_rss_before_build_mb`` is the same process just before the model was built, so
-the difference is the model's share). Runs are serialized machine-wide (``zoo.locking``).
-
-The runtime (``Protocol.runtime``: eager, compile, onnxruntime, openvino, tensorrt) is part of
-the protocol: each has its settings in ``zoo.runners``, its export or compile time recorded
-apart from latency, and its outputs checked against eager fp32 (``zoo.equivalence``) before its
-latency is taken; a runtime that disagrees raises ``VerificationError`` with the numbers and is
-never stored. ``sweep_best`` measures every runtime available for the device and picks, per
-model, the fastest verified one (all of them are stored).
-
-Here: ``plan`` validates a request completely (protocol, device, memory) before anything runs;
-``run_plan`` measures it, returning stored results where they exist and storing each new one the
-moment it lands; ``sweep`` and ``measure`` are the two in one call.
+``plan`` validates a request completely (protocol, device, runtime, memory) before anything runs;
+``run_plan`` measures it, returning stored results where they exist and storing each new one as
+it lands; ``sweep`` and ``measure`` do both in one call, ``sweep_best`` on every runtime. Why a
+result is stored before the machine-wide lock is released: an identical request waiting for the
+lock then finds it instead of measuring again. The protocol: docs/benchmarks.md, 'The latency
+protocol'; the path from a click: docs/architecture.md, 'How a measurement flows'.
 """
 
 from __future__ import annotations

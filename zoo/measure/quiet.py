@@ -1,22 +1,11 @@
 """Was the machine quiet while we timed? A verdict measured during every run, and a bounded wait
 for a quiet machine before timing.
 
-With two threads on two cores, one descheduled thread stalls every parallel region: measured
-here, another process keeping one core busy turned B0's 30 ms into 1,680 ms, and the result
-looked like any other. So every timed loop records, from the operating system's own counters:
-
-* ``others_cores``: CPU time the rest of the machine used during the loop, in cores (system
-  busy time − this process's CPU time, over wall time);
-* ``cpu_share``: this process's CPU time over wall time × its threads (a descheduled measurement
-  gets far less than its threads' worth; below ``MIN_CPU_SHARE`` it was starved);
-* ``spread``: (p90 − median) / median of the samples.
-
-A run is **noisy** when others used more than ``MAX_OTHERS_CORES`` cores (and at least
-``MIN_OTHERS_CPU_S`` of CPU time), or it was starved, or its spread exceeds ``MAX_SPREAD``; the
-reason is stored with it. A noisy result is flagged in
-every output and never served from the store as a clean one (``zoo.measure`` measures again).
-On CUDA the CPU figures say little (the process mostly waits for the GPU): only the spread
-counts there.
+Why: with two threads on two cores one descheduled thread stalls every parallel region (measured
+here: another process keeping one core busy turned B0's 30 ms into 1,680 ms, and the result
+looked like any other). A noisy run has its reason stored, is flagged in every output and is
+never served from the store as clean. The figures and thresholds: docs/architecture.md, 'Notes
+by module'.
 """
 
 from __future__ import annotations

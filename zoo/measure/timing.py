@@ -1,14 +1,11 @@
 """The timed loop, and one whole measurement inside the current process.
 
-``time_call`` is the protocol's steps 3–5 (``docs/benchmarks.md``) for any runtime: warm-up,
-then a timed loop bounded by iterations and seconds, synchronising CUDA around every step so each
-sample is the wall time of complete work. ``measure_in_process`` builds the model, prepares the
-protocol's runtime (``zoo.runners``), checks the runtime's outputs against eager fp32 on the same
-weights (``zoo.equivalence``), then times it. For ONNX Runtime and OpenVINO the export and the
-eager reference are made first, in a process of their own (``prepare_onnx``): PyTorch's OpenMP
-threads keep spinning for a while after each forward and would steal the cores a runtime with
-its own thread pool is being timed on. ``zoo.isolation`` runs each of these in a fresh process so
-that its peak memory is its own.
+``time_call`` is the protocol's warm-up, bounded timed loop and statistics for any runtime;
+``measure_in_process`` builds the model and the runtime's runner, checks its outputs against
+eager fp32, then times it. Why ONNX Runtime and OpenVINO get their export and eager reference
+first, in a process of their own (``prepare_onnx``): PyTorch's OpenMP threads keep spinning after
+a forward and would steal the cores the runtime is timed on. The protocol: docs/benchmarks.md,
+'The latency protocol'.
 """
 
 from __future__ import annotations
@@ -208,7 +205,7 @@ def measure_in_process(
 
     ``protocol`` must be resolved (a concrete device and thread count); ``prepared`` is
     ``prepare_onnx``'s result for the ONNX runtimes. The peak memory is this process's own: run
-    it in a fresh process (``zoo.isolation``) for it to mean anything.
+    it in a fresh process (``zoo.measure.isolation``) for it to mean anything.
     """
     import resource
 

@@ -1,14 +1,11 @@
-"""Exact parameter counts and ptflops MACs, cross-checked against the explorer's analytic count.
+"""Exact parameter counts and ptflops MACs (multiply-accumulates; FLOPs = 2 × MACs), cross-checked
+against the explorer's analytic count.
 
-MACs are multiply-accumulates, the unit of the EfficientNet paper's "FLOPs", of timm's
-``gmacs`` and of ptflops' ``GMac``; FLOPs = 2 × MACs. We always pass ptflops'
-``backend='aten'``: its default ``pytorch`` backend hooks modules by exact type and silently
-undercounts timm's ``Conv2dSame`` and ``BatchNormAct2d`` subclasses (ptflops README; issue #59).
-
-ptflops patches torch for the whole process while it counts (a global dispatch mode, and with
-the pytorch backend ``torch.nn.functional`` itself), so every count runs under one module-level
-lock, on a fresh model built on the ``meta`` device (shapes without memory: milliseconds, and
-it can never touch a model someone else is running).
+Why ``backend='aten'``, always passed: ptflops' default ``pytorch`` backend hooks modules by exact
+type and undercounts timm's ``Conv2dSame`` and ``BatchNormAct2d`` (ptflops issue #59). ptflops
+patches torch for the whole process while it counts, so every count holds one module-level lock
+and runs on a fresh model on the ``meta`` device.
+Details: docs/benchmarks.md, 'Parameters and MACs'.
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """Where a measurement runs: the device it resolves to, the thread count, and the fingerprint
 (``Environment``) whose key is part of the store's unique key.
 
-Two runs of the same protocol on another CPU, GPU, GPU driver, thread count, torch or timm
-version are different measurements, so each of those goes into the fingerprint. torch is
-imported only when a CUDA device may exist (``/proc/driver/nvidia`` or ``/dev/nvidia*``), so
-resolving ``auto`` on a CPU-only machine stays cheap.
-
-The machine's host name is recorded with every result (a shared store holds many machines' rows)
-but is not part of the key: two machines of the same hardware and software measure the same
-thing. A **node name** is: a cluster node (``zoo.cluster``) measures under its name
-(``EFFSCALE_NODE``), so that every selected node lands a row of its own even where nodes are
-alike. Fields added to the key later are left out of it while empty (a CPU has no GPU driver; a
-machine measuring for itself has no node name), so keys stored before they existed stay valid.
+Why a fingerprint: the same protocol on another CPU, GPU, driver, thread count, torch or timm
+version is a different measurement, so a result taken elsewhere never replaces one taken here.
+The host name is recorded but not keyed; a cluster node's name is keyed. What is keyed and why:
+docs/architecture.md, 'Notes by module'; node names: docs/scale-out.md, 'Start the cluster'.
 """
 
 from __future__ import annotations
@@ -83,7 +76,7 @@ class Environment:
 
 # Fields added to the key after the first version: left out of it while empty.
 _LATER_FIELDS = ("runtime_version", "node", "gpu_driver")
-#: The name this process measures under as a cluster node (set by ``zoo.cluster`` on each node;
+#: The name this process measures under as a cluster node (set by ``zoo.workers.ray_dispatch`` on each node;
 #: a user may set it too, to keep two alike machines' rows apart in a shared store).
 NODE_ENV = "EFFSCALE_NODE"
 _NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")

@@ -1,16 +1,10 @@
-"""What an evaluation of a model on a labelled image folder found: the record that is printed,
-stored and charted.
+"""What an evaluation of a model on a labelled image folder found (``Evaluation``): the record that
+is printed, stored and charted.
 
-Why a module of its own, apart from the code that evaluates (``zoo.evaluate``): the measurement
-store keeps these records and the dashboard reads them, and neither should need torch or the
-evaluation machinery to do so (``zoo.protocol.Measurement`` plays the same part for latency).
-
-Counting rules: top-1 and top-5 are percentages of the images that were decoded and classified
-(``images_evaluated``); an image that could not be read or decoded is listed in ``failures`` and
-counted in ``images_failed``, never in the accuracy. ``images_per_s`` is the images read
-(evaluated + failed) per second of wall time, from the first read to the last prediction, model
-loading excluded. A record with ``complete`` false is what an interrupted run had finished: it
-is printed as partial and never stored.
+Why a module of its own, apart from ``zoo.classify.evaluate``: the store keeps these records and
+the dashboard reads them without torch or the evaluation machinery, as
+``zoo.records.measurement.Measurement`` does for latency. The counting rules (top-1, top-5,
+failures, images per second, partial runs): docs/evaluate.md, 'What is reported'.
 """
 
 from __future__ import annotations
@@ -68,10 +62,10 @@ class Evaluation:
     """A model's accuracy on a labelled folder, with how it was obtained (module docstring)."""
 
     model: str
-    weights: str  # where the weights came from (zoo.weights.WeightsSource.description)
+    weights: str  # where the weights came from (zoo.weights.sources.WeightsSource.description)
     runtime: str  # the forward pass: the reference runtime, or a verified ONNX one
     data_dir: str  # printable absolute path of the folder
-    data_fingerprint: str  # zoo.imagefolder.data_fingerprint of the evaluated images
+    data_fingerprint: str  # zoo.classify.imagefolder.data_fingerprint of the evaluated images
     classes: int  # class folders with images
     images_found: int  # images in the folder
     images_selected: int  # after --limit

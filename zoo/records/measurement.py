@@ -109,13 +109,13 @@ class Measurement:
     export_s: float | None = None  # ONNX export (0 when the cached artefact was used)
     compile_s: float | None = None  # session creation, compile_model, torch.compile, TRT build
     artifact_cached: bool | None = None  # whether the export came from the on-disk cache
-    # Equivalence with eager fp32 on the same weights and inputs (zoo.equivalence).
+    # Equivalence with eager fp32 on the same weights and inputs (zoo.runtimes.equivalence).
     verified: bool = True
     equiv_max_abs: float | None = None
     equiv_max_rel: float | None = None  # max |runtime − eager| / max |eager|
     equiv_top1_pct: float | None = None  # top-1 agreement on the check inputs, %
     equiv_inputs: str = ""  # what the check ran on
-    # Was the machine quiet while timing (zoo.quality)? "" for rows from before the verdict.
+    # Was the machine quiet while timing (zoo.measure.quiet)? "" for rows from before the verdict.
     quality: str = ""  # "clean" or "noisy"
     quality_reason: str = ""
     others_cores: float | None = None  # CPU the rest of the machine used, in cores
@@ -123,7 +123,7 @@ class Measurement:
     spread: float | None = None  # (p90 − median) / median
     # Which machine (a shared store holds many; "" for rows from before these were recorded).
     host: str = ""  # the host name
-    node: str = ""  # the cluster node's name it was measured as (zoo.cluster), else ""
+    node: str = ""  # the cluster node's name it was measured as (zoo.workers.ray_dispatch), else ""
     gpu_driver: str = ""  # the NVIDIA driver's version on CUDA
 
     @property

@@ -1,18 +1,11 @@
 """Exported and compiled models cached on disk: built once, checked on every use, never trusted
 when damaged.
 
-An ONNX export of EfficientNet-B0 takes seconds and a TensorRT engine minutes; both are the same
-for the same model configuration, weights, batch, precision and software versions, so each is
-built once and reused (``cached_file``). The key is a hash of everything that determines the
-file (``artifact_key``); the file's SHA-256 is recorded next to it when it is built and checked
-on every later use, so a truncated, edited or swapped file is rebuilt rather than measured. A
-build writes to a temporary name and renames it into place, under a per-key file lock, so two
-processes asking at once build it once and a killed build leaves nothing behind.
-
-Where: ``zoo.paths.artifact_dir()`` (``$EFFSCALE_CACHE``, else ``~/.cache/effscale/artifacts``);
-``python -m zoo cache list`` shows it, ``python -m zoo cache clear`` empties it. The compiled-
-kernel caches of torch.compile (Inductor) and OpenVINO live in sub-folders of the same place
-(``runtime_cache_dir``) and are cleared with it.
+Why: an ONNX export takes seconds and a TensorRT engine minutes, and each is the same for the
+same model, weights, shape, precision and versions, so it is built once under a key hashing all
+of them (``artifact_key``) and its SHA-256 is checked on every use. A build writes a temporary
+name and renames it into place under a per-key file lock: two processes asking at once build it
+once, and a killed build leaves nothing. Where it lives: docs/benchmarks.md, 'Runtimes'.
 """
 
 from __future__ import annotations

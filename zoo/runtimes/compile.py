@@ -1,5 +1,9 @@
-"""``torch.compile`` (Inductor, default mode), its kernel cache in the artefact cache so that a
-second run reuses it; the first call (the compile) is recorded as ``compile_s``."""
+"""``torch.compile`` (Inductor, default mode) as a runtime; the first call, the compile, is recorded
+as ``compile_s``, apart from the latency.
+
+Inductor's kernel cache lives in the artefact cache (``zoo.runtimes.artifacts``), so a second run
+compiles in seconds. Settings: docs/benchmarks.md, 'Runtimes'.
+"""
 
 from __future__ import annotations
 

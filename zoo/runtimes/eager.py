@@ -1,5 +1,9 @@
-"""PyTorch eager: ``inference_mode``, channels_last when the protocol asks, autocast for
-bf16/fp16 on CUDA. The reference every other runtime is checked against."""
+"""PyTorch eager: ``inference_mode``, channels_last when the protocol asks, autocast for bf16/fp16
+on CUDA.
+
+It runs the model as built, because it is the reference every other runtime's logits are checked
+against (``zoo.runtimes.equivalence``). Settings: docs/benchmarks.md, 'Runtimes'.
+"""
 
 from __future__ import annotations
 

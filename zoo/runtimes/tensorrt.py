@@ -1,5 +1,9 @@
 """TensorRT through torch-tensorrt (dynamo frontend) on CUDA: an engine built for the example's
-shape in the protocol's precision, saved in the artefact cache and loaded from it next time."""
+shape in the protocol's precision.
+
+An engine takes minutes to build, so it is saved in the artefact cache (``zoo.runtimes.artifacts``)
+and loaded from there next time. Settings: docs/benchmarks.md, 'Runtimes'.
+"""
 
 from __future__ import annotations
 

@@ -1,20 +1,11 @@
-"""The database under the measurement store: SQLite (the default, a file) or PostgreSQL (a
-shared server), behind one small interface so that the store and the job queue write their SQL
-once.
+"""The database under the measurement store: SQLite (the default, a file) or PostgreSQL (a shared
+server), behind one small interface.
 
-The store (``zoo.schema.open_database``) takes what ``--store`` / ``EFFSCALE_STORE`` give: a file
-path (or nothing: the per-user default) for SQLite (``zoo.db_sqlite``), or a URL
-``postgresql://user@host:port/dbname`` for PostgreSQL (``zoo.db_postgres``). SQL is written with
-``?`` placeholders and ``{id}`` / ``{float}`` in table definitions; each backend turns them into
-its own. What differs beyond that is said by the backend: how a write transaction starts (SQLite
-takes the write lock at once, ``BEGIN IMMEDIATE``), how a row is taken without waiting for
-another taker (PostgreSQL's ``FOR UPDATE SKIP LOCKED``), how creating the schema is serialized
-between processes (``serialize``), and the lock that lets one job worker serve a store (a file
-lock beside the SQLite file; a PostgreSQL advisory lock).
-
-A store URL is validated here, at the boundary (``check_postgres_url``), and never printed with
-its password: ``printable`` is what messages show. The password itself belongs in the
-environment (``PGPASSWORD``) or a pgpass file, where libpq finds it; results never carry the URL.
+Why: the store and the job queue write their SQL once (``?`` placeholders, ``{id}`` and
+``{float}`` in table definitions); each backend says only what differs (starting a write, taking
+a row without waiting, serializing schema creation and the one job worker). A store URL is
+checked here (``check_postgres_url``) and shown without its password (``printable``).
+URLs and credentials: docs/scale-out.md, 'The shared store (PostgreSQL)'.
 """
 
 from __future__ import annotations

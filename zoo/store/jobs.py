@@ -1,22 +1,11 @@
 """Measurement requests as jobs in the store: they outlive the page, the browser and the server
 that asked for them.
 
-A job is one model configuration and one protocol to measure (``submit``), with its state
-(``queued`` → ``running`` → ``done`` / ``failed`` / ``cancelled``), what it is doing now
-(``progress``), who asked (``requested_by``), why it failed (``error``) and the result. A worker
-(``zoo.worker``) takes jobs one at a time (``claim``: atomic, the oldest first) and keeps a
-**lease** on the one it runs (``heartbeat`` every few seconds): a job left ``running`` by a worker
-that died is taken again once its lease has expired, never guessed at. Asking twice for the same
-measurement while it is queued or running joins the first request (one active job per request
-key), and a result already stored is not measured again (``zoo.measure`` returns it).
-
-A job may name a ``target``: the machine that must run it (a cluster node, ``zoo.cluster``). A
-worker of the store takes only untargeted jobs; a node's worker takes only its own
-(``claim(..., target=NODE, exclusive=True)``). The same request for two targets is two jobs.
-
-On PostgreSQL two processes may submit the same request at the same moment: both find no active
-job, both insert, and the unique index on active requests lets one of them through; the other
-joins the job that won (``submit`` reads it again).
+A job is one configuration and one protocol (``submit``), with its state (``queued``,
+``running``, then ``done``, ``failed`` or ``cancelled``), progress, requester, error and result.
+Why a lease: a worker takes the oldest job atomically (``claim``) and renews its lease
+(``heartbeat``), so a job left ``running`` by a dead worker is taken again once the lease lapses.
+The flow: docs/architecture.md, 'How a measurement flows'; leases, targets: 'Notes by module'.
 """
 
 from __future__ import annotations

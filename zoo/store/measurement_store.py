@@ -1,22 +1,11 @@
 """The measurement store: results, evaluations and the job queue, in SQLite or PostgreSQL.
 
-``MeasurementStore(location)`` opens what ``--store`` / ``EFFSCALE_STORE`` name: a file path
-(default: ``zoo.paths.default_store_path()``) for an embedded SQLite database, or a URL
-``postgresql://user@host:port/dbname`` for a shared PostgreSQL server (``zoo.db``). The schema
-is the same on both, created on first use and checked on every open (``zoo.schema``: an older store is
-migrated in place, inside one transaction).
-
-* **measurements**: one row per (model configuration, resolution, protocol, environment
-  fingerprint), enforced by a UNIQUE constraint (``zoo.protocol.protocol_key`` covers every
-  protocol setting: runtime, device, batch, precision, memory format, threads, warm-up and the
-  iteration and time bounds); re-measuring with the same protocol replaces the row, another
-  protocol gets a row of its own. Every ``put`` is its own transaction, so a sweep killed at any
-  point keeps every row committed before the kill.
-* **evaluations** (``zoo.evaluation.Evaluation``: a model's accuracy on a labelled folder): one
-  row per (model, weights, runtime, data fingerprint); only complete evaluations are stored.
-* **jobs** (``zoo.jobs``): measurement requests, taken one at a time by a worker.
-
-A location that is not an effscale store is refused before anything is written to it.
+``MeasurementStore(location)`` opens what ``--store`` or ``EFFSCALE_STORE`` name (a file path or a
+``postgresql://`` URL); one schema on both, created on first use, checked and migrated on open
+(``zoo.store.schema``). Why one row per (configuration, resolution, protocol key, environment):
+a measurement taken another way never replaces one. Every ``put`` is its own transaction, so a
+killed sweep keeps each committed row; a location that is not an effscale store is refused
+untouched. Details: docs/benchmarks.md, 'The store'; docs/reliability.md, 'Faults'.
 """
 
 from __future__ import annotations
@@ -169,7 +158,7 @@ class MeasurementStore:
         writer.writerows(records)
         return buffer.getvalue()
 
-    # ---- evaluations (zoo.evaluate): a model's accuracy on a labelled folder
+    # ---- evaluations (zoo.classify.evaluate): a model's accuracy on a labelled folder
 
     def put_evaluation(self, evaluation: Evaluation) -> None:
         """Insert or replace (same model, weights, runtime and data fingerprint) one complete

@@ -1,17 +1,11 @@
 """The measurement store on a PostgreSQL server: one store shared by every machine that measures.
 
-Through psycopg 3 (libpq), so the password comes from where libpq looks for it (the URL,
-``PGPASSWORD``, ``~/.pgpass`` or ``PGPASSFILE``) and never has to be written on a command line;
-messages show the URL without it (``zoo.db.redact``).
-
-One connection per ``PostgresDatabase``, in autocommit mode (every statement outside
-``transaction()`` commits on its own, like SQLite's), shared between threads behind a lock, and
-opened again when the server dropped it (a restart): the statement that met the broken
-connection fails with a ``ZooError``, the next one reconnects. Taking a job uses ``SELECT … FOR
-UPDATE SKIP LOCKED`` (two takers never wait for, or take, the same row); creating the schema is
-serialized with a transaction-scoped advisory lock (``CREATE TABLE IF NOT EXISTS`` is not safe
-against a concurrent creator on its own); the one job worker of a store holds a session advisory
-lock on a connection of its own, released when it stops or its process dies.
+Through psycopg 3 (libpq), so the password comes from where libpq looks for it (``PGPASSWORD``,
+``~/.pgpass``, ``PGPASSFILE``) and never has to be on a command line; messages show the URL
+without it. Why one autocommit connection per database, reopened after a drop: statements commit
+on their own as on SQLite, and a server restart costs one failed statement. Setup and URLs:
+docs/scale-out.md, 'The shared store (PostgreSQL)'; its locks: docs/architecture.md, 'Notes by
+module'.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The store's schema: its tables, its version, how an older store is migrated, and how a
 location that is not an effscale store is recognised and refused before anything is written.
 
-``open_database`` turns a ``--store`` / ``EFFSCALE_STORE`` value into a database (``zoo.db``):
+``open_database`` turns a ``--store`` / ``EFFSCALE_STORE`` value into a database (``zoo.store.database``):
 a PostgreSQL URL or an SQLite path; ``ensure_schema`` creates or migrates the tables. The store
-itself (``zoo.store.MeasurementStore``) reads and writes rows.
+itself (``zoo.store.measurement_store.MeasurementStore``) reads and writes rows.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS evaluations (
     UNIQUE (model, weights, runtime, data_fingerprint)
 )
 """
-# Version 4 adds the job queue (``zoo.jobs``). One active (queued or running) job per request
+# Version 4 adds the job queue (``zoo.store.jobs``). One active (queued or running) job per request
 # key: asking twice for the same measurement joins the first request.
 _JOBS = (
     """

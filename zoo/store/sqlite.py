@@ -1,14 +1,10 @@
 """The measurement store in an SQLite file: the default, nothing to install or start.
 
-WAL mode, so readers never block the writer and never see half a row; every write transaction
-starts with ``BEGIN IMMEDIATE`` (the write lock at once: two processes taking the same job
-cannot both think they have it); ``busy_timeout`` makes a second writer wait instead of failing;
-``synchronous=NORMAL`` survives a crash of the process (after a power cut the last commits may
-be lost, never the database).
-
-An existing file is recognised *read-only* before anything is written to it: it must carry our
-``PRAGMA application_id`` or be a store an earlier effscale made (``recognise``). Any other file,
-SQLite or not, is refused and left byte for byte as it was.
+WAL mode (readers never block the writer), ``busy_timeout`` (a second writer waits instead of
+failing), ``synchronous=NORMAL`` (a killed process loses no commit), and every write transaction
+starts with ``BEGIN IMMEDIATE``: the write lock at once, so two processes taking the same job
+cannot both think they have it. An existing file is recognised read-only before anything is
+written to it; any other file is refused and left as it was. Tested: docs/reliability.md, 'Faults'.
 """
 
 from __future__ import annotations

@@ -1,15 +1,10 @@
 """Read a checkpoint file a user names into a plain state dict, safely.
 
-The file is read once, through ``zoo.files`` (a regular file only, at most
-``MAX_WEIGHTS_BYTES``: a FIFO or ``/dev/zero`` is refused, never waited on), and its SHA-256 is
-that of the very bytes parsed. safetensors is recognised by its name or its header; anything
-else is a PyTorch file read with ``torch.load(weights_only=True)``, so a pickle that would run
-code is refused. It is unwrapped with timm's own rules: its checkpoint wrapper keys and
-``timm.models.clean_state_dict`` (the DataParallel ``module.`` and ``torch.compile``
-``_orig_mod.`` prefixes). timm's ``load_state_dict`` itself is not called: it reopens the path by
-name, recognises safetensors by the file name alone and prefers EMA weights. Tensors that cannot
-be copied into a model's dense parameters (sparse, quantized, complex, nested, on another device)
-are refused here, naming them.
+The file is read once through ``zoo.files`` (a regular file, at most ``MAX_WEIGHTS_BYTES``), its
+SHA-256 taken from the very bytes parsed; a PyTorch file is read with
+``torch.load(weights_only=True)``, so a pickle that would run code is refused. Why not timm's
+``load_state_dict``: it reopens the path by name, recognises safetensors by the file name alone
+and prefers EMA weights. Accepted files and wrappers: docs/weights.md, 'The sources, in order'.
 """
 
 from __future__ import annotations

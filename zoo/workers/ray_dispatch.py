@@ -1,32 +1,11 @@
 """Measure on every selected node of a Ray cluster, into one shared PostgreSQL store.
 
-Hardware differs from node to node, and that is the point: a measurement is sent to **each**
-selected node (``--nodes all`` or ``LABEL=VALUE``, Ray's node labels), never to "any free node".
-We do not schedule anything ourselves: Ray places one actor on each selected node
-(``NodeAffinitySchedulingStrategy(soft=False)``: that node or nowhere), and the store's job
-queue says what is to be done:
-
-* the dispatcher queues one job per (model, node), the node's name as the job's ``target``, so
-  progress and failures are visible to everyone (``python -m zoo jobs``, the dashboard);
-* each node's actor takes its own node's jobs, one at a time (``zoo.jobs.claim(...,
-  exclusive=True)``), and runs them as the store's worker would (``zoo.worker.run_job``: the
-  lease, the progress, ``zoo.measure`` with its machine-wide lock, so two dispatchers never time
-  one node at once, and with the stored result returned instead of measuring twice: a re-run
-  measures only what is missing);
-* the node's own environment is the result's: host, CPU, GPU and driver, torch, runtime, and the
-  node's **name** (``EFFSCALE_NODE``, part of the result's key, so that alike nodes each land a
-  row of their own);
-* a node that dies (Ray reports its actor dead) has its unfinished jobs of this run failed with
-  Ray's reason; the other nodes go on, and every row already committed stays.
-
-A node's name is the one given with ``ray start --node-name NAME``, else its host name; two
-selected nodes of one name are refused (name them). The store URL travels to the nodes, so it
-must not carry a password (Ray keeps task arguments in the cluster's metadata): each node reads it
-from its ``~/.pgpass`` or ``PGPASSWORD``; and a loopback store host is refused when a node is on
-another machine. Costs and what is retried are in ``docs/scale-out.md``.
-
-The checks made before anything is queued (the address, the selector, the nodes, the store
-URL) are in ``zoo.ray_nodes``. Ray is imported only when a cluster is used.
+Why each selected node and never "any free node": the hardware differs, and that is the point.
+The dispatcher queues one job per (model, node), the node's name as its ``target``; Ray pins one
+actor to each node (``NodeAffinitySchedulingStrategy(soft=False)``), which runs that node's jobs
+as the store's worker would (``zoo.workers.worker.run_job``). The checks made before anything is
+queued are in ``zoo.workers.ray_nodes``; Ray is imported only when a cluster is used.
+Costs, failures and retries: docs/scale-out.md, 'Measuring on every node (Ray)'.
 """
 
 from __future__ import annotations
@@ -91,7 +70,7 @@ class NodeWorker:
     """The actor on one node: measures that node's jobs, one at a time, into the store.
 
     Each measurement runs on a thread of its own, never Ray's worker thread: a cancelled job
-    interrupts only its own thread's wait (``zoo.worker.run_job`` signals only a main thread),
+    interrupts only its own thread's wait (``zoo.workers.worker.run_job`` signals only a main thread),
     and the actor answers ``ping`` after ``serve`` ends (it runs one call at a time)."""
 
     def __init__(self, location: str, node: str) -> None:
@@ -267,7 +246,7 @@ def start_dispatch(
     """``dispatch`` in the background, for a caller that must not wait (the dashboard): checks
     what can be checked here (the address answers, the selector, the store URL), then starts
     ``python -m zoo measure --ray`` (one per input size), which outlives this call and is
-    followed through its jobs (``zoo.jobs.jobs(store, group=started.group)``); each process's
+    followed through its jobs (``zoo.store.jobs.jobs(store, group=started.group)``); each process's
     output goes to a log of its own (``<tmp>/effscale-<group>-<n>.log``)."""
     import subprocess
     import sys

@@ -1,18 +1,11 @@
 """The job worker: takes measurement jobs from the store one at a time and runs them.
 
-``python -m zoo worker`` runs one; the dashboard starts one per server (``ensure_worker``).
-Only one worker serves a store at a time (``Database.worker_lock``: a file lock beside an SQLite
-store, an advisory lock on PostgreSQL); a second one started on the same store says so and exits,
-and whoever finds no live worker starts one. While it runs a job the worker renews the job's
-lease every ``LEASE_S / 5`` seconds from a thread of its own and writes what it is doing
-(``progress``): waiting for the measurement lock, waiting for a quiet machine, measuring. A
-cancelled job is noticed at the next beat and its measurement process is stopped. A worker that
-is killed leaves its job ``running`` with a lapsing lease: the next worker takes it again.
-
-Measurements themselves go through ``zoo.measure`` (the machine-wide lock, isolated processes,
-the stored result returned instead of measuring twice, a noisy stored result measured again).
-When the queue is empty and the machine quiet, the worker measures again what was noisy
-(``remeasure_noisy``), a bounded number of times.
+``python -m zoo worker`` runs one; the dashboard starts one per server (``ensure_worker``); one
+worker serves a store at a time. Why it renews the running job's lease from a thread of its own:
+a measurement can outlast the lease, and a job whose lease lapses is taken by the next worker.
+Measurements go through ``zoo.measure.orchestrate``; when idle on a quiet machine it measures
+noisy results again. The flow: docs/architecture.md, 'How a measurement flows, from a click to
+the timing loop'; its cost: docs/benchmarks.md, 'The job queue'.
 """
 
 from __future__ import annotations
