@@ -43,7 +43,7 @@ _MACHINE_FIELDS = ("device", "device_name", "cpu_model", "threads", "torch_versi
 def runtime_of(m: Mapping[str, object]) -> str:
     """The runtime a measurement record names (rows from before runtimes existed: the reference).
 
-    >>> runtime_of({"runtime": "compile"}), runtime_of({})
+    >>> runtime_of({'runtime': 'compile'}), runtime_of({})
     ('compile', 'eager')
     """
     from zoo import REFERENCE_RUNTIME
