@@ -49,7 +49,7 @@ inside = pytest.mark.skipif(
     reason="runs inside a private network namespace "
     "(test_the_cluster_tests_run_in_a_private_network_namespace)",
 )
-INNER_TESTS = 4
+INNER_TESTS = 5
 # Run inside ``unshare -n``: bring the new namespace's loopback up (SIOCSIFFLAGS; no iproute2
 # needed), then become pytest on this module.
 _LOOPBACK_UP_THEN_PYTEST = """
@@ -326,41 +326,81 @@ def test_a_node_lost_mid_sweep_fails_its_jobs_and_a_rerun_measures_only_what_is_
 
 
 @inside
-def test_the_dashboard_starts_a_sweep_in_the_background(cluster, store_url):
-    """``start_dispatch`` (the compare page's cluster setting) returns at once; the sweep it
-    started lands its jobs under the group it returned."""
+def test_the_dashboard_starts_one_sweep_at_a_time_to_the_operators_head(cluster, store_url,
+                                                                        monkeypatch):  # fmt: skip
+    """``start_dispatch`` (the compare page's cluster setting) sends work only to the head the
+    operator allowed (``EFFSCALE_RAY``), returns at once, refuses a second run while the first
+    runs, and the sweep lands its jobs under the group it returned."""
+    from zoo.errors import ZooError
     from zoo.models.spec import spec_from_timm
     from zoo.store.jobs import jobs
     from zoo.store.measurement_store import MeasurementStore
-    from zoo.workers.ray_dispatch import start_dispatch
+    from zoo.workers.ray_background import cluster_run_status, start_dispatch
 
     spec = spec_from_timm("mobilenetv3_small_050", resolution=96)
+    monkeypatch.delenv("EFFSCALE_RAY", raising=False)
+    with pytest.raises(ZooError, match="cluster runs from the dashboard are off"):
+        start_dispatch(store_url, [spec], QUICK, selector="wave=2")
+    monkeypatch.setenv("EFFSCALE_RAY", cluster.address)
     started = time.monotonic()
-    run = start_dispatch(store_url, [spec], QUICK, address=cluster.address, selector="wave=2")
-    group = run.group
-    assert time.monotonic() - started < 5 and len(run.pids) == 1
+    run = start_dispatch(store_url, [spec], QUICK, selector="wave=2")
+    assert time.monotonic() - started < 5
+    with pytest.raises(ZooError, match="still running: accepted one at a time"):
+        start_dispatch(store_url, [spec], QUICK, selector="all")
     with MeasurementStore(store_url) as store:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
-            found = jobs(store, group=group)
+            found = jobs(store, group=run.group)
             if len(found) == 2 and not any(j.active for j in found):
                 break
             time.sleep(0.2)
     assert sorted((j.target, j.state) for j in found) == [("n-b", "done"), ("n-c", "done")]
     assert all(j.result.model == spec.model and j.result.resolution == 96 for j in found)
-    for pid in run.pids:  # the background process ends with its sweep
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        assert not _alive(pid)
-    for log in run.logs:
-        os.unlink(log)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and cluster_run_status()[1] is None:
+        time.sleep(0.1)
+    assert cluster_run_status()[1] == 0  # the background process ends with its sweep
+    Path(run.log).unlink()
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` (our child: reaped here) is still running."""
+@inside
+def test_a_background_run_stops_on_sigterm_and_dies_with_its_server(cluster, store_url):
+    """The run a server started stops within seconds of SIGTERM (its jobs cancelled), and
+    when the server itself is killed the run gets SIGTERM too."""
+    import textwrap
+
+    server = textwrap.dedent(
+        f"""
+        import os, sys, time
+        os.environ["EFFSCALE_RAY"] = {cluster.address!r}
+        from zoo.models.spec import spec_from_timm
+        from zoo.records.protocol import Protocol
+        from zoo.workers.ray_background import start_dispatch
+        spec = spec_from_timm("resnet18", resolution=160)
+        slow = Protocol(device="cpu", warmup_iters=0, min_iters=50, max_iters=50, max_seconds=60)
+        run = start_dispatch({store_url!r}, [spec], slow, selector="all")
+        print(run.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", server], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    child = int(process.stdout.readline())
+    time.sleep(3.0)
+    process.kill()  # the server dies: the run is told to stop
+    process.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _running(child):
+        time.sleep(0.1)
+    assert not _running(child), "the background run outlived its server"
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` (not our child) is still running."""
     try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
-    return done == 0
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "State:\tZ" not in status.read_text()

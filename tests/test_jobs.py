@@ -7,6 +7,7 @@ test runs against both backends (``store_location``: SQLite, a real PostgreSQL s
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -22,9 +23,10 @@ from zoo.errors import ZooError
 from zoo.measure import orchestrate
 from zoo.models.spec import spec_from_phi, spec_from_variant
 from zoo.records.protocol import Protocol
-from zoo.store.database import is_url
-from zoo.store.jobs import cancel, claim, fail_jobs, finish, get_job, heartbeat, jobs, submit
+from zoo.store.jobs import cancel, get_job, jobs, submit
+from zoo.store.leases import claim, fail_jobs, finish, heartbeat
 from zoo.store.measurement_store import MeasurementStore
+from zoo.store.url import is_url
 from zoo.workers.worker import enqueue, run_job, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,3 +236,135 @@ def test_jobs_of_a_gone_worker_are_failed_with_the_reason(store):
     assert states == ["done", "failed", "failed"]  # what had ended keeps its end
     assert get_job(store, running.id).error == "node n died"
     assert fail_jobs(store, [], "nothing") == 0
+
+
+# --------------------------------------------------------------------------- hardening, second pass
+
+
+def test_a_job_is_cancelled_only_when_nobody_who_asked_still_wants_it(store):
+    """Two sessions ask for B4; the first withdraws: it runs on for the second, who then sees
+    it cancelled only when it withdraws too. Asking again after withdrawing counts again."""
+    first = submit(store, spec_from_phi(-3.0), QUICK, requested_by="session A")
+    submit(store, spec_from_phi(-3.0), QUICK, requested_by="session B")
+    assert get_job(store, first.id).requesters == ("session A", "session B")
+    assert cancel(store, first.id, "session A") == "withdrawn"
+    assert get_job(store, first.id).state == "queued"
+    assert get_job(store, first.id).requesters == ("session B",)
+    assert cancel(store, first.id, "session A") == ""  # withdrawn already: nothing to do
+    assert cancel(store, first.id, "session C") == ""  # never asked: cannot cancel
+    assert cancel(store, first.id, "session B") == "cancelled"
+    assert get_job(store, first.id).state == "cancelled"
+    # everyone who asked sees what happened
+    assert [j.id for j in jobs(store, requested_by="session A")] == [first.id]
+    again = submit(store, spec_from_phi(-3.0), QUICK, requested_by="session A")
+    assert again.id != first.id and again.requesters == ("session A",)
+
+
+def test_stopping_the_sweep_withdraws_only_the_sweeps_requests(store):
+    joined = submit(store, spec_from_phi(-3.0), QUICK, requested_by="first-run sweep")
+    alone = submit(store, spec_from_phi(-2.0), QUICK, requested_by="first-run sweep")
+    submit(store, spec_from_phi(-3.0), QUICK, requested_by="dashboard session x")
+    assert cancel(store, joined.id, "first-run sweep") == "withdrawn"
+    assert cancel(store, alone.id, "first-run sweep") == "cancelled"
+    assert get_job(store, joined.id).state == "queued"
+
+
+def _unreadable_job(store: MeasurementStore) -> int:
+    """A queued job whose request has a field this version does not know (a newer one wrote
+    it), queued before a good one."""
+    job = submit(store, spec_from_phi(-3.0), QUICK, requested_by="newer")
+    spec = store.db.execute("SELECT spec FROM jobs WHERE id = ?", (job.id,))[0][0]
+    store.db.execute(
+        "UPDATE jobs SET spec = ? WHERE id = ?", (spec[:-1] + ', "new_field": 1}', job.id)
+    )
+    return job.id
+
+
+def test_an_unreadable_job_row_is_skipped_named_and_failed_never_fatal(store, monkeypatch):
+    bad = _unreadable_job(store)
+    good = submit(store, spec_from_phi(-2.0), QUICK, requested_by="test").id
+    assert [j.id for j in jobs(store)] == [good] and store.unreadable_jobs == [bad]
+    assert get_job(store, bad) is None
+    monkeypatch.setattr(orchestrate, "measure_isolated", stub_result())
+    assert serve(store.location, once=True) == 1  # the worker goes on to the good one
+    states = dict(store.db.execute("SELECT id, state FROM jobs"))
+    assert states == {bad: "failed", good: "done"}
+    (error,) = store.db.execute("SELECT error FROM jobs WHERE id = ?", (bad,))[0]
+    assert "cannot read the job's request" in error
+
+
+def test_the_cli_lists_jobs_around_an_unreadable_row(store, tmp_path):
+    bad = _unreadable_job(store)
+    submit(store, spec_from_phi(-2.0), QUICK, requested_by="test")
+    out = subprocess.run(
+        [sys.executable, "-m", "zoo", "jobs", "list", "--store", store.location],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "queued" in out.stdout and f"ids {bad}" in out.stderr
+
+
+def test_a_worker_whose_store_file_vanished_stops_serving(tmp_path, monkeypatch):
+    """Deleting the SQLite file under a serving worker: the worker notices (its lock guards a
+    file nobody uses) and stops, so a worker of the new store can start."""
+    monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
+    path = tmp_path / "m.sqlite"
+    MeasurementStore(path).close()
+    said: list[str] = []
+    worker = threading.Thread(target=serve, args=(str(path),), kwargs={"say": said.append})
+    worker.start()
+    time.sleep(0.5)
+    for leftover in tmp_path.glob("m.sqlite*"):
+        if not leftover.name.endswith(".worker.lock"):
+            leftover.unlink()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and "no longer holds the store's worker lock" in said[-1]
+    assert serve(str(path), once=True) == 0  # the new store's worker gets the lock
+
+
+def test_stalled_jobs_are_told_apart_from_slow_ones(store):
+    from zoo.workers.worker import stalled
+
+    job = submit(store, spec_from_phi(-3.0), QUICK)
+    assert not stalled([get_job(store, job.id)])  # just queued
+    store.db.execute("UPDATE jobs SET created_at = '2020-01-01T00:00:00+00:00' WHERE id = ?",
+                     (job.id,))  # fmt: skip
+    assert stalled([get_job(store, job.id)])  # queued long, nothing runs: no worker
+    running = claim(store, "w", lease_s=30)
+    assert not stalled([running], lease_s=30)
+    time.sleep(0.2)
+    assert stalled([get_job(store, job.id)], lease_s=0.1)  # its worker stopped beating
+
+
+@pytest.mark.model
+def test_measure_queue_notices_its_worker_died_and_finishes(tmp_path):
+    """``kill -9`` of the worker mid-job: the waiting CLI sees the lapsed lease, starts another
+    worker and prints the results, instead of waiting for ever."""
+    import signal
+
+    path = tmp_path / "m.sqlite"
+    env = {**os.environ, "EFFSCALE_LOCK": str(tmp_path / "lock"), "EFFSCALE_JOB_LEASE_S": "3",
+           "EFFSCALE_QUIET_WAIT_S": "0", "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "measure", "--phi", "-3", "-2.8", "--device", "cpu",
+         "--queue", "--iters", "20", "--warmup", "1", "--max-seconds", "1.5", "--store",
+         str(path), "--format", "json", "--no-progress"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        worker = None
+        while time.monotonic() < deadline and worker is None:
+            time.sleep(0.05)
+            if path.exists():
+                with MeasurementStore(path) as store:
+                    worker = next((j.worker for j in jobs(store) if j.state == "running"), None)
+        assert worker, "no job started"
+        os.kill(int(worker.rpartition(":")[2]), signal.SIGKILL)
+        out, err = cli.communicate(timeout=240)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 0, err
+    assert "no worker was running this store's jobs" in err and "started another" in err
+    assert len(json.loads(out)) == 2

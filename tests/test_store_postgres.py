@@ -23,10 +23,10 @@ from zoo.errors import ZooError
 from zoo.measure import orchestrate
 from zoo.models.spec import spec_from_phi
 from zoo.records.protocol import Protocol
-from zoo.store.database import check_postgres_url, redact
 from zoo.store.jobs import jobs, submit
 from zoo.store.measurement_store import MeasurementStore
-from zoo.store.schema import TABLE_COLUMNS
+from zoo.store.schema import SCHEMA_VERSION, TABLE_COLUMNS
+from zoo.store.url import parse_store_url, redact
 from zoo.workers.worker import enqueue, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +63,7 @@ def test_good_urls_pass_as_given():
         "postgres://me:pw@10.0.0.5:6543/zoo?sslmode=require&connect_timeout=3",
         "postgresql://me@[2001:db8::1]:5432/zoo",
     ):
-        assert check_postgres_url(url) == url
+        assert parse_store_url(url).url == url
 
 
 def test_the_cli_never_prints_the_password(tmp_path):
@@ -223,7 +223,7 @@ def test_many_processes_creating_one_store_at_once(postgres_server):
     assert [p.returncode for p in procs] == [0] * 6, errors
     with MeasurementStore(url) as store:
         assert sorted(m.model for m in store.rows()) == [f"m{i}" for i in range(6)]
-        assert store.db.execute("SELECT version FROM schema_version") == [(4,)]
+        assert store.db.execute("SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
 def test_a_submit_that_loses_the_race_joins_the_winner(postgres_server):
@@ -285,3 +285,69 @@ def test_the_store_url_can_come_from_the_environment(postgres_server, monkeypatc
     )
     assert out.returncode == 0, out.stderr
     assert [r["model"] for r in json.loads(out.stdout)] == ["efficientnet_b0"]
+
+
+# --------------------------------------------------------------------------- a server restart
+
+
+@pytest.fixture
+def own_server():
+    """A server of this test's own, to restart without disturbing the session's."""
+    from harness.pgserver import start_server
+
+    server = start_server()
+    yield server
+    server.stop()
+
+
+def _restart(server) -> None:
+    out = server._ctl("restart", "-m", "fast", "-w", "-t", "60", "-l", str(server.base / "log"))
+    assert out.returncode == 0, out.stderr
+
+
+def test_a_server_restart_costs_nothing_but_the_reconnect(own_server, tmp_path, monkeypatch):
+    """An open store (a page's, a worker's, a waiting CLI's) goes on after the server restarts:
+    reads, writes, transactions and the lease, each on a new connection, none failing."""
+    from zoo.store.leases import claim, heartbeat
+
+    monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
+    url = own_server.create_database()
+    with MeasurementStore(url) as store:
+        first = submit(store, spec_from_phi(-3.0), QUICK, requested_by="a")
+        taken = claim(store, "w")
+        _restart(own_server)
+        assert heartbeat(store, taken.id, "w", "measuring")  # the lease survives
+        _restart(own_server)
+        assert [j.id for j in jobs(store)] == [first.id]  # a read
+        _restart(own_server)
+        second = submit(store, spec_from_phi(-2.0), QUICK, requested_by="b")  # a transaction
+        assert second.id != first.id and len(jobs(store)) == 2
+        _restart(own_server)
+        assert store.rows() == [] and store.revision()[0] == 0
+
+
+def test_after_a_restart_the_worker_that_lost_its_lock_stops(own_server, tmp_path):
+    """The worker's advisory lock dies with its session: the worker notices and stops serving,
+    so that the worker started next is the only one."""
+    url = own_server.create_database()
+    env = {**os.environ, "EFFSCALE_LOCK": str(tmp_path / "lock"), "EFFSCALE_STORE": url}
+    first = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "worker"], cwd=ROOT, env=env, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        with MeasurementStore(url) as store:
+            deadline = time.monotonic() + 60
+            while not store.db.execute("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"):
+                assert time.monotonic() < deadline and first.poll() is None
+                time.sleep(0.1)
+        _restart(own_server)
+        first.wait(timeout=60)
+        assert first.returncode == 0
+        assert "no longer holds the store's worker lock" in first.stderr.read()
+    finally:
+        if first.poll() is None:
+            first.kill()
+    with MeasurementStore(url) as store:
+        enqueue(store, [spec_from_phi(-3.0)], QUICK, requested_by="test")
+        assert serve(url, once=True) == 1  # the next worker serves the store alone

@@ -24,9 +24,9 @@ from zoo import ZooError
 from zoo.models.spec import spec_from_phi, spec_from_variant
 from zoo.paths import default_store_path
 from zoo.records.protocol import Protocol
-from zoo.store.database import is_url
 from zoo.store.measurement_store import MeasurementStore
 from zoo.store.schema import SCHEMA_VERSION
+from zoo.store.url import is_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -370,5 +370,12 @@ def test_a_version_2_store_is_migrated_to_3_keeping_its_measurements(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"schema_version", "measurements", "evaluations", "jobs"}
+    assert tables == {
+        "schema_version",
+        "measurements",
+        "evaluations",
+        "jobs",
+        "job_requests",
+        "artifact_digests",
+    }
     conn.close()

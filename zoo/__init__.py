@@ -34,8 +34,12 @@ if TYPE_CHECKING:
     from zoo.store.jobs import ACTIVE_STATES, Job, cancel, jobs
     from zoo.store.measurement_store import MeasurementStore
     from zoo.weights.sources import available_weights, how_to_get_weights
-    from zoo.workers.ray_dispatch import start_dispatch
-    from zoo.workers.worker import enqueue, ensure_worker
+    from zoo.workers.ray_background import (
+        cluster_run_status,
+        operator_address,
+        start_dispatch,
+    )
+    from zoo.workers.worker import enqueue, ensure_worker, worker_log_path
 
 #: Each public name → the module that defines it (imported when the name is first used).
 _EXPORTS: dict[str, str] = {
@@ -51,8 +55,9 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("ACTIVE_STATES", "Job", "cancel", "jobs"), "zoo.store.jobs"),
     **dict.fromkeys(("available_runtimes", "measure", "preferred_runtime", "sweep"),
                     "zoo.measure.orchestrate"),
-    **dict.fromkeys(("enqueue", "ensure_worker"), "zoo.workers.worker"),
-    "start_dispatch": "zoo.workers.ray_dispatch",
+    **dict.fromkeys(("enqueue", "ensure_worker", "worker_log_path"), "zoo.workers.worker"),
+    **dict.fromkeys(("cluster_run_status", "operator_address", "start_dispatch"),
+                    "zoo.workers.ray_background"),
     **dict.fromkeys(("classify", "get_classifier"), "zoo.classify.classifier"),
     **dict.fromkeys(("EXPLANATION_NOTE", "activation_map"), "zoo.classify.cam"),
     **dict.fromkeys(("ImageError", "decode_image"), "zoo.classify.images"),
@@ -79,6 +84,7 @@ __all__ = [
     "available_runtimes",
     "available_weights",
     "cancel",
+    "cluster_run_status",
     "classify",
     "cuda_present",
     "decode_image",
@@ -99,8 +105,10 @@ __all__ = [
     "spec_from_phi",
     "spec_from_timm",
     "spec_from_variant",
+    "operator_address",
     "start_dispatch",
     "sweep",
+    "worker_log_path",
 ]
 
 

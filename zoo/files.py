@@ -1,11 +1,10 @@
-"""Reading files a user names, bounded whatever the path turns out to be, and naming them safely.
+"""Reading files a user names, bounded whatever the path turns out to be, naming them safely, and
+writing our own files without following a link someone planted.
 
 Why: a path can be a named pipe, ``/dev/zero``, a directory, a socket or a symlink to one, and a
 stat followed by an open by name races with a rename. So every read opens without blocking,
-decides on ``os.fstat`` of the opened descriptor (regular files only) and reads at most its cap;
-``printable`` and ``display_name`` escape names that are not UTF-8 or hold control characters.
-Details: docs/reliability.md, 'Paths that are not regular files hang or exhaust memory' and
-'File names that are not UTF-8'.
+decides on ``os.fstat`` of the opened descriptor and reads at most its cap; every write goes to
+a new file (``O_EXCL``, no link followed). Details: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -17,16 +16,20 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 from zoo.errors import ZooError
 
 __all__ = [
     "UnreadableFile",
+    "create_new",
     "display_name",
     "file_sha256",
     "open_regular",
     "printable",
+    "private_dir",
     "read_regular",
+    "write_replacing",
 ]
 
 _OPEN_FLAGS = (
@@ -176,3 +179,57 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
             _DIGESTS.pop(next(iter(_DIGESTS)))
         _DIGESTS[key] = digest.hexdigest()
         return _DIGESTS[key]
+
+
+# --------------------------------------------------------------------------- writing ours
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a folder only this user may enter: made (mode 0700) if missing; a symbolic
+    link, something that is not a folder, or another user's folder is a ``ZooError``. A file
+    made inside it cannot be a link someone else planted."""
+    folder = Path(path)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = os.lstat(folder)
+    except OSError as exc:
+        raise ZooError(f"cannot use the folder {display_name(folder)}: {exc.strerror}") from None
+    if stat.S_ISLNK(status.st_mode) or not stat.S_ISDIR(status.st_mode):
+        raise ZooError(
+            f"cannot use the folder {display_name(folder)}: it is {_kind(status.st_mode)}; "
+            "accepted: a folder of this user's own"
+        )
+    if hasattr(os, "getuid") and status.st_uid != os.getuid():
+        raise ZooError(
+            f"cannot use the folder {display_name(folder)}: it belongs to another user; "
+            "accepted: a folder of this user's own"
+        )
+    if status.st_mode & 0o077:
+        folder.chmod(0o700)
+    return folder
+
+
+def create_new(path: str | os.PathLike[str], mode: int = 0o600) -> int:
+    """A descriptor on a new file at ``path`` (``O_EXCL``: never one that was there, never
+    through a link), for writing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, mode)
+
+
+def write_replacing(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` at ``path`` through a new file beside it, renamed into place: whatever was
+    at ``path`` (a link someone planted included) is replaced, never followed or written
+    through. ``OSError`` when the folder cannot take it (full, read-only)."""
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = create_new(temporary, mode)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -18,6 +18,7 @@ __all__ = [
     "data_dir",
     "default_lock_path",
     "default_store_path",
+    "log_dir",
     "project_root",
 ]
 
@@ -56,6 +57,13 @@ def default_lock_path() -> Path:
     if override:
         return Path(override).expanduser()
     return data_dir() / "measure.lock"
+
+
+def log_dir() -> Path:
+    """``logs`` in the data folder: the logs of the processes the zoo starts (a dashboard's
+    worker, a cluster dispatch). Private (``zoo.files.private_dir``): never a shared temporary
+    folder, where a predictable name lets another user plant a link."""
+    return data_dir() / "logs"
 
 
 def artifact_dir() -> Path:

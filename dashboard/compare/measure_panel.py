@@ -8,7 +8,7 @@ minutes under the machine-wide lock, and a job outlives the tab. The path: docs/
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -120,24 +120,34 @@ def missing_points(
 
 
 def cluster(store: MeasurementStore | None, reference: pd.DataFrame, choice: CompareChoice) -> None:
-    """Measure chosen models on every selected node of a Ray cluster: offered with a shared
-    (PostgreSQL) store only; started in the background (``zoo.start_dispatch``) and followed
-    here through its jobs."""
+    """Measure chosen models on every selected node of the Ray cluster the operator allowed
+    (``EFFSCALE_RAY`` when the server started; a visitor never chooses an address), with a
+    shared (PostgreSQL) store only; one run at a time, in the background, followed through its
+    jobs."""
     if store is None or store.path is not None:
         return
-    from zoo import REFERENCE_RUNTIME, Protocol, jobs, spec_from_timm, start_dispatch
+    from zoo import (
+        REFERENCE_RUNTIME,
+        Protocol,
+        cluster_run_status,
+        jobs,
+        operator_address,
+        spec_from_timm,
+        start_dispatch,
+    )
 
-    group_key = KEY + "ray_group"
-    with st.expander("Measure on a Ray cluster (each selected node)"):
+    try:
+        address = operator_address()
+    except ValueError as exc:  # ZooError: the operator's setting is not usable
+        st.caption(f"Cluster runs are off: {exc}")
+        return
+    if address is None:
+        return
+    with st.expander(f"Measure on the Ray cluster at {address} (each selected node)"):
         st.caption(
             "Each chosen model on each selected node, into this store; the chart's Machine "
-            "choice shows the nodes' points as they land (docs/scale-out.md). One runtime per "
-            "cluster run: with 'best' chosen above, the nodes measure eager."
-        )
-        address = st.text_input(
-            "Ray head (HOST:PORT)",
-            value=os.environ.get("EFFSCALE_RAY", ""),
-            key=KEY + "ray_address",
+            "choice shows the nodes' points as they land (docs/scale-out.md). One run at a time "
+            "per server; one runtime per run: with 'best' chosen above, the nodes measure eager."
         )
         selector = st.text_input(
             "Nodes", value="all", key=KEY + "ray_nodes", help="all, or LABEL=VALUE"
@@ -153,28 +163,40 @@ def cluster(store: MeasurementStore | None, reference: pd.DataFrame, choice: Com
                     precision=choice.precision,
                     runtime=REFERENCE_RUNTIME if choice.any_runtime else choice.runtime,
                 )
-                st.session_state[group_key] = start_dispatch(
-                    store.location, specs, protocol, address=address, selector=selector
-                ).group
-            except ValueError as exc:  # ZooError: the address, the nodes, the store
+                start_dispatch(store.location, specs, protocol, selector=selector)
+            except ValueError as exc:  # ZooError: the nodes, the store, a run in flight
                 st.error(str(exc))
-        group = st.session_state.get(group_key)
-        if group:
-            found = jobs(store, group=group)
-            st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "job": j.id,
-                            "node": j.target,
-                            "model": j.label,
-                            "state": j.state,
-                            "detail": j.error or j.progress,
-                        }
-                        for j in found
-                    ],  # fmt: skip
-                    columns=["job", "node", "model", "state", "detail"],
-                ),
-                hide_index=True,
-                key=KEY + "ray_jobs",
-            )
+        current = cluster_run_status()
+        if current is None:
+            return
+        started, exit_status = current
+        if exit_status not in (None, 0):
+            st.error(f"The cluster run {started.group} ended with status {exit_status}: "
+                     f"{_last_line(started.log)}")  # fmt: skip
+        found = jobs(store, group=started.group)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "job": j.id,
+                        "node": j.target,
+                        "model": j.label,
+                        "state": j.state,
+                        "detail": j.error or j.progress,
+                    }
+                    for j in found
+                ],  # fmt: skip
+                columns=["job", "node", "model", "state", "detail"],
+            ),
+            hide_index=True,
+            key=KEY + "ray_jobs",
+        )
+
+
+def _last_line(log: str) -> str:
+    try:
+        text = Path(log).read_text(errors="replace")
+    except OSError:
+        return "(its log is gone)"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "(no output)"

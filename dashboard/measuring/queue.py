@@ -41,19 +41,35 @@ def requester(session: str) -> str:
     return SESSION_PREFIX + session
 
 
-def who(job: Job, session: str) -> str:
-    """Who asked for ``job``, as the viewing session reads it."""
-    if job.requested_by == requester(session):
+def _asker(requested_by: str, session: str) -> str:
+    if requested_by == requester(session):
         return "you"
-    if job.requested_by == SWEEP_REQUESTER:
+    if requested_by == SWEEP_REQUESTER:
         return "first-run sweep"
-    if job.requested_by.startswith(SESSION_PREFIX):
+    if requested_by.startswith(SESSION_PREFIX):
         return "another dashboard session"
-    if job.requested_by == "worker":
+    if requested_by == "worker":
         return "worker (re-measuring a noisy result)"
-    if job.requested_by == "cli":
+    if requested_by == "cli" or requested_by.startswith("cli "):
         return "python -m zoo measure --queue"
-    return job.requested_by or "unknown"
+    return requested_by or "unknown"
+
+
+def wanted_by(job: Job, session: str) -> bool:
+    """Whether the viewing session asked for ``job`` and still wants it."""
+    return requester(session) in job.requesters
+
+
+def who(job: Job, session: str) -> str:
+    """Everyone who asked for ``job`` and still wants it, as the viewing session reads it.
+
+    >>> from types import SimpleNamespace as J
+    >>> who(J(requesters=("dashboard session a", SWEEP_REQUESTER), requested_by=""), "a")
+    'you, first-run sweep'
+    """
+    askers = job.requesters or (job.requested_by,)
+    names = list(dict.fromkeys(_asker(a, session) for a in askers))
+    return ", ".join(sorted(names, key=lambda n: n != "you"))
 
 
 def _seconds_since(iso: str | None, now: datetime) -> float | None:
@@ -144,5 +160,6 @@ __all__ = [
     "remaining_s",
     "requester",
     "sweep_progress",
+    "wanted_by",
     "who",
 ]

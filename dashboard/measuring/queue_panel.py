@@ -11,7 +11,6 @@ docs/architecture.md, 'Notes by module'.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -76,7 +75,10 @@ def auto_sweep_enabled() -> bool:
 
 
 def worker_log() -> str:
-    return os.path.join(tempfile.gettempdir(), f"effscale-worker-{os.getpid()}.log")
+    """Where this server's worker writes (a private folder of the zoo's; removed at exit)."""
+    from zoo import worker_log_path
+
+    return str(worker_log_path())
 
 
 @st.cache_resource(show_spinner=False)
@@ -91,7 +93,7 @@ def _ensure(location: str | None) -> int | None:
 
     _last_check[location] = time.monotonic()
     try:
-        return ensure_worker(location, log_path=worker_log())
+        return ensure_worker(location, log=True)
     except Exception:  # noqa: BLE001 - the page still shows the queue; the panel says no worker
         return None
 
@@ -173,8 +175,14 @@ def _panel(store: MeasurementStore, location: str | None, seen: tuple[object, ..
     session = session_id()
     now = datetime.now(timezone.utc)
     active = jobs(store, states=ACTIVE_STATES, limit=500)
+    unreadable = list(store.unreadable_jobs)
     recent = [j for j in jobs(store, limit=60) if not j.active]
     st.subheader("Measurement queue")
+    if unreadable:
+        st.caption(
+            f"{len(unreadable)} queued job row(s) could not be read (written by another effscale "
+            "version?); the worker fails them with the reason."
+        )
     if active:
         keep_worker(location)
     _sweep_status(store, active, recent, now)
@@ -194,7 +202,7 @@ def _panel(store: MeasurementStore, location: str | None, seen: tuple[object, ..
         if not running and _oldest_wait_s(active, now) > 20:
             st.warning(_no_worker_hint(location))
         st.dataframe(queue.queue_frame(active, session, now), hide_index=True, key=KEY + "active")
-        mine = [j for j in active if j.requested_by == queue.requester(session)]
+        mine = [j for j in active if queue.wanted_by(j, session)]
         if mine:
             cols = st.columns(min(len(mine), 6))
             for i, job in enumerate(mine[:6]):
@@ -205,21 +213,30 @@ def _panel(store: MeasurementStore, location: str | None, seen: tuple[object, ..
             ):
                 for job in mine:
                     _cancel(store, job.id, session)
-    failed = [
-        j
-        for j in recent
-        if j.state == "failed"
-        and j.requested_by in (queue.requester(session), queue.SWEEP_REQUESTER)
-    ]
-    for job in failed[:5]:
-        st.error(f"Job {job.id} ({job.label}) failed: {job.error}")
+    _ended_for(store, session)
 
 
 def _cancel(store: MeasurementStore, job_id: int, session: str) -> None:
+    """Withdraw this session's request: the job is cancelled only if nobody else wants it."""
     from zoo import cancel
 
-    if not cancel(store, job_id, queue.requester(session)):
+    outcome = cancel(store, job_id, queue.requester(session))
+    if outcome == "withdrawn":
+        st.info(f"Job {job_id}: your request is withdrawn; others asked for it too, so it runs on.")
+    elif not outcome:
         st.info(f"Job {job_id} had already ended.")
+
+
+def _ended_for(store: MeasurementStore, session: str) -> None:
+    """What happened to the jobs this session asked for that did not end well."""
+    from zoo import jobs
+
+    for job in jobs(store, states=("failed", "cancelled"), requested_by=queue.requester(session),
+                    limit=5):  # fmt: skip
+        if job.state == "failed":
+            st.error(f"Job {job.id} ({job.label}) failed: {job.error}")
+        elif queue.requester(session) in job.requesters:  # not withdrawn by us: by an operator
+            st.warning(f"Job {job.id} ({job.label}) was cancelled by an operator.")
 
 
 def _sweep_status(store, active, recent, now) -> None:
@@ -245,11 +262,15 @@ def _sweep_status(store, active, recent, now) -> None:
             + f"; about {queue.duration(queue.eta_s(sweep_active, now))} to go",
         )
     with right:
-        if st.button("Stop", key=KEY + "stop_sweep", help="Cancel the rest of the sweep."):
+        if st.button(
+            "Stop",
+            key=KEY + "stop_sweep",
+            help="Withdraw the sweep's requests: jobs nobody else asked for are cancelled.",
+        ):
             from zoo import cancel
 
             for job in sweep_active:
-                cancel(store, job.id)
+                cancel(store, job.id, queue.SWEEP_REQUESTER)
             st.rerun()
 
 
@@ -265,16 +286,20 @@ def _oldest_wait_s(active, now) -> float:
 
 
 def _no_worker_hint(location: str | None) -> str:
-    where = f" --store {location}" if location else ""
+    """What to do when no job starts. The store is named by how it was given, never by its
+    location: a visitor must not read a store URL (it may hold a password)."""
+    from zoo import STORE_ENV
+
+    where = f" with {STORE_ENV} set as for this dashboard" if location else ""
     if not worker_enabled():
         return (
             f"No job has started: this dashboard starts no worker ({WORKER_ENV}=0). Run "
-            f"`python -m zoo worker{where}` on this machine."
+            f"`python -m zoo worker` on this machine{where}."
         )
     return (
         "No job has started yet: the worker may be waiting for the measurement lock or a quiet "
-        f"machine, or it failed to start (its log: {worker_log()}). `python -m zoo worker{where}` "
-        "runs one by hand."
+        f"machine, or it failed to start (its log: {worker_log()}). `python -m zoo worker` "
+        f"runs one by hand{where}."
     )
 
 

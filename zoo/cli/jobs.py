@@ -72,6 +72,13 @@ def run_jobs(args: argparse.Namespace) -> int:
             print(f"job {args.job_id} cancelled")
             return 0
         found = jobs(store, states=tuple(args.state) if args.state else None)
+        if store.unreadable_jobs:
+            print(
+                f"warning: {len(store.unreadable_jobs)} job row(s) could not be read (ids "
+                f"{', '.join(map(str, store.unreadable_jobs[:10]))}): written by another effscale "
+                "version, or damaged; a worker fails them with the reason",
+                file=sys.stderr,
+            )
     if args.format == "json":
         records = [
             {

@@ -276,26 +276,65 @@ def _run_best(args: argparse.Namespace, request: Any) -> int:
     return 0
 
 
+#: How often ``measure --queue`` starts a worker again for its jobs before it gives up.
+MAX_WORKER_RESTARTS = 3
+
+
 def _run_queued(args: argparse.Namespace, request: Any) -> int:
-    """The measurements as jobs for the store's worker; wait, then print them like ``measure``."""
+    """The measurements as jobs for the store's worker; wait, then print them like ``measure``.
+
+    A worker that stops mid-job (killed, out of memory or disk) is noticed (its lease lapses)
+    and another is started, at most ``MAX_WORKER_RESTARTS`` times. Ctrl-C withdraws this
+    command's requests: a job nobody else asked for is cancelled, not left without a waiter."""
+    from zoo.store.jobs import cancel, worker_id
     from zoo.workers.worker import enqueue, ensure_worker, wait_for
+
+    me = f"cli {worker_id()}"
+    restarts = 0
+
+    def on_stall(current: list[Any]) -> bool:
+        nonlocal restarts
+        if restarts >= MAX_WORKER_RESTARTS:
+            print(
+                f"error: no worker finished these jobs: one was started {restarts} times and "
+                "stopped each time (see python -m zoo jobs list, and the machine's memory and "
+                "disk)",
+                file=sys.stderr,
+            )
+            return False
+        if ensure_worker(args.store) is not None:
+            restarts += 1
+            print(
+                "no worker was running this store's jobs (it stopped: killed, or out of memory "
+                "or disk?): started another",
+                file=sys.stderr,
+            )
+        return True
 
     with MeasurementStore(args.store) as store:
         submitted = enqueue(
-            store, list(request.specs), _protocol(args), requested_by="cli", group="cli"
+            store, list(request.specs), _protocol(args), requested_by=me, group="cli"
         )
         if ensure_worker(args.store) is not None:
             print("started a worker for this store", file=sys.stderr)
-        ended = wait_for(
-            store,
-            [job.id for job in submitted],
-            on_progress=None if args.no_progress else _progress_printer(),
-        )
+        try:
+            ended = wait_for(
+                store,
+                [job.id for job in submitted],
+                on_progress=None if args.no_progress else _progress_printer(),
+                on_stall=on_stall,
+            )
+        except KeyboardInterrupt:
+            for job in submitted:
+                cancel(store, job.id, me)
+            print("interrupted: this command's requests were withdrawn", file=sys.stderr)
+            raise
     results = [job.result for job in ended if job.state == "done" and job.result is not None]
     sys.stdout.write(format_measurements(results, args.format))
     failed = [job for job in ended if job.state != "done"]
     for job in failed:
-        print(f"error: job {job.id} ({job.label}) {job.state}: {job.error}", file=sys.stderr)
+        why = job.error or ("still running" if job.active else "")
+        print(f"error: job {job.id} ({job.label}) {job.state}: {why}", file=sys.stderr)
     return 1 if failed else 0
 
 

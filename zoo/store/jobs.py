@@ -1,11 +1,11 @@
 """Measurement requests as jobs in the store: they outlive the page, the browser and the server
 that asked for them.
 
-A job is one configuration and one protocol (``submit``), with its state (``queued``,
-``running``, then ``done``, ``failed`` or ``cancelled``), progress, requester, error and result.
-Why a lease: a worker takes the oldest job atomically (``claim``) and renews its lease
-(``heartbeat``), so a job left ``running`` by a dead worker is taken again once the lease lapses.
-The flow: docs/architecture.md, 'How a measurement flows'; leases, targets: 'Notes by module'.
+A job is one configuration and one protocol (``submit``), its state (``queued``, ``running``,
+then ``done``, ``failed`` or ``cancelled``), progress, error, result, and everyone who asked for
+it (``job_requests``): asking again joins the job; withdrawing cancels it only when nobody who
+asked still wants it. Why the rows are read defensively: a shared store may hold jobs a newer
+version wrote. Workers' side: ``zoo.store.leases``; the flow: docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -29,34 +29,25 @@ from zoo.store.measurement_store import MeasurementStore
 
 __all__ = [
     "ACTIVE_STATES",
+    "COLUMNS",
     "JOB_STATES",
-    "LEASE_S",
     "Job",
     "cancel",
-    "claim",
-    "claimable",
     "estimate_seconds",
-    "fail_jobs",
-    "finish",
     "get_job",
-    "heartbeat",
     "jobs",
-    "requeue",
+    "read_jobs",
     "submit",
     "worker_id",
 ]
 
 JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATES: tuple[str, ...] = ("queued", "running")
-#: Seconds without a heartbeat after which a running job is considered abandoned and taken
-#: again (a worker beats every ``LEASE_S / 5`` seconds). ``EFFSCALE_JOB_LEASE_S`` changes it.
-LEASE_S = float(os.environ.get("EFFSCALE_JOB_LEASE_S", "30"))
-#: How often a job may be taken again after its worker died before it is failed for good.
-MAX_ATTEMPTS = 3
 # A submit that loses the race for the unique index reads the winner's job; it can lose again
 # only if that job ended in between, and again...
 _SUBMIT_TRIES = 5
-_COLUMNS = (
+#: The columns of a job row, in the order ``read_jobs`` reads them.
+COLUMNS = (
     "id, request_key, spec, protocol, label, state, progress, error, requested_by, group_name, "
     "target, worker, attempts, estimate_s, created_at, started_at, finished_at, heartbeat_at, "
     "result"
@@ -75,7 +66,7 @@ class Job:
     state: str
     progress: str
     error: str
-    requested_by: str
+    requested_by: str  # who asked first
     group_name: str
     target: str
     worker: str
@@ -86,13 +77,14 @@ class Job:
     finished_at: str | None
     heartbeat_at: float | None
     result: Measurement | None
+    requesters: tuple[str, ...] = ()  # everyone who asked and still wants it
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -101,7 +93,9 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _job(row: tuple[Any, ...]) -> Job:
+def _parse(row: tuple[Any, ...], requesters: tuple[str, ...]) -> Job:
+    """A job row as a ``Job``; ``TypeError``/``ValueError`` for one this version cannot read
+    (an unknown field in its request, written by another effscale)."""
     (id_, key, spec, protocol, label, state, progress, error, requested_by, group, target,
      worker, attempts, estimate, created, started, finished, beat, result) = row  # fmt: skip
     measurement = None
@@ -130,7 +124,39 @@ def _job(row: tuple[Any, ...]) -> Job:
         finished_at=finished,
         heartbeat_at=beat,
         result=measurement,
+        requesters=requesters,
     )
+
+
+def _requesters(store: MeasurementStore, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+    """Who still wants each of ``ids``, in the order they asked."""
+    ids = list(ids)
+    if not ids:
+        return {}
+    rows = store.db.execute(
+        "SELECT job_id, requested_by FROM job_requests WHERE withdrawn_at IS NULL AND job_id IN "
+        f"({', '.join('?' for _ in ids)}) ORDER BY asked_at, requested_by",
+        ids,
+    )
+    found: dict[int, list[str]] = {}
+    for job_id, who in rows:
+        found.setdefault(int(job_id), []).append(str(who))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def read_jobs(store: MeasurementStore, rows: list[tuple[Any, ...]]) -> list[Job]:
+    """The readable jobs among ``rows``; the others are counted and named in
+    ``store.unreadable_jobs`` (their ids), never fatal."""
+    wanted = _requesters(store, (row[0] for row in rows))
+    out: list[Job] = []
+    unreadable: list[int] = []
+    for row in rows:
+        try:
+            out.append(_parse(row, wanted.get(int(row[0]), ())))
+        except (TypeError, ValueError, KeyError):
+            unreadable.append(int(row[0]))
+    store.unreadable_jobs = unreadable
+    return out
 
 
 def request_key(spec: ModelSpec, protocol: Protocol) -> str:
@@ -160,6 +186,15 @@ def estimate_seconds(store: MeasurementStore, protocol: Protocol) -> float:
     return get_runtime(protocol.runtime).first_estimate_s
 
 
+def _ask(store: MeasurementStore, job_id: int, requested_by: str) -> None:
+    """Record that ``requested_by`` wants ``job_id`` (again, if it had withdrawn)."""
+    store.db.execute(
+        "INSERT INTO job_requests (job_id, requested_by, asked_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (job_id, requested_by) DO UPDATE SET withdrawn_at = NULL",
+        (job_id, requested_by, now_iso()),
+    )
+
+
 def submit(
     store: MeasurementStore,
     spec: ModelSpec,
@@ -172,177 +207,90 @@ def submit(
     """Queue a measurement (for ``target``: '' for this store's worker, else the node that must
     run it), or join the queued/running job that already asks for it."""
     key = request_key(spec, protocol)
+
+    def once() -> int:
+        existing = store.db.execute(
+            "SELECT id FROM jobs WHERE request_key = ? AND target = ? AND state IN "
+            "('queued', 'running')",
+            (key, target),
+        )
+        if existing:
+            job_id = int(existing[0][0])
+        else:
+            ((job_id,),) = store.db.execute(
+                "INSERT INTO jobs (request_key, spec, protocol, label, state, requested_by, "
+                "group_name, target, estimate_s, created_at) VALUES (?, ?, ?, ?, 'queued', ?, "
+                "?, ?, ?, ?) RETURNING id",
+                (
+                    key,
+                    strict_dumps(asdict(spec)),
+                    strict_dumps(asdict(protocol)),
+                    label_of(spec, protocol),
+                    requested_by,
+                    group,
+                    target,
+                    estimate_seconds(store, protocol),
+                    now_iso(),
+                ),
+            )
+        _ask(store, int(job_id), requested_by)
+        return int(job_id)
+
     for _ in range(_SUBMIT_TRIES):
         try:
-            with store.db.transaction():
-                existing = store.db.execute(
-                    f"SELECT {_COLUMNS} FROM jobs WHERE request_key = ? AND target = ? AND state "
-                    "IN ('queued', 'running')",
-                    (key, target),
-                )
-                if existing:
-                    return _job(existing[0])
-                rows = store.db.execute(
-                    "INSERT INTO jobs (request_key, spec, protocol, label, state, requested_by, "
-                    "group_name, target, estimate_s, created_at) VALUES (?, ?, ?, ?, 'queued', "
-                    f"?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
-                    (
-                        key,
-                        strict_dumps(asdict(spec)),
-                        strict_dumps(asdict(protocol)),
-                        label_of(spec, protocol),
-                        requested_by,
-                        group,
-                        target,
-                        estimate_seconds(store, protocol),
-                        _now(),
-                    ),
-                )
-            return _job(rows[0])
+            job_id = store.db.atomic(once)
         except DuplicateKey:
             continue  # another submitter's job won the unique index: join it (read it again)
+        job = get_job(store, job_id)
+        if job is not None:
+            return job
     raise ZooError(
         f"could not queue {label_of(spec, protocol)}: the same request was submitted and ended "
         f"{_SUBMIT_TRIES} times while we tried; submit it again"
     )
 
 
-def claimable(store: MeasurementStore, *, target: str = "", lease_s: float = LEASE_S) -> bool:
-    """Whether ``claim`` would find a job: a cheap read (no write lock), for a worker to poll."""
-    rows = store.db.execute(
-        "SELECT 1 FROM jobs WHERE target IN ('', ?) AND (state = 'queued' OR "
-        "(state = 'running' AND heartbeat_at < ?)) LIMIT 1",
-        (target, time.time() - lease_s),
-    )
-    return bool(rows)
+def cancel(store: MeasurementStore, job_id: int, requested_by: str | None = None) -> str:
+    """Withdraw ``requested_by``'s request for a queued or running job, and cancel the job when
+    nobody who asked still wants it: ``"cancelled"``, ``"withdrawn"`` (others still want it), or
+    ``""`` (it had ended, or ``requested_by`` never asked). Without ``requested_by`` (an
+    operator's ``python -m zoo jobs cancel``) the job is cancelled outright. A running job's
+    worker sees it at its next heartbeat and stops the measurement."""
 
-
-def claim(
-    store: MeasurementStore,
-    worker: str,
-    *,
-    target: str = "",
-    lease_s: float = LEASE_S,
-    exclusive: bool = False,
-) -> Job | None:
-    """Take the oldest queued job for ``target`` ('' takes jobs for any worker of this store),
-    or one whose worker stopped beating for ``lease_s``: it is now ours (``running``). Atomic:
-    two workers never take the same job. ``exclusive``: only jobs for ``target``, never
-    untargeted ones (a cluster node takes only what must run on it)."""
-    now = time.time()
-    with store.db.transaction():
-        # An abandoned job that has been taken too often is failed, not taken again.
-        store.db.execute(
-            "UPDATE jobs SET state = 'failed', finished_at = ?, error = ? WHERE state = "
-            "'running' AND heartbeat_at < ? AND attempts >= ?",
-            (
-                _now(),
-                f"its worker stopped {MAX_ATTEMPTS} times while measuring it (a crash, or the "
-                "machine killed it: out of memory?)",
-                now - lease_s,
-                MAX_ATTEMPTS,
-            ),
+    def once() -> str:
+        if requested_by is not None:
+            withdrawn = store.db.execute(
+                "UPDATE job_requests SET withdrawn_at = ? WHERE job_id = ? AND requested_by = ? "
+                "AND withdrawn_at IS NULL RETURNING job_id",
+                (now_iso(), job_id, requested_by),
+            )
+            if not withdrawn:
+                return ""
+            wanted = store.db.execute(
+                "SELECT 1 FROM job_requests WHERE job_id = ? AND withdrawn_at IS NULL LIMIT 1",
+                (job_id,),
+            )
+            if wanted:
+                active = store.db.execute(
+                    "SELECT 1 FROM jobs WHERE id = ? AND state IN ('queued', 'running')",
+                    (job_id,),
+                )
+                return "withdrawn" if active else ""
+        ended = store.db.execute(
+            "UPDATE jobs SET state = 'cancelled', finished_at = ?, progress = '' WHERE id = ? "
+            "AND state IN ('queued', 'running') RETURNING id",
+            (now_iso(), job_id),
         )
-        targets = "target = ?" if exclusive else "target IN ('', ?)"
-        rows = store.db.execute(
-            f"SELECT id FROM jobs WHERE {targets} AND (state = 'queued' OR (state = 'running' "
-            "AND heartbeat_at < ?)) ORDER BY id LIMIT 1" + store.db.skip_locked,
-            (target, now - lease_s),
-        )
-        if not rows:
-            return None
-        taken = store.db.execute(
-            "UPDATE jobs SET state = 'running', worker = ?, heartbeat_at = ?, started_at = ?, "
-            "attempts = attempts + 1, progress = 'starting', error = '' WHERE id = ? "
-            f"RETURNING {_COLUMNS}",
-            (worker, now, _now(), rows[0][0]),
-        )
-    return _job(taken[0])
+        return "cancelled" if ended else ""
 
-
-def heartbeat(
-    store: MeasurementStore, job_id: int, worker: str, progress: str | None = None
-) -> bool:
-    """Renew our lease on a running job (and say what it is doing). False when the job is no
-    longer ours to run: cancelled, or taken by another worker after our lease lapsed."""
-    params: tuple[Any, ...]
-    if progress is None:
-        sql = "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND worker = ? AND state = 'running'"
-        params = (time.time(), job_id, worker)
-    else:
-        sql = (
-            "UPDATE jobs SET heartbeat_at = ?, progress = ? WHERE id = ? AND worker = ? AND "
-            "state = 'running'"
-        )
-        params = (time.time(), progress, job_id, worker)
-    return bool(store.db.execute(sql + " RETURNING id", params))
-
-
-def finish(
-    store: MeasurementStore,
-    job_id: int,
-    worker: str,
-    state: str,
-    *,
-    error: str = "",
-    result: Measurement | None = None,
-) -> bool:
-    """End our running job as ``done``, ``failed`` or ``cancelled``. False when it was not ours
-    any more (then another worker owns its end)."""
-    if state not in ("done", "failed", "cancelled"):
-        raise ZooError(f"a job ends done, failed or cancelled, not {state!r}")
-    rows = store.db.execute(
-        "UPDATE jobs SET state = ?, error = ?, result = ?, finished_at = ?, progress = '' "
-        "WHERE id = ? AND worker = ? AND state = 'running' RETURNING id",
-        (
-            state,
-            error,
-            strict_dumps(result.to_dict()) if result is not None else None,
-            _now(),
-            job_id,
-            worker,
-        ),
-    )
-    return bool(rows)
-
-
-def fail_jobs(store: MeasurementStore, job_ids: list[int], error: str) -> int:
-    """End those of ``job_ids`` that are still queued or running as ``failed`` with ``error``,
-    whoever held them (their worker is known to be gone: a cluster node that died). How many."""
-    if not job_ids:
-        return 0
-    rows = store.db.execute(
-        "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, progress = '' WHERE id IN "
-        f"({', '.join('?' for _ in job_ids)}) AND state IN ('queued', 'running') RETURNING id",
-        (error, _now(), *job_ids),
-    )
-    return len(rows)
-
-
-def requeue(store: MeasurementStore, job_id: int, worker: str) -> None:
-    """Give our running job back to the queue (a worker stopping cleanly mid-job)."""
-    store.db.execute(
-        "UPDATE jobs SET state = 'queued', worker = '', progress = '', heartbeat_at = NULL, "
-        "attempts = attempts - 1 WHERE id = ? AND worker = ? AND state = 'running'",
-        (job_id, worker),
-    )
-
-
-def cancel(store: MeasurementStore, job_id: int, requested_by: str | None = None) -> bool:
-    """Cancel a queued or running job (only one ``requested_by`` asked for, when given). A
-    running job's worker sees it at its next heartbeat and stops the measurement."""
-    sql = "UPDATE jobs SET state = 'cancelled', finished_at = ?, progress = '' WHERE id = ? AND "
-    sql += "state IN ('queued', 'running')"
-    params: tuple[Any, ...] = (_now(), job_id)
-    if requested_by is not None:
-        sql += " AND requested_by = ?"
-        params += (requested_by,)
-    return bool(store.db.execute(sql + " RETURNING id", params))
+    return store.db.atomic(once)
 
 
 def get_job(store: MeasurementStore, job_id: int) -> Job | None:
-    rows = store.db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
-    return _job(rows[0]) if rows else None
+    """The job, or None when there is none or it cannot be read."""
+    rows = store.db.execute(f"SELECT {COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+    found = read_jobs(store, rows)
+    return found[0] if found else None
 
 
 def jobs(
@@ -350,9 +298,12 @@ def jobs(
     *,
     states: tuple[str, ...] | None = None,
     group: str | None = None,
+    requested_by: str | None = None,
     limit: int = 200,
 ) -> list[Job]:
-    """Jobs, newest first (optionally in ``states``, of one ``group``)."""
+    """Jobs, newest first (optionally in ``states``, of one ``group``, wanted by
+    ``requested_by``). Rows this version cannot read are left out and named in
+    ``store.unreadable_jobs``."""
     where, params = [], []
     if states:
         where.append(f"state IN ({', '.join('?' for _ in states)})")
@@ -360,8 +311,11 @@ def jobs(
     if group is not None:
         where.append("group_name = ?")
         params.append(group)
-    sql = f"SELECT {_COLUMNS} FROM jobs"
+    if requested_by is not None:
+        where.append("id IN (SELECT job_id FROM job_requests WHERE requested_by = ?)")
+        params.append(requested_by)
+    sql = f"SELECT {COLUMNS} FROM jobs"
     if where:
         sql += " WHERE " + " AND ".join(where)
     rows = store.db.execute(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
-    return [_job(row) for row in rows]
+    return read_jobs(store, rows)

@@ -23,8 +23,8 @@ from zoo.records.environment import resolve_protocol
 from zoo.records.evaluation import Evaluation
 from zoo.records.measurement import Measurement
 from zoo.records.protocol import Protocol, protocol_key
-from zoo.store.database import redact
 from zoo.store.schema import ensure_schema, open_database
+from zoo.store.url import redact
 
 __all__ = ["MeasurementStore"]
 
@@ -60,6 +60,7 @@ class MeasurementStore:
         self.printable = self.db.printable
         self.damaged_rows = 0  # records that could not be read back (see ``rows``)
         self.damaged_evaluations = 0  # the same for ``evaluations``
+        self.unreadable_jobs: list[int] = []  # job rows the last listing could not read
         try:
             ensure_schema(self.db)
         except BaseException:

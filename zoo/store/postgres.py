@@ -1,11 +1,10 @@
 """The measurement store on a PostgreSQL server: one store shared by every machine that measures.
 
 Through psycopg 3 (libpq), so the password comes from where libpq looks for it (``PGPASSWORD``,
-``~/.pgpass``, ``PGPASSFILE``) and never has to be on a command line; messages show the URL
-without it. Why one autocommit connection per database, reopened after a drop: statements commit
-on their own as on SQLite, and a server restart costs one failed statement. Setup and URLs:
-docs/scale-out.md, 'The shared store (PostgreSQL)'; its locks: docs/architecture.md, 'Notes by
-module'.
+``~/.pgpass``, ``PGPASSFILE``) and never has to be on a command line. Why one autocommit
+connection, reopened and the statement (or the whole ``atomic`` transaction) run once more after
+a drop: a server restart must cost the pages, the worker and its lease nothing but a reconnect.
+Setup: docs/scale-out.md; its locks: docs/architecture.md, 'Notes by module'.
 """
 
 from __future__ import annotations
@@ -14,13 +13,16 @@ import contextlib
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from zoo.errors import ZooError
-from zoo.store.database import POSTGRES_URL_FORM, Database, DuplicateKey, check_postgres_url, redact
+from zoo.store.database import Database, DuplicateKey, WorkerLock
+from zoo.store.url import POSTGRES_URL_FORM, parse_store_url
 
-__all__ = ["CONNECT_TIMEOUT_S", "PostgresDatabase", "advisory_key", "to_pyformat"]
+__all__ = ["CONNECT_TIMEOUT_S", "ConnectionLost", "PostgresDatabase", "advisory_key", "to_pyformat"]
+
+T = TypeVar("T")
 
 #: Seconds to wait for the server when connecting (unless the URL says ``connect_timeout``).
 CONNECT_TIMEOUT_S = 10
@@ -65,6 +67,43 @@ def to_pyformat(sql: str) -> str:
     return "".join(out)
 
 
+class ConnectionLost(ZooError):
+    """The server went away under a statement (a restart, a dropped connection)."""
+
+
+class _AdvisoryLock(WorkerLock):
+    """A session advisory lock on a connection of its own; a restarted server drops it."""
+
+    def __init__(self, conn: Any, ours: bool) -> None:
+        self.conn = conn
+        self.ours = ours
+
+    def __bool__(self) -> bool:
+        return self.ours
+
+    def held(self) -> bool:
+        """Whether the lock is still ours: its session is alive and holds it."""
+        if not self.ours:
+            return False
+        try:
+            (count,) = self.conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND "
+                "pid = pg_backend_pid() AND classid = %s AND objid = %s",
+                _key_halves(_WORKER_LOCK),
+            ).fetchone()
+        except Exception:  # noqa: BLE001 - any failure: the session (and the lock) is gone
+            self.ours = False
+            return False
+        self.ours = count > 0
+        return self.ours
+
+
+def _key_halves(key: int) -> tuple[int, int]:
+    """A bigint advisory key as ``pg_locks`` shows it: its high and low 32 bits (unsigned)."""
+    unsigned = key & (2**64 - 1)
+    return unsigned >> 32, unsigned & (2**32 - 1)
+
+
 class PostgresDatabase(Database):
     dialect = "postgresql"
     skip_locked = " FOR UPDATE SKIP LOCKED"
@@ -76,15 +115,13 @@ class PostgresDatabase(Database):
     def __init__(
         self, url: str, *, recognise: Callable[[PostgresDatabase], None] | None = None
     ) -> None:
-        """Connect to the database ``url`` names (validated first: a bad URL is a one-line
-        ``ZooError``). ``recognise(self)`` runs inside a read-only transaction before anything
-        is written, and raises ``ZooError`` for a database that is not an effscale store."""
-        self.location = check_postgres_url(url)
-        self.printable = redact(url)
-        parts = urlsplit(url)
-        self._secrets = tuple(
-            s for s in {parts.password or "", unquote(parts.password or "")} if len(s) >= 3
-        )
+        """Connect to the database ``url`` names (parsed first by libpq's rules: a bad or
+        ambiguous URL is a one-line ``ZooError`` that shows none of it). ``recognise(self)``
+        runs inside a read-only transaction before anything is written, and raises ``ZooError``
+        for a database that is not an effscale store."""
+        self.url = parse_store_url(url)
+        self.location = url  # what opens it again: it may hold a password, never print it
+        self.printable = self.url.printable
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on this connection (guarded by the lock)
         self._conn = self._connect()
@@ -107,11 +144,11 @@ class PostgresDatabase(Database):
             ) from None
         return psycopg
 
-    def _unusable(self, exc: object) -> ZooError:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        for secret in self._secrets:  # libpq never echoes it; be sure
-            text = text.replace(secret, "***")
-        return ZooError(
+    def _unusable(self, exc: object, conn: Any = None) -> ZooError:
+        text = self.url.scrub(" ".join(str(exc).split()) or type(exc).__name__)
+        lost = conn is not None and (conn.closed or conn.broken)
+        kind = ConnectionLost if lost else ZooError
+        return kind(
             f"cannot use the measurement store at {self.printable}: {text}; accepted: a "
             f"reachable PostgreSQL database, {POSTGRES_URL_FORM}"
         )
@@ -119,9 +156,10 @@ class PostgresDatabase(Database):
     def _connect(self) -> Any:
         psycopg = self._psycopg()
         options: dict[str, Any] = {"autocommit": True}
-        if "connect_timeout" not in urlsplit(self.location).query:
+        query = urlsplit(self.location).query
+        if "connect_timeout" not in query:
             options["connect_timeout"] = CONNECT_TIMEOUT_S
-        if "application_name" not in urlsplit(self.location).query:
+        if "application_name" not in query:
             options["application_name"] = "effscale"
         try:
             return psycopg.connect(self.location, **options)
@@ -136,38 +174,63 @@ class PostgresDatabase(Database):
         return self._conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; outside a transaction, once more on a new connection when the
+        server dropped the old one (every statement of the store is safe to repeat)."""
         psycopg = self._psycopg()
         query = to_pyformat(sql) if params else sql
-        try:
-            with self._lock:
-                cursor = self._live().execute(query, tuple(params) if params else None)
-                return cursor.fetchall() if cursor.description is not None else []
-        except psycopg.errors.UniqueViolation as exc:
-            raise DuplicateKey(f"{self.printable}: {' '.join(str(exc).split())}") from None
-        except psycopg.Error as exc:
-            raise self._unusable(exc) from None
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self._live()
+                try:
+                    cursor = conn.execute(query, tuple(params) if params else None)
+                    return cursor.fetchall() if cursor.description is not None else []
+                except psycopg.errors.UniqueViolation as exc:
+                    raise DuplicateKey(
+                        f"{self.printable}: {self.url.scrub(' '.join(str(exc).split()))}"
+                    ) from None
+                except psycopg.Error as exc:
+                    error = self._unusable(exc, conn)
+                    if attempt == 2 or self._depth or not isinstance(error, ConnectionLost):
+                        raise error from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         psycopg = self._psycopg()
         with self._lock:
+            conn = self._live()
             try:
-                with self._live().transaction():
+                with conn.transaction():
                     self._depth += 1
                     try:
                         yield
                     finally:
                         self._depth -= 1
             except psycopg.Error as exc:  # the commit itself, or the server going away
-                raise self._unusable(exc) from None
+                raise self._unusable(exc, conn) from None
+
+    def atomic(self, work: Callable[[], T]) -> T:
+        """``work()`` in a transaction, once more on a new connection if the server dropped
+        the old one before it committed (nothing of the first try was written)."""
+        with self._lock:
+            outermost = self._depth == 0
+            try:
+                with self.transaction():
+                    return work()
+            except ConnectionLost:
+                if not outermost:
+                    raise
+            with self.transaction():
+                return work()
 
     def serialize(self) -> None:
         self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
 
     @contextlib.contextmanager
-    def worker_lock(self) -> Iterator[bool]:
+    def worker_lock(self) -> Iterator[WorkerLock]:
         """A session advisory lock on a connection of its own: held while we serve, released
-        when we stop or the connection ends (the process died)."""
+        when we stop or the connection ends (the process died, the server restarted: then
+        ``held()`` says so and the worker stops serving)."""
         psycopg = self._psycopg()
         conn = self._connect()
         try:
@@ -177,14 +240,13 @@ class PostgresDatabase(Database):
                 ).fetchone()
             except psycopg.Error as exc:
                 raise self._unusable(exc) from None
-            if not ours:
-                yield False
-                return
+            lock = _AdvisoryLock(conn, bool(ours))
             try:
-                yield True
+                yield lock
             finally:
-                with contextlib.suppress(psycopg.Error):
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (_WORKER_LOCK,))
+                if lock.ours:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("SELECT pg_advisory_unlock(%s)", (_WORKER_LOCK,))
         finally:
             conn.close()
 

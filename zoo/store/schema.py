@@ -16,13 +16,14 @@ from pathlib import Path
 from zoo.errors import ZooError
 from zoo.paths import STORE_ENV, default_store_path
 from zoo.records.protocol import protocol_key
-from zoo.store.database import Database, is_url
+from zoo.store.database import Database
 from zoo.store.postgres import PostgresDatabase
 from zoo.store.sqlite import APPLICATION_ID, SQLiteDatabase
+from zoo.store.url import is_url
 
 __all__ = ["SCHEMA_VERSION", "TABLE_COLUMNS", "ensure_schema", "open_database"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Version 2: one row per (model, resolution, protocol, environment). Version 1 keyed rows on
 # batch, precision, channels_last and device only, so a quick 1-iteration run replaced a proper
@@ -87,6 +88,30 @@ CREATE TABLE IF NOT EXISTS jobs (
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_one_active ON jobs (request_key, target) "
     "WHERE state IN ('queued', 'running')",
 )
+# Version 5: everyone who asked for a job (a job is cancelled only when nobody who asked still
+# wants it), and the digests of the artefacts the runtimes use, kept where the artefacts'
+# writer (anyone who can write the cache folder) cannot rewrite them too.
+_V5 = (
+    """
+CREATE TABLE IF NOT EXISTS job_requests (
+    job_id BIGINT NOT NULL,
+    requested_by TEXT NOT NULL,
+    asked_at TEXT NOT NULL,
+    withdrawn_at TEXT,
+    UNIQUE (job_id, requested_by)
+)
+""",
+    """
+CREATE TABLE IF NOT EXISTS artifact_digests (
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    UNIQUE (host, path)
+)
+""",
+)
 # The columns of each table at ``SCHEMA_VERSION``: what a PostgreSQL database must hold under our
 # table names to be recognised as a store (tests check this against a new store's tables).
 TABLE_COLUMNS = {
@@ -104,6 +129,8 @@ TABLE_COLUMNS = {
         "requested_by", "group_name", "target", "worker", "attempts", "estimate_s", "created_at",
         "started_at", "finished_at", "heartbeat_at", "result",
     },
+    "job_requests": {"job_id", "requested_by", "asked_at", "withdrawn_at"},
+    "artifact_digests": {"host", "path", "sha256", "size_bytes", "recorded_at"},
 }  # fmt: skip
 # What a PostgreSQL store says it is (a comment on its schema_version table), as SQLite files
 # carry our application_id: another application's schema_version table is not ours.
@@ -223,6 +250,14 @@ def _migrate(db: Database, version: int) -> None:
     if version < 4:
         for statement in _JOBS:
             db.execute(db.ddl(statement))
+    if version < 5:
+        for statement in _V5:
+            db.execute(db.ddl(statement))
+        # Who asked for the jobs of a version-4 store: their first (and only known) requester.
+        db.execute(
+            "INSERT INTO job_requests (job_id, requested_by, asked_at) SELECT id, requested_by, "
+            "created_at FROM jobs"
+        )
     db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
 
@@ -236,7 +271,7 @@ def ensure_schema(db: Database) -> None:
         if version is None:
             db.execute(db.ddl(_MEASUREMENTS).format(name="measurements"))
             db.execute(db.ddl(_EVALUATIONS))
-            for statement in _JOBS:
+            for statement in (*_JOBS, *_V5):
                 db.execute(db.ddl(statement))
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             if db.dialect == "postgresql":

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
-from zoo.store.database import Database, DuplicateKey
+from zoo.store.database import Database, DuplicateKey, WorkerLock
 
 __all__ = ["APPLICATION_ID", "SQLiteDatabase"]
 
@@ -32,6 +32,30 @@ def _unusable(path: Path, exc: object) -> ZooError:
         f"cannot use the measurement store at {path}: {exc}; accepted: a writable file path "
         "(set --store PATH or EFFSCALE_STORE)"
     )
+
+
+class _FileLock(WorkerLock):
+    """The worker lock of an SQLite store, tied to the store file as it was when taken."""
+
+    def __init__(self, path: Path, ours: bool) -> None:
+        self.path = path
+        self.ours = ours
+        self._identity = _identity(path)
+
+    def __bool__(self) -> bool:
+        return self.ours
+
+    def held(self) -> bool:
+        return self.ours and self._identity is not None and _identity(self.path) == self._identity
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``, or None when there is none."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 class SQLiteDatabase(Database):
@@ -125,12 +149,14 @@ class SQLiteDatabase(Database):
         """Nothing to do: ``BEGIN IMMEDIATE`` already excludes every other writer."""
 
     @contextlib.contextmanager
-    def worker_lock(self) -> Iterator[bool]:
-        """A file lock beside the database (``<store>.worker.lock``), held while we serve."""
+    def worker_lock(self) -> Iterator[WorkerLock]:
+        """A file lock beside the database (``<store>.worker.lock``), held while we serve;
+        ``held()`` is false once the store file we opened is gone or replaced (a worker of a
+        deleted store would keep the lock and serve nobody)."""
         try:
             import fcntl
         except ImportError:  # not POSIX: no cross-process lock; act as the one worker
-            yield True
+            yield _FileLock(self.path, True)
             return
         lock_path = self.path.with_name(self.path.name + ".worker.lock")
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
@@ -142,10 +168,10 @@ class SQLiteDatabase(Database):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                yield False
+                yield _FileLock(self.path, False)
                 return
             try:
-                yield True
+                yield _FileLock(self.path, True)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:

@@ -19,10 +19,10 @@ from typing import Any
 
 from zoo.errors import ZooError
 from zoo.models.spec import ModelSpec
-from zoo.paths import project_root
 from zoo.records.environment import NODE_ENV, default_threads
 from zoo.records.protocol import Protocol
-from zoo.store.jobs import LEASE_S, Job, cancel, claim, fail_jobs, get_job, submit, worker_id
+from zoo.store.jobs import Job, cancel, get_job, submit, worker_id
+from zoo.store.leases import LEASE_S, claim, fail_jobs
 from zoo.store.measurement_store import MeasurementStore
 from zoo.workers.ray_nodes import (
     Node,
@@ -31,12 +31,11 @@ from zoo.workers.ray_nodes import (
     connect,
     nodes_of,
     parse_selector,
-    probe,
     select_nodes,
 )
 from zoo.workers.worker import run_job, wait_for
 
-__all__ = ["ClusterRun", "NodeWorker", "Started", "dispatch", "start_dispatch"]
+__all__ = ["ClusterRun", "NodeWorker", "dispatch"]
 
 #: How often an actor that Ray calls unavailable (a broken connection, not yet a death) is asked
 #: again before its node counts as lost.
@@ -54,16 +53,6 @@ class ClusterRun:
     @property
     def failed(self) -> tuple[Job, ...]:
         return tuple(j for j in self.jobs if j.state != "done")
-
-
-@dataclass(frozen=True)
-class Started:
-    """A sweep started in the background (``start_dispatch``): its jobs' group, its processes
-    and their logs."""
-
-    group: str
-    pids: tuple[int, ...]
-    logs: tuple[str, ...]
 
 
 class NodeWorker:
@@ -232,62 +221,3 @@ def dispatch(
             for actor in actors.values():
                 ray.kill(actor)
     return ClusterRun(tuple(nodes), tuple(ended), time.monotonic() - started)
-
-
-def start_dispatch(
-    location: str | None,
-    specs: Sequence[ModelSpec],
-    protocol: Protocol,
-    *,
-    address: str,
-    selector: str = "all",
-    requested_by: str = "dashboard",
-) -> Started:
-    """``dispatch`` in the background, for a caller that must not wait (the dashboard): checks
-    what can be checked here (the address answers, the selector, the store URL), then starts
-    ``python -m zoo measure --ray`` (one per input size), which outlives this call and is
-    followed through its jobs (``zoo.store.jobs.jobs(store, group=started.group)``); each process's
-    output goes to a log of its own (``<tmp>/effscale-<group>-<n>.log``)."""
-    import subprocess
-    import sys
-    import tempfile
-    import uuid
-
-    parse_selector(selector)
-    url = check_store_for_cluster(location)
-    probe(address)
-    if not specs:
-        raise ZooError("nothing to measure: choose at least one model")
-    group = f"ray-{requested_by}-{uuid.uuid4().hex[:8]}"
-    by_size: dict[int, list[str]] = {}
-    for spec in dict.fromkeys(specs):
-        if spec.kind != "timm" and spec.variant is None:
-            raise ZooError(f"{spec.model} is not a timm model name: accepted timm models here")
-        by_size.setdefault(spec.resolution, []).append(spec.model)
-    command = [
-        sys.executable, "-m", "zoo", "measure", "--ray", address, "--nodes", selector,
-        "--store", url, "--group", group, "--no-progress", "--device", protocol.device,
-        "--batch-size", str(protocol.batch_size), "--precision", protocol.precision,
-        "--runtime", protocol.runtime, "--iters", str(protocol.max_iters),
-        "--warmup", str(protocol.warmup_iters), "--max-seconds", str(protocol.max_seconds),
-    ]  # fmt: skip
-    if not protocol.channels_last:
-        command.append("--no-channels-last")
-    if protocol.threads is not None:
-        command += ["--threads", str(protocol.threads)]
-    root = str(project_root())
-    pids, logs = [], []
-    for n, (resolution, models) in enumerate(sorted(by_size.items())):
-        log_path = os.path.join(tempfile.gettempdir(), f"effscale-{group}-{n}.log")
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                [*command, "--model", *models, "--resolution", str(resolution)],
-                cwd=root,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        pids.append(process.pid)
-        logs.append(log_path)
-    return Started(group, tuple(pids), tuple(logs))

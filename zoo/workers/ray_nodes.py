@@ -12,11 +12,10 @@ import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from zoo.errors import ZooError
 from zoo.paths import STORE_ENV
-from zoo.store.database import is_url, redact
+from zoo.store.url import is_url, parse_store_url, redact
 
 __all__ = [
     "ADDRESS_FORM",
@@ -164,15 +163,15 @@ def check_store_for_cluster(location: str | None, nodes: Sequence[Node] = ()) ->
             f"{location or 'the per-user SQLite file'}: accepted --store "
             "postgresql://USER@HOST[:PORT]/DBNAME (or EFFSCALE_STORE)"
         )
-    parts = urlsplit(location)
-    if parts.password is not None:
+    parsed = parse_store_url(location)
+    if parsed.has_password or ":" in location.partition("://")[2].rpartition("@")[0]:
         raise ZooError(
             f"store {redact(location)} carries a password, which would travel with every Ray "
             "task and stay in the cluster's metadata: accepted a URL without one, the password "
             "in ~/.pgpass or PGPASSWORD on every node (see docs/scale-out.md)"
         )
     remote = [n.name for n in nodes if not _is_loopback(n.address)]
-    if _is_loopback(parts.hostname or "") and remote:
+    if _is_loopback(parsed.host) and remote:
         raise ZooError(
             f"store {redact(location)} is on this machine's loopback address, which node "
             f"{remote[0]} cannot reach: accepted the store server's address as the nodes see it"
@@ -204,6 +203,13 @@ def connect(address: str) -> Any:
         return ray
     probe(address)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray retries a head that does not answer for minutes by default: give up within our bound
+    # (its core then ends this process with its own message).
+    for name in (
+        "RAY_gcs_rpc_server_reconnect_timeout_s",
+        "RAY_gcs_server_request_timeout_seconds",
+    ):
+        os.environ.setdefault(name, str(int(CONNECT_TIMEOUT_S)))
     try:
         ray.init(address=address, namespace="effscale", log_to_driver=False, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -10,34 +10,38 @@ the timing loop'; its cost: docs/benchmarks.md, 'The job queue'.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import signal
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
 from zoo.errors import ZooError
+from zoo.files import create_new, private_dir
 from zoo.measure.orchestrate import measure, plan
 from zoo.measure.quiet import MAX_OTHERS_CORES, others_cores_now
 from zoo.models.spec import ModelSpec
-from zoo.paths import project_root
+from zoo.paths import STORE_ENV, log_dir, project_root
 from zoo.records.measurement import MeasurementError
 from zoo.records.protocol import Protocol
-from zoo.store.jobs import (
-    LEASE_S,
-    Job,
-    claim,
-    claimable,
-    finish,
-    get_job,
-    heartbeat,
-    requeue,
-    submit,
-    worker_id,
-)
+from zoo.store.jobs import Job, get_job, jobs, submit, worker_id
+from zoo.store.leases import LEASE_S, claim, claimable, finish, heartbeat, lapsed, requeue
 from zoo.store.measurement_store import MeasurementStore
 
-__all__ = ["enqueue", "ensure_worker", "remeasure_noisy", "run_job", "serve", "wait_for"]
+__all__ = [
+    "enqueue",
+    "ensure_worker",
+    "remeasure_noisy",
+    "run_job",
+    "serve",
+    "stalled",
+    "wait_for",
+    "worker_log_path",
+]
 
 #: Noisy results are measured again at most this many times (by the worker, when idle).
 NOISY_RETRIES = 2
@@ -46,6 +50,11 @@ NOISY_RETRIES = 2
 # results to measure again (a 0.2 s load probe first).
 _POLL_S = 0.02
 _NOISY_CHECK_S = 5.0
+# How often a serving worker checks that it still holds the store's worker lock.
+_LOCK_CHECK_S = 1.0
+#: Seconds a worker keeps trying a store that stopped answering (a restarting server) before it
+#: gives up. ``EFFSCALE_STORE_DOWN_S`` changes it.
+STORE_DOWN_S = float(os.environ.get("EFFSCALE_STORE_DOWN_S", "120"))
 
 
 def run_job(store: MeasurementStore, job: Job, worker: str, *, lease_s: float = LEASE_S) -> str:
@@ -55,8 +64,15 @@ def run_job(store: MeasurementStore, job: Job, worker: str, *, lease_s: float = 
     status = {"progress": "measuring"}
 
     def beat() -> None:
+        failing_since: float | None = None
         while not stop_beating.wait(lease_s / 5):
-            if not heartbeat(store, job.id, worker, status["progress"]):
+            try:
+                ours = heartbeat(store, job.id, worker, status["progress"])
+                failing_since = None
+            except ZooError:  # the store did not answer: try again, until the lease is gone
+                failing_since = failing_since or time.monotonic()
+                ours = time.monotonic() - failing_since < lease_s
+            if not ours:
                 lost.set()
                 # A real signal, so that a main thread blocked waiting for the measurement
                 # process wakes up; the measurement process is then killed. (Run from another
@@ -108,8 +124,6 @@ def run_job(store: MeasurementStore, job: Job, worker: str, *, lease_s: float = 
 def remeasure_noisy(store: MeasurementStore) -> int:
     """Queue a measurement of every noisy stored result measured fewer than ``NOISY_RETRIES``
     times again; how many were queued."""
-    from zoo.store.jobs import jobs
-
     queued = 0
     done = jobs(store, states=("done",), limit=1000)
     attempts: dict[str, int] = {}
@@ -143,19 +157,38 @@ def serve(
     me = worker_id()
     ran = 0
     try:
-        with store.db.worker_lock() as ours:
-            if not ours:
+        with store.db.worker_lock() as lock:
+            if not lock:
                 say(f"another worker already serves {store.printable}")
                 return 0
             say(f"worker {me} serves {store.printable}")
-            idle_since = last_noisy_check = time.monotonic()
+            idle_since = last_noisy_check = last_lock_check = time.monotonic()
+            down_since: float | None = None
             while True:
                 if should_stop is not None and should_stop():
                     break
                 if parent_pid is not None and not _alive(parent_pid):
                     say("the process that started this worker is gone: stopping")
                     break
-                job = claim(store, me) if claimable(store) else None
+                if time.monotonic() - last_lock_check > _LOCK_CHECK_S:
+                    last_lock_check = time.monotonic()
+                    if not lock.held():
+                        say(
+                            "this worker no longer holds the store's worker lock (its server "
+                            "restarted, or its file was deleted or replaced): stopping, so that "
+                            "one worker serves it"
+                        )
+                        break
+                try:
+                    job = claim(store, me) if claimable(store) else None
+                except ZooError as exc:  # the store went away: wait for it, boundedly
+                    down_since = down_since or time.monotonic()
+                    if time.monotonic() - down_since > STORE_DOWN_S:
+                        raise
+                    say(f"the store did not answer ({exc}); trying again")
+                    time.sleep(1.0)
+                    continue
+                down_since = None
                 if job is not None:
                     say(f"job {job.id}: {job.label}")
                     outcome = run_job(store, job, me)
@@ -189,9 +222,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def ensure_worker(location: str | None, *, log_path: str | None = None) -> int | None:
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def worker_log_path() -> Path:
+    """Where a worker started by this process writes: a private log folder, named by this
+    process (``zoo.paths.log_dir``)."""
+    return log_dir() / f"worker-{os.getpid()}.log"
+
+
+def ensure_worker(location: str | None, *, log: bool = False) -> int | None:
     """Start a worker process for the store at ``location`` unless one already serves it; the
-    worker stops when this process does. Returns the new process's id, or None."""
+    worker stops when this process does. Returns the new process's id, or None.
+
+    The store reaches the worker through its environment (``EFFSCALE_STORE``), never its
+    command line, which every user of the machine can read (a URL may hold a password). It runs
+    in a process group of its own, so a Ctrl-C meant for this process does not stop it
+    mid-job. ``log``: its output goes to ``worker_log_path()``, else nowhere."""
     import subprocess
     import sys
 
@@ -203,16 +252,30 @@ def ensure_worker(location: str | None, *, log_path: str | None = None) -> int |
     finally:
         store.close()
     command = [sys.executable, "-m", "zoo", "worker", "--parent-pid", str(os.getpid())]
+    env = dict(os.environ)
     if location is not None:
-        command += ["--store", str(location)]
-    root = str(project_root())
-    log = open(log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child
+        env[STORE_ENV] = str(location)
+    output = subprocess.DEVNULL
+    if log:
+        private_dir(log_dir())
+        path = worker_log_path()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # ours (this process's id, a private folder): an earlier run's
+        output = create_new(path)
+        atexit.register(_remove, path)  # the worker stops with us; its log goes with it
     try:
         process = subprocess.Popen(
-            command, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            command,
+            cwd=str(project_root()),
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     finally:
-        log.close()
+        if output is not subprocess.DEVNULL:
+            os.close(output)
     return process.pid
 
 
@@ -231,22 +294,59 @@ def enqueue(
     return [submit(store, spec, protocol, requested_by=requested_by, group=group) for spec in specs]
 
 
+def stalled(current: list[Job], *, lease_s: float = LEASE_S, queued_s: float = 15.0) -> bool:
+    """Whether no worker is running these jobs: one runs under a lapsed lease (its worker died),
+    or none runs while one has been queued for ``queued_s`` (none serves the store)."""
+    if any(lapsed(job, lease_s) for job in current):
+        return True
+    if any(job.state == "running" for job in current):
+        return False
+    now = time.time()
+    return any(job.state == "queued" and now - _epoch(job.created_at) > queued_s for job in current)
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return time.time()
+
+
 def wait_for(
     store: MeasurementStore,
     job_ids: list[int],
     *,
     timeout_s: float | None = None,
     on_progress: Callable[[list[Job]], None] | None = None,
+    on_stall: Callable[[list[Job]], bool] | None = None,
     poll_s: float = 0.5,
 ) -> list[Job]:
-    """Wait until every job has ended (or ``timeout_s``); the jobs as they are then."""
+    """Wait until every job has ended (or ``timeout_s``); the jobs as they are then.
+    ``on_stall(jobs)`` is called when no worker is running them (``stalled``); it starts one
+    (True) or says why it cannot (False: the wait ends). A store that stops answering is asked
+    again for ``STORE_DOWN_S``."""
     started = time.monotonic()
+    down_since: float | None = None
+    last_stall_check = time.monotonic()
+    current: list[Job] = []
     while True:
-        current = [job for job_id in job_ids if (job := get_job(store, job_id)) is not None]
+        try:
+            current = [job for job_id in job_ids if (job := get_job(store, job_id)) is not None]
+        except ZooError:
+            down_since = down_since or time.monotonic()
+            if time.monotonic() - down_since > STORE_DOWN_S:
+                raise
+            time.sleep(poll_s)
+            continue
+        down_since = None
         if on_progress is not None:
             on_progress(current)
         if all(not job.active for job in current):
             return current
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             return current
+        if on_stall is not None and time.monotonic() - last_stall_check > 5.0:
+            last_stall_check = time.monotonic()
+            if stalled(current) and not on_stall(current):
+                return current
         time.sleep(poll_s)
