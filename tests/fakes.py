@@ -22,7 +22,7 @@ def fake_measurement(
     env: str = "env1",
     **changes: object,
 ):
-    """A ``zoo.protocol.Measurement`` with plausible B0 numbers, taken with the default protocol
+    """A ``zoo.records.measurement.Measurement`` with plausible B0 numbers, taken with the default protocol
     on this machine (so that a default ``Protocol`` finds it in a store); ``changes`` override
     fields."""
     from zoo.records.environment import default_threads
@@ -68,7 +68,7 @@ def fake_measurement(
 def fake_evaluation(
     model: str = "tf_efficientnet_lite0", fingerprint: str = "f" * 64, **changes: object
 ):
-    """A ``zoo.evaluation.Evaluation`` with made-up numbers (two classes, one confusion, one
+    """A ``zoo.records.evaluation.Evaluation`` with made-up numbers (two classes, one confusion, one
     failed image); ``changes`` override fields."""
     from zoo.records.evaluation import ClassScore, Confusion, Evaluation, FailedImage
 

@@ -94,18 +94,37 @@ def test_one_machine_by_default_then_several_overlaid(two_machines):
     assert set(csv["host"]) == {"vm"} and set(csv["device"]) == {m[0] for m in MACHINES.values()}
 
 
-def test_the_ray_setting_needs_a_reachable_head(two_machines):
-    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+def test_cluster_runs_are_the_operators_decision(two_machines, monkeypatch):
+    """No ``EFFSCALE_RAY``: no cluster section at all. With it: the operator's head only, shown
+    read-only (no address to type); ``auto`` is refused; a run to a head that does not answer
+    ends, and the page says how."""
+    import time
+
+    from zoo.workers import ray_background
+
     shared = two_machines.startswith("postgresql://")
-    expanders = [e.label for e in at.expander]
-    assert any("Ray cluster" in label for label in expanders) == shared  # a shared store only
+    monkeypatch.delenv("EFFSCALE_RAY", raising=False)
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert not any("Ray cluster" in e.label for e in at.expander)
+    monkeypatch.setenv("EFFSCALE_RAY", "auto")
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    assert any("Cluster runs are off" in c.value for c in at.caption) == shared
+    monkeypatch.setenv("EFFSCALE_RAY", "127.0.0.1:1")  # nothing listens there
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    labels = [e.label for e in at.expander]
+    assert any("Ray cluster at 127.0.0.1:1" in label for label in labels) == shared
     if not shared:
         return
-    at.text_input(key="compare_ray_address").set_value("127.0.0.1:1")
+    assert not [t for t in at.text_input if t.key == "compare_ray_address"]
     at.multiselect(key="compare_ray_models").set_value(["efficientnet_b0"]).run()
     at.button(key="compare_ray_start").click().run()
-    assert not at.exception
-    assert any("cannot reach the Ray cluster at 127.0.0.1:1" in e.value for e in at.error)
+    assert not at.exception and not at.error
+    deadline = time.monotonic() + 90
+    while ray_background.cluster_run_status()[1] is None:
+        assert time.monotonic() < deadline, "the run to a silent head did not end"
+        time.sleep(0.5)
+    at.run()
+    assert any("ended with status 2" in e.value and "cannot reach" in e.value for e in at.error)
 
 
 def test_overlay_frame_keeps_each_machine_to_its_own_series():

@@ -244,3 +244,31 @@ def test_configuration_tokens_round_trip_and_refuse_bad_input():
     ):
         with pytest.raises(ValueError, match=why):
             configs.parse_token(bad)
+
+
+def test_a_visitor_can_queue_only_so_much(path, monkeypatch):
+    """One visitor's queue is capped by count and by estimated time: EfficientNet-L2 at 800 px
+    on three runtimes is refused past the cap, with the figures and the operator's settings."""
+    from dashboard.measuring import queue, queue_panel
+    from zoo.models.spec import spec_from_variant
+    from zoo.records.protocol import Protocol
+
+    runtimes = ["eager", "onnxruntime", "openvino"]
+    protocols = [Protocol(device="cpu", runtime=r) for r in runtimes]
+    me = queue.requester("visitor")
+    with store_mod.MeasurementStore(path) as store:
+        ids, problems = queue_panel.submit(
+            store, [spec_from_variant("l2")], protocols, requested_by=me
+        )
+        assert len(ids) == 1 and len(problems) == 2
+        assert all("accepted up to 20 jobs and 10 min 0 s per visitor" in p for p in problems)
+        assert all("EFFSCALE_VISITOR_MAX_QUEUE_S" in p for p in problems)
+        monkeypatch.setenv("EFFSCALE_VISITOR_MAX_JOBS", "3")
+        small = [spec_from_phi(-3.0 + i / 10) for i in range(4)]
+        ids, problems = queue_panel.submit(store, small, protocols[:1], requested_by=me)
+        assert len(ids) == 2 and len(problems) == 2  # 1 (L2) + 2 = the cap of 3
+        # the server's own sweep is not a visitor
+        ids, problems = queue_panel.submit(
+            store, small, protocols[:1], requested_by=queue.SWEEP_REQUESTER
+        )
+        assert len(ids) == 4 and not problems

@@ -168,3 +168,42 @@ def test_the_help_says_what_a_map_is(capsys):
     with pytest.raises(SystemExit):
         main(["classify", "--help"])
     assert EXPLANATION_NOTE in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_link_planted_at_an_overlays_name_is_replaced_never_followed(tmp_path, capsys):
+    """Another user who can write the folder plants a link where the overlay will go: the link
+    is replaced by the overlay; its target is untouched."""
+    out = tmp_path / "cams"
+    out.mkdir()
+    target = tmp_path / "victim.txt"
+    target.write_text("precious")
+    (out / f"000-cat-{MODEL}-cam.png").symlink_to(target)
+    assert main(["classify", str(PHOTOS_DIR / "cat.jpg"), "--model", MODEL, "--cam", str(out)]) == 0
+    assert target.read_text() == "precious"
+    written = out / f"000-cat-{MODEL}-cam.png"
+    assert not written.is_symlink() and written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_overlays_that_cannot_be_written_are_named_and_the_results_still_printed(
+    tmp_path, capsys, monkeypatch
+):
+    """A full (or read-only) folder: one line per overlay that could not be written, every
+    classification still printed, and exit status 3 (partial)."""
+    import errno
+
+    import zoo.cli.classify as cli_classify
+
+    def full(path, data, mode=0o644):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli_classify, "write_replacing", full)
+    images = [str(PHOTOS_DIR / "cat.jpg"), str(PHOTOS_DIR / "rocket.jpg")]
+    argv = ["classify", *images, "--model", MODEL, "--cam", str(tmp_path), "--format", "json"]
+    assert main(argv) == cli_classify.PARTIAL == 3
+    captured = capsys.readouterr()
+    printed = json.loads(captured.out)
+    assert [r["error"] for r in printed] == [None, None] and all(r["top"] for r in printed)
+    assert [r["cam"] for r in printed] == [None, None]
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 2 and all("No space left on device" in line for line in lines)

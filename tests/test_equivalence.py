@@ -7,7 +7,7 @@ import torch
 
 from zoo.models.build import build_model
 from zoo.models.spec import spec_from_timm
-from zoo.runtimes.equivalence import FP32_MAX_REL, check_inputs, compare, run_batched
+from zoo.runtimes.equivalence import FP32_MAX_REL, RANDOM_INPUTS, check_inputs, compare, run_batched
 
 
 def logits(seed: int = 0, n: int = 12, classes: int = 1000) -> np.ndarray:
@@ -36,7 +36,7 @@ def test_real_bf16_on_random_weights_is_accepted_by_the_decisive_rule():
     torch.manual_seed(0)
     spec = spec_from_timm("resnet50", 96)
     model = build_model(spec)
-    inputs, described = check_inputs(spec.resolution)
+    inputs, described = check_inputs(spec.resolution, seed=0)
     x = torch.from_numpy(
         np.concatenate([inputs, logits(2, 12, 3 * 96 * 96).reshape(12, 3, 96, 96)])
     )
@@ -49,11 +49,18 @@ def test_real_bf16_on_random_weights_is_accepted_by_the_decisive_rule():
     assert "decisive" in check.reason
 
 
-def test_inputs_are_photos_and_seeded_noise_and_batches_are_filled():
+def test_inputs_are_photos_and_fresh_noise_and_batches_are_filled():
+    """The photos are the same every time; the random images are drawn fresh for every check
+    (a poisoned artefact that recognises the check inputs cannot know them), unless seeded."""
     inputs, described = check_inputs(64)
     again, _ = check_inputs(64)
+    photos = len(inputs) - RANDOM_INPUTS
     assert inputs.shape[1:] == (3, 64, 64) and inputs.dtype == np.float32
-    assert np.array_equal(inputs, again) and "random images" in described
+    assert np.array_equal(inputs[:photos], again[:photos]) and photos == 5
+    assert not np.array_equal(inputs[photos:], again[photos:])
+    assert "fresh random images" in described
+    seeded, described = check_inputs(64, seed=3)
+    assert np.array_equal(seeded, check_inputs(64, seed=3)[0]) and "seeded" in described
     seen = []
 
     def predict(batch: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ QUICK = Protocol(device="cpu", warmup_iters=0, min_iters=2, max_iters=2, max_sec
 def stub_result(seconds: float = 0.0):
     calls: list[str] = []
 
-    def stub(spec, protocol) -> dict:
+    def stub(spec, protocol, digests=None) -> dict:
         calls.append(spec.model)
         time.sleep(seconds)
         return {
@@ -127,7 +127,7 @@ def test_an_absurd_request_is_refused_at_submission(store):
 
 
 def test_a_failing_measurement_fails_its_job_with_the_reason(store, monkeypatch):
-    def broken(spec, protocol):
+    def broken(spec, protocol, digests=None):
         raise orchestrate.MeasurementError("measurement failed (WorkerDied): process killed")
 
     monkeypatch.setattr(orchestrate, "measure_isolated", broken)
@@ -368,3 +368,41 @@ def test_measure_queue_notices_its_worker_died_and_finishes(tmp_path):
     assert cli.returncode == 0, err
     assert "no worker was running this store's jobs" in err and "started another" in err
     assert len(json.loads(out)) == 2
+
+
+@pytest.mark.model
+def test_ctrl_c_on_measure_queue_withdraws_its_jobs_and_spares_the_worker(tmp_path):
+    """Ctrl-C (SIGINT to the command's process group) ends ``measure --queue`` with 130 and
+    withdraws its requests (nobody else asked: cancelled); the worker it started runs in a
+    group of its own, so the signal never reaches it mid-job."""
+    import signal
+
+    path = tmp_path / "m.sqlite"
+    env = {**os.environ, "EFFSCALE_LOCK": str(tmp_path / "lock"), "EFFSCALE_QUIET_WAIT_S": "0",
+           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "zoo", "measure", "--phi", "-3", "-2.9", "-2.8", "--device",
+         "cpu", "--queue", "--iters", "50", "--max-seconds", "5", "--store", str(path),
+         "--no-progress"],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        worker = None
+        while time.monotonic() < deadline and worker is None:
+            time.sleep(0.05)
+            if path.exists():
+                with MeasurementStore(path) as store:
+                    worker = next((j.worker for j in jobs(store) if j.state == "running"), None)
+        assert worker, "no job started"
+        worker_pid = int(worker.rpartition(":")[2])
+        assert os.getpgid(worker_pid) != cli.pid  # a process group of its own
+        os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        _, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130 and "requests were withdrawn" in err
+    with MeasurementStore(path) as store:
+        states = sorted(j.state for j in jobs(store))
+    assert states.count("cancelled") >= 2 and "queued" not in states, states

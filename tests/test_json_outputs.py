@@ -45,7 +45,7 @@ def test_explorer_json(argv):
     assert status == 0 and strict_loads(out)
 
 
-def _non_finite(spec, protocol) -> dict:
+def _non_finite(spec, protocol, digests=None) -> dict:
     return {
         "params": 1, "macs": 1, "macs_backend": "aten", "latency_ms_median": 0.0,
         "latency_ms_p90": float("nan"), "latency_ms_mean": 0.0, "latency_ms_std": float("nan"),

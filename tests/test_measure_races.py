@@ -22,7 +22,7 @@ class SlowStub:
         self.seconds = seconds
         self.calls = 0
 
-    def __call__(self, spec, protocol) -> dict:
+    def __call__(self, spec, protocol, digests=None) -> dict:
         self.calls += 1
         time.sleep(self.seconds)
         return {

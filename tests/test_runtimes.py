@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,6 +20,7 @@ import torch
 from tests.golden import TORCHVISION_EFFICIENTNET
 from zoo.cli.main import main
 from zoo.errors import ZooError
+from zoo.files import file_sha256
 from zoo.measure.orchestrate import VerificationError, available_runtimes, measure, sweep_best
 from zoo.models.spec import spec_from_multipliers, spec_from_timm, spec_from_variant
 from zoo.records.protocol import Protocol
@@ -95,21 +97,76 @@ def test_a_damaged_cached_export_is_rebuilt_not_trusted(cache):
     assert list_artifacts()[0].size_bytes == entry.size_bytes
 
 
-def test_a_wrong_cached_export_is_refused_by_the_equivalence_check(cache, tmp_path):
-    # Another model's export in B0's place, with a checksum that matches the swapped file: the
-    # cache cannot tell, the comparison with eager fp32 must.
-    b0, other = spec_from_variant("b0"), spec_from_multipliers(0.9, 0.9, 224)  # same input
-    protocol = Protocol(**QUICK, runtime="onnxruntime")
-    measure(b0, protocol)
-    measure(other, protocol)
+def _swap_exports(b0, other, protocol) -> tuple[Path, str]:
+    """Another model's export in B0's place with its ``meta.json``: the cache's own record
+    matches the swapped file, as a poisoned cache's would. (B0's file, the wrong digest.)"""
     entries = {e.description.split(" of ")[1].split(" @")[0]: e for e in list_artifacts()}
     wrong, right = entries[other.model], entries["efficientnet_b0"]
     shutil.copyfile(wrong.path, right.path)
     shutil.copyfile(wrong.path.parent / "meta.json", right.path.parent / "meta.json")
+    return right.path, file_sha256(wrong.path)
+
+
+def test_a_swapped_export_is_never_measured(cache, tmp_path):
+    """With a store, the swapped export is not the one whose digest the store recorded: it is
+    rebuilt before use. Without one, it fails the check against eager fp32 (on random images
+    drawn fresh, that a poisoned graph cannot know), and is rebuilt from scratch once."""
+    b0, other = spec_from_variant("b0"), spec_from_multipliers(0.9, 0.9, 224)  # same input
+    protocol = Protocol(**QUICK, runtime="onnxruntime")
     with MeasurementStore(tmp_path / "m.sqlite") as store:
-        with pytest.raises(VerificationError, match="differ from eager fp32.*max abs"):
-            measure(b0, protocol, store=store, remeasure=True)
-        assert store.rows() == []  # never stored
+        first = measure(b0, protocol, store=store)
+        measure(other, protocol, store=store)
+        path, wrong = _swap_exports(b0, other, protocol)
+        again = measure(b0, protocol, store=store, remeasure=True)
+        assert again.verified and again.artifact_cached is False  # rebuilt, not trusted
+        assert file_sha256(path) != wrong and first.verified
+    path, wrong = _swap_exports(b0, other, protocol)
+    alone = measure(b0, protocol)  # no store: the cache's record is all there is
+    assert alone.verified and alone.artifact_cached is False and file_sha256(path) != wrong
+
+
+def test_a_damaged_kernel_cache_is_rebuilt_not_trusted(cache, tmp_path):
+    """OpenVINO's compiled blobs damaged in place: with a store, files it did not record are
+    removed before use; without one, the failed check rebuilds from scratch. Either way a
+    verified figure, never "max relative difference inf"."""
+    from zoo.runtimes.artifacts import runtime_cache_files
+
+    spec = spec_from_variant("b0")
+    protocol = Protocol(**QUICK, runtime="openvino")
+    with MeasurementStore(tmp_path / "m.sqlite") as store:
+        assert measure(spec, protocol, store=store).verified
+        blobs = runtime_cache_files("openvino")
+        assert blobs, "OpenVINO cached nothing"
+        for blob in blobs:
+            blob.write_bytes(b"\0" * blob.stat().st_size)
+        again = measure(spec, protocol, store=store, remeasure=True)
+        assert again.verified and again.equiv_max_rel <= FP32_MAX_REL
+    for blob in runtime_cache_files("openvino"):
+        blob.write_bytes(b"\0" * blob.stat().st_size)
+    alone = measure(spec, protocol)
+    assert alone.verified and alone.equiv_max_rel <= FP32_MAX_REL
+
+
+def test_a_runtime_that_still_disagrees_when_rebuilt_is_failed(monkeypatch):
+    """The check fails, everything is rebuilt from scratch, the check fails again: reported
+    failed with the numbers, never stored; the rebuild was asked for."""
+    from zoo.measure import orchestrate
+
+    calls: list[tuple] = []
+
+    def fake_run(target, args, *, what, timeout_s):
+        calls.append((target.__name__, args[-1] if target.__name__ == "prepare_onnx" else None))
+        if target.__name__ == "prepare_onnx":
+            return {"onnx_path": "", "artifact_cached": False}
+        return {"verified": False, "verify_reason": "fp32: max relative difference 0.5",
+                "equiv_max_abs": 1.0, "equiv_top1_pct": 10.0, "equiv_inputs": "x"}  # fmt: skip
+
+    monkeypatch.setattr(orchestrate, "run_isolated", fake_run)
+    spec = spec_from_variant("b0")
+    with pytest.raises(VerificationError, match="also when rebuilt from scratch"):
+        orchestrate.measure_isolated(spec, Protocol(**QUICK, runtime="onnxruntime", threads=1))
+    assert calls == [("prepare_onnx", False), ("measure_in_process", None),
+                     ("prepare_onnx", True), ("measure_in_process", None)]  # fmt: skip
 
 
 @pytest.mark.slow

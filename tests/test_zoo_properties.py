@@ -60,7 +60,7 @@ class StubWorker:
     def __init__(self) -> None:
         self.calls: list[tuple[ModelSpec, Protocol]] = []
 
-    def __call__(self, spec: ModelSpec, protocol: Protocol) -> dict:
+    def __call__(self, spec: ModelSpec, protocol: Protocol, digests=None) -> dict:
         self.calls.append((spec, protocol))
         return {
             "params": 1,

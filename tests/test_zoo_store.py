@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import fake_evaluation, group_alive, start_group
 from tests.fakes import fake_measurement as fake
-from tests.fakes import group_alive, start_group
 from zoo import ZooError
 from zoo.models.spec import spec_from_phi, spec_from_variant
 from zoo.paths import default_store_path
@@ -379,3 +379,20 @@ def test_a_version_2_store_is_migrated_to_3_keeping_its_measurements(tmp_path):
         "artifact_digests",
     }
     conn.close()
+
+
+def test_an_evaluation_row_stays_small_however_many_images_failed(store_location):
+    """100,000 unreadable files: the row the compare page reads keeps 20 of them and the whole
+    count, not 8 MB of per-image detail."""
+    from zoo.records.evaluation import FailedImage
+    from zoo.store.measurement_store import STORED_FAILURES
+
+    failures = tuple(FailedImage(f"cat/{i:06d}.jpg", "empty file") for i in range(100_000))
+    evaluation = fake_evaluation(images_found=100_020, images_selected=100_020,
+                                 images_failed=100_000, failures=failures)  # fmt: skip
+    with MeasurementStore(store_location) as store:
+        store.put_evaluation(evaluation)
+        (size,) = store.db.execute("SELECT length(record) FROM evaluations")[0]
+        (stored,) = store.evaluations()
+    assert size < 20_000 and STORED_FAILURES == 20
+    assert len(stored.failures) == 20 and stored.images_failed == 100_000

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
     from zoo.classify.classifier import classify, get_classifier
     from zoo.classify.evaluate import evaluate
     from zoo.classify.images import ImageError, decode_image
-    from zoo.measure.orchestrate import available_runtimes, measure, preferred_runtime, sweep
+    from zoo.measure.orchestrate import (
+        available_runtimes,
+        measure,
+        plan,
+        preferred_runtime,
+        sweep,
+    )
     from zoo.models.spec import (
         ModelSpec,
         spec_from_multipliers,
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
     from zoo.records.measurement import Measurement
     from zoo.records.protocol import PRECISIONS, Protocol, precisions_on, protocol_key
     from zoo.records.runtimes import BEST, REFERENCE_RUNTIME, get_runtime
+    from zoo.store.estimates import estimate_seconds
     from zoo.store.jobs import ACTIVE_STATES, Job, cancel, jobs
     from zoo.store.measurement_store import MeasurementStore
     from zoo.weights.sources import available_weights, how_to_get_weights
@@ -52,8 +59,9 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("cuda_present", "host_name", "node_name"), "zoo.records.environment"),
     "STORE_ENV": "zoo.paths",
     "MeasurementStore": "zoo.store.measurement_store",
+    "estimate_seconds": "zoo.store.estimates",
     **dict.fromkeys(("ACTIVE_STATES", "Job", "cancel", "jobs"), "zoo.store.jobs"),
-    **dict.fromkeys(("available_runtimes", "measure", "preferred_runtime", "sweep"),
+    **dict.fromkeys(("available_runtimes", "measure", "plan", "preferred_runtime", "sweep"),
                     "zoo.measure.orchestrate"),
     **dict.fromkeys(("enqueue", "ensure_worker", "worker_log_path"), "zoo.workers.worker"),
     **dict.fromkeys(("cluster_run_status", "operator_address", "start_dispatch"),
@@ -90,6 +98,7 @@ __all__ = [
     "decode_image",
     "enqueue",
     "ensure_worker",
+    "estimate_seconds",
     "evaluate",
     "get_classifier",
     "get_runtime",
@@ -106,6 +115,7 @@ __all__ = [
     "spec_from_timm",
     "spec_from_variant",
     "operator_address",
+    "plan",
     "start_dispatch",
     "sweep",
     "worker_log_path",

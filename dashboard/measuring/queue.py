@@ -2,7 +2,7 @@
 
 Plain Python over ``zoo.store.jobs.Job`` values (no streamlit, no torch): the queue panel
 (``dashboard.measuring.queue_panel``) turns the store's jobs into these rows. Estimates come from the store
-(``zoo.store.jobs.estimate_seconds``: the median of the last finished jobs on the same runtime), so an
+(``zoo.store.estimates.estimate_seconds``: from this store's finished jobs, scaled by MACs), so an
 ETA is measured times, not a guess built into the page.
 """
 

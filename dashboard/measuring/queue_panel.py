@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 KEY = "queue_"
 #: ``0`` turns off the compare page's automatic first-run sweep.
 AUTO_SWEEP_ENV = "EFFSCALE_AUTO_SWEEP"
+#: What one visitor may have queued at once: jobs, and seconds of estimated work.
+MAX_JOBS_ENV = "EFFSCALE_VISITOR_MAX_JOBS"
+MAX_QUEUE_S_ENV = "EFFSCALE_VISITOR_MAX_QUEUE_S"
 #: ``0``: the dashboard starts no worker (one runs elsewhere: ``python -m zoo worker``).
 WORKER_ENV = "EFFSCALE_DASHBOARD_WORKER"
 #: The first-run sweep: EfficientNet-B0–B3 and three peers, at batch 1.
@@ -107,6 +110,20 @@ def keep_worker(location: str | None) -> None:
         _ensure(location)
 
 
+def visitor_limits() -> tuple[int, float]:
+    """(jobs, seconds of estimated work) one visitor may have queued at once: the operator's
+    ``EFFSCALE_VISITOR_MAX_JOBS`` and ``EFFSCALE_VISITOR_MAX_QUEUE_S``, else 20 and 30 minutes."""
+
+    def number(name: str, default: float) -> float:
+        try:
+            value = float(os.environ.get(name, default))
+        except ValueError:
+            return default
+        return value if value > 0 else default
+
+    return int(number(MAX_JOBS_ENV, 20)), number(MAX_QUEUE_S_ENV, 600.0)
+
+
 def submit(
     store: MeasurementStore,
     specs: list[ModelSpec],
@@ -116,19 +133,45 @@ def submit(
     group: str = "",
 ) -> tuple[list[int], list[str]]:
     """Queue ``specs`` under each protocol; (job ids, problems). A request the memory guard or
-    the protocol refuses is refused here, with its message, before any job exists."""
-    from zoo import enqueue
+    the protocol refuses is refused here, with its message, before any job exists; so is one
+    past what a visitor may have queued (``visitor_limits``: count and estimated time). The
+    first-run sweep is the server's own, not a visitor's."""
+    from zoo import ACTIVE_STATES, enqueue, estimate_seconds, jobs, plan
 
+    max_jobs, max_s = visitor_limits()
+    mine = [
+        j
+        for j in jobs(store, states=ACTIVE_STATES, requested_by=requested_by, limit=500)
+        if requested_by in j.requesters
+    ]
+    count, queued_s = len(mine), sum(j.estimate_s or 0.0 for j in mine)
+    capped = requested_by.startswith(queue.SESSION_PREFIX)
     ids: list[int] = []
     problems: list[str] = []
     for protocol in protocols:
         for spec in specs:
+            what = f"{spec.label} on {protocol.runtime}"
             try:
-                jobs = enqueue(store, [spec], protocol, requested_by=requested_by, group=group)
+                plan([spec], protocol)  # the memory guard and the protocol speak first
+                if capped:
+                    seconds = estimate_seconds(store, protocol, spec)
+                    if count + 1 > max_jobs or queued_s + seconds > max_s:
+                        problems.append(
+                            f"{what}: not queued: you have {count} job(s) queued, about "
+                            f"{queue.duration(queued_s)} of work, and this one is estimated at "
+                            f"{queue.duration(seconds)}; accepted up to {max_jobs} jobs and "
+                            f"{queue.duration(max_s)} per visitor (the operator sets "
+                            f"{MAX_JOBS_ENV} and {MAX_QUEUE_S_ENV})"
+                        )
+                        continue
+                queued = enqueue(store, [spec], protocol, requested_by=requested_by, group=group)
             except Exception as exc:  # noqa: BLE001 - ZooError: an absurd request, said so
-                problems.append(f"{spec.label} on {protocol.runtime}: {exc}")
+                problems.append(f"{what}: {exc}")
                 continue
-            ids += [job.id for job in jobs]
+            ids += [job.id for job in queued]
+            if capped:
+                count += 1
+                queued_s += queued[0].estimate_s or 0.0
     return ids, problems
 
 

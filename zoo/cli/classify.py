@@ -17,8 +17,12 @@ from dataclasses import asdict
 from typing import TextIO
 
 from zoo.errors import ZooError
+from zoo.files import display_name, write_replacing
 from zoo.jsontext import strict_dumps
 from zoo.records.runtimes import REFERENCE_RUNTIME, classify_runtimes
+
+#: Exit status: images were classified and printed, but some overlays could not be written.
+PARTIAL = 3
 
 __all__ = ["add_parsers", "format_table", "results_to_json", "run"]
 
@@ -31,7 +35,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Classify images with real ImageNet weights (see docs/weights.md for sources).",
         epilog="exit status: 0 when at least one image was classified, 1 when every image "
         "failed, 2 for bad arguments (unknown model, --top out of range, unusable weights, "
-        "no weights for the model)",
+        f"no weights for the model), {PARTIAL} when images were classified but some --cam "
+        "overlays could not be written",
     )
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     parser.add_argument(
@@ -122,14 +127,20 @@ def _cam_dir(path: str) -> str:
     return path
 
 
-def write_cams(args: argparse.Namespace, results: list) -> list[str | None]:
-    """One Grad-CAM overlay PNG per classified image in ``args.cam``; their paths, in order."""
+def write_cams(args: argparse.Namespace, results: list) -> tuple[list[str | None], list[str]]:
+    """One Grad-CAM overlay PNG per classified image in ``args.cam``: their paths, in order, and
+    one line per overlay that could not be written (a full or read-only folder). Each is
+    written to a new file renamed into place: a link planted at its name is replaced, never
+    followed."""
+    import io
+
     from zoo.classify.cam import activation_map
     from zoo.classify.classifier import get_classifier
     from zoo.classify.images import ImageError
 
     classifier = get_classifier(args.model, args.weights)
     paths: list[str | None] = []
+    problems: list[str] = []
     for position, (source, result) in enumerate(zip(args.images, results, strict=True)):
         if result.error is not None:
             paths.append(None)
@@ -141,9 +152,19 @@ def write_cams(args: argparse.Namespace, results: list) -> list[str | None]:
         except ImageError:  # changed on disk since it was classified: no overlay for it
             paths.append(None)
             continue
-        overlay.save(path, format="PNG")
+        png = io.BytesIO()
+        overlay.save(png, format="PNG")
+        try:
+            write_replacing(path, png.getvalue())
+        except OSError as exc:
+            paths.append(None)
+            problems.append(
+                f"{result.image}: the overlay could not be written to {display_name(path)} "
+                f"({exc.strerror or exc})"
+            )
+            continue
         paths.append(path)
-    return paths
+    return paths, problems
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -162,11 +183,15 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     results = classify(
         args.images, args.model, weights_path=args.weights, top_k=args.top, runtime=args.runtime
     )
-    cams = write_cams(args, results) if args.cam is not None else None
+    cams, problems = write_cams(args, results) if args.cam is not None else (None, [])
     if args.format == "json":
         # Built whole before writing, so a refusal never leaves half a document on stdout.
         out.write(strict_dumps(results_to_json(results, cams), indent=2, ensure_ascii=False))
         out.write("\n")
     else:
         out.write(format_table(results, cams) + "\n")
-    return 0 if any(result.error is None for result in results) else 1
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not any(result.error is None for result in results):
+        return 1
+    return PARTIAL if problems else 0

@@ -108,7 +108,10 @@ def _child(
     _die_with_parent()
     os.environ.clear()
     os.environ.update(environ)
-    log = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+    try:
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:  # the caller gave up on us already (a cancelled job) and removed it
+        log = os.open(os.devnull, os.O_WRONLY)
     for fd in (1, 2):
         os.dup2(log, fd)
     os.close(log)

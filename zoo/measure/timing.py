@@ -17,6 +17,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.errors import ZooError
+from zoo.files import file_sha256
 from zoo.measure.quiet import LoadProbe, verdict
 from zoo.models.build import build_model
 from zoo.models.complexity import count_complexity
@@ -113,9 +115,10 @@ def _key_parts(spec: ModelSpec) -> dict[str, Any]:
     return {"spec": asdict(spec), "weights": f"random, torch.manual_seed({WEIGHTS_SEED})"}
 
 
-def prepare_onnx(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
+def prepare_onnx(spec: ModelSpec, protocol: Protocol, rebuild: bool = False) -> dict[str, Any]:
     """Export ``spec`` (random weights, seeded) to ONNX at the protocol's batch (or take the
-    cached export), and compute eager fp32's logits on the check inputs. Plain values back."""
+    cached export, unless ``rebuild``), and compute eager fp32's logits on the check inputs
+    (random images drawn fresh). Plain values back, the export's digest among them."""
     import torch
 
     assert protocol.threads is not None
@@ -123,11 +126,17 @@ def prepare_onnx(spec: ModelSpec, protocol: Protocol) -> dict[str, Any]:
     complexity = count_complexity(spec)
     model, example = _model_and_example(spec, protocol, "cpu")
     artifact = export_onnx(
-        model, example, _key_parts(spec), description=_describe("ONNX export", spec, protocol)
+        model,
+        example,
+        _key_parts(spec),
+        description=_describe("ONNX export", spec, protocol),
+        rebuild=rebuild,
     )
     inputs, described = check_inputs(spec.resolution)
     return {
         "onnx_path": str(artifact.path),
+        "onnx_sha256": artifact.sha256,
+        "onnx_size": artifact.size_bytes,
         "export_s": artifact.build_s,
         "artifact_cached": artifact.cached,
         "example": example.numpy(),
@@ -157,7 +166,13 @@ def _runner_here(
     info = get_runtime(protocol.runtime)
     if info.exports_onnx:
         assert prepared is not None, "ONNX runtimes need prepare_onnx first"
-        source = RunnerSource(prepared["example"], onnx_path=Path(prepared["onnx_path"]))
+        onnx_path = Path(prepared["onnx_path"])
+        if file_sha256(onnx_path) != prepared["onnx_sha256"]:
+            raise ZooError(
+                f"the ONNX export {onnx_path.name} changed after it was checked (another process "
+                "rewrote the cache): not measured; accepted: an unchanged export (measure again)"
+            )
+        source = RunnerSource(prepared["example"], onnx_path=onnx_path)
         runner = build_runner(protocol.runtime, source, protocol)
         check = _verify(
             runner,

@@ -41,6 +41,7 @@ class RuntimeInfo:
     reference: bool = False  # eager fp32 on it is what every other runtime is checked against
     keeps_layout: bool = False  # takes the model as built (NCHW), not in channels_last
     preference: int | None = None  # rank when no runtime is named (lower first); None: never
+    kernel_cache: str | None = None  # its own compiled-kernel cache's folder in the zoo's cache
     first_estimate_s: float = 30.0  # a job's seconds before any like it was timed (queue ETA)
 
     @property
@@ -53,11 +54,12 @@ _RUNTIMES: tuple[RuntimeInfo, ...] = (
     RuntimeInfo("eager", {"cpu": ("fp32",), "cuda": _AUTOCAST}, "eager", classifies=True,
                 reference=True, preference=2, first_estimate_s=15.0),
     RuntimeInfo("compile", {"cpu": ("fp32",), "cuda": _AUTOCAST}, "compile", compiles=True,
-                first_estimate_s=120.0),
+                first_estimate_s=120.0, kernel_cache="inductor"),
     RuntimeInfo("onnxruntime", {"cpu": ("fp32",)}, "onnxruntime", package="onnxruntime",
                 exports_onnx=True, classifies=True, preference=1, first_estimate_s=25.0),
     RuntimeInfo("openvino", {"cpu": ("fp32",)}, "openvino", package="openvino",
-                exports_onnx=True, classifies=True, preference=0, first_estimate_s=25.0),
+                exports_onnx=True, classifies=True, preference=0, first_estimate_s=25.0,
+                kernel_cache="openvino"),
     RuntimeInfo("tensorrt", {"cuda": _AUTOCAST}, "tensorrt", package="torch-tensorrt",
                 install_from="requirements-gpu.txt", compiles=True, keeps_layout=True),
 )  # fmt: skip

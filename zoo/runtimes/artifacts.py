@@ -31,23 +31,30 @@ __all__ = [
     "artifact_key",
     "cached_file",
     "clear_artifacts",
+    "discard",
     "list_artifacts",
     "runtime_cache_dir",
+    "runtime_cache_files",
 ]
 
 _META = "meta.json"
 _CHUNK = 1 << 20
+#: The file that says a folder is the zoo's cache: ``clear`` touches nothing without it.
+MARKER = ".effscale-cache"
+_RUNTIME_CACHES = "runtime-caches"
 
 
 @dataclass(frozen=True)
 class Artifact:
     """A cached file ready to use: built now (``cached=False``, ``build_s`` its cost) or found
-    intact in the cache."""
+    intact in the cache; its digest, for a record kept where the cache's writer cannot reach."""
 
     path: Path
     key: str
     cached: bool
     build_s: float
+    sha256: str = ""
+    size_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,39 @@ def _locked(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _looks_like_ours(root: Path) -> bool:
+    """Whether ``root`` holds only what the zoo writes (a cache from before the mark existed):
+    its kernel caches, and entry folders each with the zoo's record or lock."""
+    for child in root.iterdir():
+        if child.name in (MARKER, _RUNTIME_CACHES) and not child.is_symlink():
+            continue
+        if child.is_symlink() or not child.is_dir():
+            return False
+        for entry in child.iterdir():
+            if not (entry / _META).exists() and not (entry / ".lock").exists():
+                return False
+    return True
+
+
+def _root() -> Path:
+    """The cache folder, made and marked as the zoo's when it is new (or holds only what the
+    zoo writes)."""
+    root = artifact_dir()
+    try:
+        if root.is_symlink() or (root.exists() and not root.is_dir()):
+            raise OSError(0, "it is a symbolic link or not a folder")
+        fresh = not root.exists() or _looks_like_ours(root)
+        root.mkdir(parents=True, exist_ok=True)
+        if fresh and not (root / MARKER).exists():
+            (root / MARKER).write_text("effscale's cache of exported and compiled models\n")
+    except OSError as exc:
+        raise ZooError(
+            f"cannot use the artefact cache at {root}: {exc.strerror or exc}; accepted: a "
+            "writable folder of its own (set EFFSCALE_CACHE)"
+        ) from None
+    return root
+
+
 def cached_file(
     kind: str,
     key: str,
@@ -115,14 +155,15 @@ def cached_file(
     build: Callable[[Path], None],
     *,
     description: str = "",
+    rebuild: bool = False,
 ) -> Artifact:
-    """The artefact ``kind/key/filename``: from the cache when it is there and intact, else made
-    by ``build(path)`` (which writes the file at ``path``) and recorded.
+    """The artefact ``kind/key/filename``: from the cache when it is there and intact (and not
+    ``rebuild``), else made by ``build(path)`` (which writes the file at ``path``) and recorded.
 
     A file that is present but damaged (its SHA-256 or size differs from the record, the record
     is missing or unreadable) is rebuilt, never used.
     """
-    folder = artifact_dir() / kind / key
+    folder = _root() / kind / key
     path = folder / filename
     meta_path = folder / _META
     try:
@@ -133,8 +174,9 @@ def cached_file(
             "a writable folder (set EFFSCALE_CACHE)"
         ) from None
     with _locked(folder):
-        if _intact(path, meta_path):
-            return Artifact(path=path, key=key, cached=True, build_s=0.0)
+        if not rebuild and _intact(path, meta_path):
+            meta = json.loads(meta_path.read_text())
+            return Artifact(path, key, True, 0.0, str(meta["sha256"]), int(meta["size_bytes"]))
         for stale in (path, meta_path):
             stale.unlink(missing_ok=True)
         partial = folder / f".{filename}.{os.getpid()}.partial"
@@ -155,14 +197,40 @@ def cached_file(
             os.replace(meta_partial, meta_path)
         finally:
             partial.unlink(missing_ok=True)
-    return Artifact(path=path, key=key, cached=False, build_s=build_s)
+    return Artifact(path, key, False, build_s, str(meta["sha256"]), int(meta["size_bytes"]))
 
 
 def runtime_cache_dir(name: str) -> Path:
     """A folder for a runtime's own compiled-kernel cache (``inductor``, ``openvino``)."""
-    folder = artifact_dir() / "runtime-caches" / name
+    folder = _root() / _RUNTIME_CACHES / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def runtime_cache_files(name: str) -> list[Path]:
+    """The regular files of a runtime's kernel cache (links are not followed, and removed)."""
+    folder = artifact_dir() / _RUNTIME_CACHES / name
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    files = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink():
+            path.unlink(missing_ok=True)  # never the zoo's: a planted link
+        elif path.is_file():
+            files.append(path)
+    return files
+
+
+def discard(path: Path) -> None:
+    """Remove one artefact (its whole entry, record included) or one kernel-cache file."""
+    root = artifact_dir()
+    entry = path.parent if (path.parent / _META).exists() else path
+    if root not in entry.parents:
+        raise ZooError(f"{path} is not in the artefact cache {root}")
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
 
 
 def list_artifacts() -> list[CachedEntry]:
@@ -191,14 +259,31 @@ def list_artifacts() -> list[CachedEntry]:
 
 
 def clear_artifacts() -> tuple[int, int]:
-    """Delete the whole cache (artefacts and runtime caches): (files removed, bytes freed)."""
+    """Delete what the zoo cached (entries with its record, its runtimes' kernel caches), and
+    nothing else: (files removed, bytes freed). A folder without the zoo's mark, or that is a
+    link, is refused (``ZooError``) and left as it was."""
     root = artifact_dir()
-    if not root.exists():
+    if not root.exists() and not root.is_symlink():
         return 0, 0
+    if (
+        root.is_symlink()
+        or not root.is_dir()
+        or not ((root / MARKER).is_file() or _looks_like_ours(root))
+    ):
+        raise ZooError(
+            f"{root} is not the zoo's artefact cache (no {MARKER} in it, or not a folder of its "
+            "own): nothing was removed; accepted: the folder the zoo made (EFFSCALE_CACHE)"
+        )
+    ours = [p.parent for p in root.glob(f"*/*/{_META}") if p.parent.parent.name != _RUNTIME_CACHES]
+    ours += [p for p in (root / _RUNTIME_CACHES).glob("*") if p.is_dir() and not p.is_symlink()]
     count = size = 0
-    for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            count += 1
-            size += path.stat().st_size
-    shutil.rmtree(root)
+    for entry in ours:
+        for path in entry.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                count += 1
+                size += path.stat().st_size
+        shutil.rmtree(entry, ignore_errors=True)
+    for folder in [*(p.parent for p in ours), root / _RUNTIME_CACHES]:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if the entries were all it held
     return count, size

@@ -12,6 +12,7 @@ import os
 import time
 
 from zoo.records.protocol import Protocol
+from zoo.records.runtimes import get_runtime
 from zoo.runtimes.artifacts import runtime_cache_dir
 from zoo.runtimes.runner import Runner, RunnerSource, torch_runner
 
@@ -23,7 +24,9 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
 
     assert source.model is not None, "torch.compile compiles the PyTorch model"
     # Inductor reads its cache folder from the environment when it first needs it.
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(runtime_cache_dir("inductor")))
+    cache = get_runtime(protocol.runtime).kernel_cache
+    if cache is not None:
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(runtime_cache_dir(cache)))
     # A CPU-only build says "No CUDA runtime is found" while compiling: noise, not a problem.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     runner = torch_runner(protocol.runtime, torch.compile(source.model), source.example, protocol)

@@ -69,9 +69,10 @@ def _photo_paths() -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix.lower() in _PHOTO_SUFFIXES)
 
 
-def check_inputs(resolution: int, seed: int = 0) -> tuple[np.ndarray, str]:
+def check_inputs(resolution: int, seed: int | None = None) -> tuple[np.ndarray, str]:
     """(inputs N×3×r×r float32, a description): the bundled photos, centre-cropped and resized
-    to ``resolution`` and normalised, then ``RANDOM_INPUTS`` seeded random images."""
+    to ``resolution`` and normalised, then ``RANDOM_INPUTS`` random images, drawn fresh for each
+    check unless ``seed`` is given: a runtime (or a poisoned artefact) cannot know them ahead."""
     import numpy as np
     from PIL import Image
 
@@ -88,7 +89,10 @@ def check_inputs(resolution: int, seed: int = 0) -> tuple[np.ndarray, str]:
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((RANDOM_INPUTS, 3, resolution, resolution), dtype=np.float32)
     stacked = np.concatenate([np.stack(images).astype(np.float32), noise]) if images else noise
-    described = f"{len(images)} bundled photos + {RANDOM_INPUTS} random images at {resolution} px"
+    drawn = "seeded" if seed is not None else "fresh"
+    described = (
+        f"{len(images)} bundled photos + {RANDOM_INPUTS} {drawn} random images at {resolution} px"
+    )
     return np.ascontiguousarray(stacked), described
 
 

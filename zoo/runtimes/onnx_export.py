@@ -41,6 +41,7 @@ def export_onnx(
     *,
     description: str,
     dynamic_batch: bool = False,
+    rebuild: bool = False,
 ) -> Artifact:
     """The model as an ONNX file (opset ``ONNX_OPSET``), from the artefact cache or exported now.
 
@@ -83,4 +84,4 @@ def export_onnx(
                 "measure any model)"
             ) from None
 
-    return cached_file("onnx", key, "model.onnx", build, description=description)
+    return cached_file("onnx", key, "model.onnx", build, description=description, rebuild=rebuild)

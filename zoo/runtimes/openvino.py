@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
 from zoo.records.protocol import Protocol
+from zoo.records.runtimes import get_runtime
 from zoo.runtimes.artifacts import runtime_cache_dir
 from zoo.runtimes.onnx_export import operator_of
 from zoo.runtimes.runner import Runner, RunnerSource
@@ -27,7 +28,9 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
     assert source.onnx_path is not None, "OpenVINO runs the ONNX export"
     hint = "LATENCY" if protocol.batch_size == 1 else "THROUGHPUT"
     core = ov.Core()
-    core.set_property({"CACHE_DIR": str(runtime_cache_dir("openvino"))})
+    cache = get_runtime(protocol.runtime).kernel_cache
+    if cache is not None:
+        core.set_property({"CACHE_DIR": str(runtime_cache_dir(cache))})
     config = {
         "INFERENCE_NUM_THREADS": int(protocol.threads or 1),
         "PERFORMANCE_HINT": hint,

@@ -23,8 +23,8 @@ from zoo.jsontext import strict_dumps
 from zoo.models.spec import ModelSpec
 from zoo.records.measurement import Measurement
 from zoo.records.protocol import Protocol, protocol_key
-from zoo.records.runtimes import get_runtime
 from zoo.store.database import DuplicateKey
+from zoo.store.estimates import estimate_seconds
 from zoo.store.measurement_store import MeasurementStore
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "JOB_STATES",
     "Job",
     "cancel",
-    "estimate_seconds",
     "get_job",
     "jobs",
     "read_jobs",
@@ -170,22 +169,6 @@ def label_of(spec: ModelSpec, protocol: Protocol) -> str:
     return f"{spec.label}, {protocol.runtime}, batch {protocol.batch_size}, {protocol.precision}"
 
 
-def estimate_seconds(store: MeasurementStore, protocol: Protocol) -> float:
-    """How long a job will take: the median of the last finished jobs on the same runtime, or
-    a default per runtime."""
-    rows = store.db.execute(
-        "SELECT started_at, finished_at FROM jobs WHERE state = 'done' AND protocol LIKE ? "
-        "AND started_at IS NOT NULL AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 20",
-        (f'%"runtime": "{protocol.runtime}"%',),
-    )
-    spans = sorted(
-        (datetime.fromisoformat(f) - datetime.fromisoformat(s)).total_seconds() for s, f in rows
-    )
-    if spans:
-        return max(1.0, spans[len(spans) // 2])
-    return get_runtime(protocol.runtime).first_estimate_s
-
-
 def _ask(store: MeasurementStore, job_id: int, requested_by: str) -> None:
     """Record that ``requested_by`` wants ``job_id`` (again, if it had withdrawn)."""
     store.db.execute(
@@ -229,7 +212,7 @@ def submit(
                     requested_by,
                     group,
                     target,
-                    estimate_seconds(store, protocol),
+                    estimate_seconds(store, protocol, spec),
                     now_iso(),
                 ),
             )

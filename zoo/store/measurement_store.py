@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import fields
+from dataclasses import fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from zoo.errors import ZooError
@@ -29,6 +30,12 @@ from zoo.store.url import redact
 __all__ = ["MeasurementStore"]
 
 EXPORT_FORMATS = ("csv", "json")
+#: Failed images an evaluation row keeps (the CLI prints them all; the row holds the count).
+STORED_FAILURES = 20
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _read_record(text: object) -> Measurement | None:
@@ -163,13 +170,17 @@ class MeasurementStore:
 
     def put_evaluation(self, evaluation: Evaluation) -> None:
         """Insert or replace (same model, weights, runtime and data fingerprint) one complete
-        evaluation, in its own committed transaction. A partial one raises ``ZooError``."""
+        evaluation, in its own committed transaction. A partial one raises ``ZooError``. The
+        row keeps the first ``STORED_FAILURES`` failed images (their count is complete): the
+        compare page reads every row on each load, and 100k unreadable files must not make
+        it a 8 MB read."""
         if not evaluation.complete:
             raise ZooError(
                 f"the evaluation of {evaluation.model} was interrupted "
                 f"({evaluation.images_evaluated + evaluation.images_failed} of "
                 f"{evaluation.images_selected} images): a partial result is never stored"
             )
+        evaluation = replace(evaluation, failures=evaluation.failures[:STORED_FAILURES])
         self.db.execute(
             "INSERT INTO evaluations (model, weights, runtime, data_fingerprint, "
             "data_dir, evaluated_at, record) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -204,3 +215,23 @@ class MeasurementStore:
                 continue
         self.damaged_evaluations = len(records) - len(out)
         return out
+
+    # ---- artefact digests: kept here, out of reach of whoever can write the cache folder
+
+    def artifact_digest(self, host: str, path: str) -> tuple[str, int] | None:
+        """(SHA-256, size) recorded for the artefact at ``path`` (relative to the cache) on
+        ``host``, or None."""
+        rows = self.db.execute(
+            "SELECT sha256, size_bytes FROM artifact_digests WHERE host = ? AND path = ?",
+            (host, path),
+        )
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
+
+    def put_artifact_digest(self, host: str, path: str, sha256: str, size_bytes: int) -> None:
+        """Record (or replace) the digest of an artefact that passed its check."""
+        self.db.execute(
+            "INSERT INTO artifact_digests (host, path, sha256, size_bytes, recorded_at) VALUES "
+            "(?, ?, ?, ?, ?) ON CONFLICT (host, path) DO UPDATE SET sha256 = excluded.sha256, "
+            "size_bytes = excluded.size_bytes, recorded_at = excluded.recorded_at",
+            (host, path, sha256, size_bytes, _now()),
+        )

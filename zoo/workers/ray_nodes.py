@@ -73,6 +73,10 @@ def parse_selector(selector: str) -> tuple[str, str] | None:
 
     >>> parse_selector("all"), parse_selector("gpu=t4")
     (None, ('gpu', 't4'))
+    >>> parse_selector("gpu=")  # an empty value selects nothing a label can name
+    Traceback (most recent call last):
+    ...
+    zoo.errors.ZooError: --nodes 'gpu=' is not usable: accepted all, or LABEL=VALUE (a Ray node label: ray start --labels='{"LABEL": "VALUE"}')
     >>> parse_selector("gpu")
     Traceback (most recent call last):
     ...
@@ -81,7 +85,7 @@ def parse_selector(selector: str) -> tuple[str, str] | None:
     if selector == "all":
         return None
     label, sep, value = selector.partition("=")
-    if not sep or not _LABEL.fullmatch(label) or not _VALUE.fullmatch(value):
+    if not sep or not value or not _LABEL.fullmatch(label) or not _VALUE.fullmatch(value):
         raise ZooError(f"--nodes {selector!r} is not usable: accepted {SELECTOR_FORM}")
     return label, value
 
