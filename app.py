@@ -16,7 +16,10 @@ st.set_page_config(page_title="effscale: EfficientNet scaling explorer", layout=
 
 page = st.navigation(
     [
-        st.Page(explorer_page.render, title="Explorer", url_path="explorer", default=True),
+        # The explorer opens at the root and answers at /explorer too (a shared link, a habit):
+        # the second page is the same one, kept out of the menu.
+        st.Page(explorer_page.render, title="Explorer", url_path="home", default=True),
+        st.Page(explorer_page.render, title="Explorer", url_path="explorer", visibility="hidden"),
         st.Page(compare_page.render, title="Compare", url_path="compare"),
         st.Page(classify_page.render, title="Classify", url_path="classify"),
     ]

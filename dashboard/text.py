@@ -1,6 +1,6 @@
-"""Untrusted text (an upload's file name, a URL value) made safe to show with ``st.markdown``,
-``st.error`` and friends, which render Markdown: it reads as typed, never as a link, an image
-(which the browser would fetch), a heading, emphasis or a formula."""
+"""Text for the pages: untrusted text (an upload's file name, a URL value) made safe to show with
+``st.markdown``, ``st.error`` and friends, which render Markdown (it reads as typed, never as a
+link, an image the browser would fetch, a heading or a formula); and counts in words."""
 
 from __future__ import annotations
 
@@ -23,4 +23,13 @@ def escape_markdown(text: object, max_chars: int = 200) -> str:
     return _SPECIAL.sub(r"\\\1", flat)
 
 
-__all__ = ["escape_markdown"]
+def plural(count: int, word: str) -> str:
+    """``1 model``, ``3 models``.
+
+    >>> plural(1, "model"), plural(3, "point"), plural(0, "model")
+    ('1 model', '3 points', '0 models')
+    """
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+__all__ = ["escape_markdown", "plural"]

@@ -52,6 +52,7 @@ def fake_measurement(
         min_iters=defaults.min_iters,
         max_iters=defaults.max_iters,
         max_seconds=defaults.max_seconds,
+        rounds=defaults.rounds,
         peak_memory_mb=450.0,
         peak_memory_kind="worker_peak_rss",
         cpu_model="Test CPU",

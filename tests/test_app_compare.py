@@ -251,7 +251,7 @@ def test_default_view_is_like_for_like(store_path):
     assert not any(tag in hover.lower() for tag in EXTRA_DATA_TAGS)
     legend = read_chart(at)["layout"]["legend"]["title"]["text"]
     assert "timm, ImageNet-1k only" in legend and "timm evaluation" in legend
-    assert any("have no accuracy in this view" in e.label for e in at.expander)
+    assert any("not drawn in this view, and why" in e.label for e in at.expander)
 
 
 def test_paper_view_from_the_url_shows_table_2_v5(store_path):
@@ -420,3 +420,99 @@ def test_top1_on_your_data_is_a_y_axis_choice(evaluated_store):
     at.toggle(key="compare_overlay").set_value(True).run()
     names = [t.get("name") for t in read_chart(at)["data"]]
     assert not any("published RTX 4090" in str(n) for n in names)
+
+
+def test_every_compare_setting_round_trips_through_the_url(evaluated_store):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+    settings = {
+        "acc": "paper",
+        "x": "params",
+        "y": "f" * 64,
+        "device": "cpu",
+        "batch": "8",
+        "precision": "fp32",
+        "runtime": "eager",
+        "overlay": "1",
+    }
+    for name, value in settings.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.radio(key="compare_view").value == "paper"
+    assert at.radio(key="compare_axis").value == "params"
+    assert at.radio(key="compare_accuracy_axis").value == "f" * 64
+    assert at.selectbox(key="compare_batch").value == 8
+    assert at.selectbox(key="compare_runtime").value == "eager"
+    assert at.toggle(key="compare_overlay").value is True
+    # the page writes back what it shows: the same link reproduces the view
+    for name, value in settings.items():
+        if name not in ("device", "precision"):  # defaults are left out (short links)
+            assert at.query_params[name] in (value, [value]), name
+    # a change is written back; a setting back at its default leaves the URL
+    at.radio(key="compare_axis").set_value("macs").run()
+    at.selectbox(key="compare_batch").set_value(1).run()
+    assert at.query_params["x"] in ("macs", ["macs"])
+    assert "batch" not in at.query_params
+
+
+def test_a_bad_setting_in_the_url_is_ignored_with_what_is_accepted(store_path):
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+    at.query_params["batch"] = "7"
+    at.query_params["runtime"] = "<script>"
+    at.query_params["x"] = "latency"
+    at.run()
+    assert not at.exception
+    warned = " ".join(w.value for w in at.warning)
+    assert "ignored batch='7': accepted 1, 8, 32, 64" in warned
+    assert "ignored runtime='<script>'" in warned and "eager" in warned
+    assert at.selectbox(key="compare_batch").value == 1  # defaults kept
+    assert at.radio(key="compare_axis").value == "latency"
+
+
+def test_measure_what_this_view_is_missing_queues_exactly_the_missing_points(store_path):
+    from dashboard.compare.reference import reference_frame
+    from zoo.store import jobs as jobs_mod
+
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+    at.query_params["acc"] = "paper"
+    at.query_params["runtime"] = "eager"
+    at.run()
+    paper = reference_frame("paper")
+    have = {"efficientnet_b0", "resnet50"}  # the fixture's rows at the paper's sizes (224 px)
+    missing = [
+        (m, px)
+        for m, px in zip(paper["model"], paper["resolution_px"], strict=True)
+        if m not in have
+    ]
+    # the count and the estimate before anyone confirms
+    button = at.button(key="compare_measure_view")
+    assert f"{len(missing)} jobs, about" in button.label and "(an estimate)" in button.label
+    assert any(f"This view lacks {len(missing)} points" in m.value for m in at.markdown)
+    button.click().run()
+    assert not at.exception
+    with store_mod.MeasurementStore(store_path) as store:
+        queued = jobs_mod.jobs(store)
+    assert sorted((j.spec.model, j.spec.resolution) for j in queued) == sorted(missing)
+    assert {j.protocol.runtime for j in queued} == {"eager"}
+    assert {(j.protocol.batch_size, j.protocol.precision) for j in queued} == {(1, "fp32")}
+    # asked again: everything is queued or measured, nothing is queued twice
+    at.run()
+    assert not [b for b in at.button if b.key == "compare_measure_view"]
+
+
+def test_the_own_data_axis_draws_macs_before_any_latency(tmp_path, monkeypatch):
+    from tests.fakes import fake_evaluation
+
+    path = tmp_path / "m.sqlite"
+    with store_mod.MeasurementStore(path) as store:
+        store.put_evaluation(fake_evaluation("tf_efficientnet_lite0", top1_pct=61.0))
+    monkeypatch.setenv("EFFSCALE_STORE", str(path))
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    at.radio(key="compare_accuracy_axis").set_value("f" * 64).run()
+    assert not at.exception
+    chart = read_chart(at)
+    assert chart["layout"]["xaxis"]["title"]["text"].startswith("GMACs")
+    texts = [t for trace in chart["data"] for t in trace.get("text") or []]
+    assert texts == ["tf-lite0"]  # drawn at its MACs at the evaluated 224 px
+    (x,) = [x for trace in chart["data"] if trace.get("text") for x in values(trace["x"])]
+    assert x == pytest.approx(0.40, abs=0.03)  # Lite0 at 224 px: about 0.4 GMACs

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from explorer import from_multipliers, from_phi, from_variant
+from tests.plotly_json import read_chart, values
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -207,3 +209,119 @@ def test_values_survive_mode_and_page_switches():
     at.radio(key="explorer_mode").set_value("explicit").run()
     assert at.number_input(key="explorer_width").value == 1.3
     _check_against(at, from_multipliers(1.3, 1.0, 224))
+
+
+# ------------------------------------------------------- the drawing, the deltas, the notes
+
+HEADLINE = (
+    "Depth multiplier",
+    "Width multiplier",
+    "Resolution multiplier",
+    "Resolution",
+    "Params",
+    "MACs",
+    "FLOPs (= 2 × MACs)",
+    "Total blocks",
+)
+MIN_FONT_PX = 11
+
+
+def _network_chart(at: AppTest) -> dict:
+    for index in range(len(at.get("plotly_chart"))):
+        chart = read_chart(at, index)
+        if any(str(t.get("name", "")).startswith("B0") for t in chart["data"]):
+            return chart
+    raise AssertionError("no network drawing with a B0 outline on the page")
+
+
+@pytest.mark.parametrize("phi", [0.01, 3.0])
+def test_network_drawing_is_labelled_legibly_over_a_fainter_b0(phi):
+    at = _page().run()
+    at.slider(key="explorer_phi").set_value(phi).run()
+    assert not at.exception
+    chart = _network_chart(at)
+    layout = chart["layout"]
+    labels = [a["text"] for a in layout["annotations"]]
+    for s in from_phi(phi).stages:
+        px = s.output_resolution
+        expected = (
+            f"Stage {s.index}</b> {s.block}",
+            f"k{s.kernel}×{s.kernel} · expand {s.expand_ratio}",
+            f"×{s.repeats} block",
+            f"{s.out_channels} ch",
+            f"{px}×{px} px",
+        )
+        assert any(all(part in label for part in expected) for label in labels), (s, labels)
+    assert any(f"{from_phi(phi).stem_channels} ch" in label for label in labels if "Stem" in label)
+    sizes = [a["font"]["size"] for a in layout["annotations"]]
+    sizes += [layout["font"]["size"], layout["title"]["font"]["size"]]
+    sizes.append(layout["title"]["subtitle"]["font"]["size"])
+    assert min(sizes) >= MIN_FONT_PX
+    network = next(t for t in chart["data"] if t["type"] == "bar")
+    outline = next(t for t in chart["data"] if str(t.get("name", "")).startswith("B0"))
+    assert outline["opacity"] < network["opacity"]
+    assert outline["line"]["dash"] == "dash"
+    # Stage 7 (slot 7) is drawn wider than B0's outline of it at φ = 3, as wide at φ = 0.01
+    # (320 channels both).
+    b0_xs = [x for x in values(outline["x"]) if x is not None]
+    b0_stage7 = max(b0_xs) - min(x for x in b0_xs if x > 6.5)
+    stage7 = values(network["width"])[-1]
+    if phi == 3.0:
+        assert stage7 > 1.05 * b0_stage7
+    else:
+        assert stage7 == pytest.approx(b0_stage7)
+
+
+def _headline_deltas(at: AppTest) -> dict[str, object]:
+    return {m.label: m.proto for m in at.metric if m.label in HEADLINE}
+
+
+def test_unchanged_metrics_show_no_arrow_and_changed_ones_no_green():
+    up, none = MetricProto.MetricDirection.UP, MetricProto.MetricDirection.NONE
+    at = _page().run()
+    deltas = _headline_deltas(at)
+    assert set(deltas) == set(HEADLINE)
+    for label, proto in deltas.items():  # B0: nothing changed
+        assert proto.direction == none, label
+        assert proto.color != MetricProto.MetricColor.GREEN, label
+        assert proto.delta == "same as B0", label
+    at.slider(key="explorer_phi").set_value(0.01).run()
+    deltas = _headline_deltas(at)
+    # 224 × 1.15^0.01 rounds to 224 px; the 16 blocks become 23.
+    assert deltas["Resolution"].direction == none
+    assert deltas["Total blocks"].direction == up
+    assert deltas["Total blocks"].delta == f"{100 * (23 / 16 - 1):+.1f} % vs B0"
+    at.slider(key="explorer_phi").set_value(3.0).run()
+    for label, proto in _headline_deltas(at).items():
+        assert proto.direction == up, label
+        assert proto.color == MetricProto.MetricColor.GRAY, label
+
+
+def _rounding_notes(at: AppTest) -> list[str]:
+    return [i.value for i in at.info if "Rounding" in i.value]
+
+
+def test_rounding_note_explains_the_jump_at_phi_001_only():
+    at = _page().run()
+    assert _rounding_notes(at) == []
+    at.slider(key="explorer_phi").set_value(0.01).run()
+    notes = _rounding_notes(at)
+    assert len(notes) == 1
+    assert "Stages 1–7 gained a whole block each" in notes[0]
+    assert "ceil(1.0018 × 2 = 2.004) = 3" in notes[0]
+    assert "23 blocks" in notes[0]
+    at.slider(key="explorer_phi").set_value(0.0).run()
+    assert _rounding_notes(at) == []
+
+
+def test_picking_b7_says_why_phi_is_not_7():
+    at = _page().run()
+    at.selectbox(key="explorer_variant").set_value("b7").run()
+    phi = at.slider(key="explorer_phi").value
+    assert 7.0 < phi < 7.1
+    why = [c.value for c in at.caption if "EfficientNet-B7 → φ" in c.value]
+    assert len(why) == 1
+    assert f"φ = {phi:g}**, not 7" in why[0]
+    assert "picked by hand" in why[0] and "depth 3.1, width 2, 600 px" in why[0]
+    at.slider(key="explorer_phi").set_value(3.0).run()  # φ no longer the variant's
+    assert not [c.value for c in at.caption if "EfficientNet-B7 → φ" in c.value]

@@ -77,6 +77,11 @@ def test_one_machine_by_default_then_several_overlaid(two_machines):
 
     choice.set_value(["n-b", "n-a"]).run()
     assert not at.exception
+    assert at.query_params["machine"] == ["n-b", "n-a"]  # shared as it is shown
+    again = AppTest.from_string(PAGE, default_timeout=TIMEOUT)
+    again.query_params["machine"] = ["n-b", "n-a"]
+    again.run()
+    assert again.multiselect(key="compare_machines").value == ["n-b", "n-a"]
     points = _points(at)
     assert points == {
         "n-b · AMD EPYC 9654": [6.0, 15.0],

@@ -51,23 +51,43 @@ def _fake(model: str, resolution: int, latency_ms: float, **changes):
     )
 
 
-def test_a_first_visit_queues_the_default_sweep_and_draws_macs_meanwhile(path, monkeypatch):
+def test_a_first_visit_queues_every_view_default_first_and_draws_macs_meanwhile(path, monkeypatch):
+    from dashboard.compare.reference import reference_frame
+    from dashboard.measuring.queue import SWEEP_GROUP, SWEEP_MORE_GROUP
+    from data.accuracy import VIEWS
+    from zoo.store.jobs import BACKGROUND, NORMAL
+
     monkeypatch.setenv("EFFSCALE_AUTO_SWEEP", "1")
     at = AppTest.from_string(COMPARE, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert not at.error
-    queued = _jobs(path)
-    # B0–B3 and three peers, each with an accuracy in the chart's default view
-    models = {j.spec.model for j in queued}
-    b0_b3 = {f"efficientnet_b{i}" for i in range(4)}
-    assert b0_b3 <= models and len(models - b0_b3) == 3
-    assert models <= {p.arch for p in view_points(DEFAULT_VIEW).points}
+    queued = sorted(_jobs(path), key=lambda j: j.id)
+    first = [j for j in queued if j.group_name == SWEEP_GROUP]
+    later = [j for j in queued if j.group_name == SWEEP_MORE_GROUP]
+    assert len(first) + len(later) == len(queued)
+
+    def pairs(view: str) -> set[tuple[str, int]]:
+        return {(str(p.arch), int(p.measure_px)) for p in view_points(view).points}
+
+    # exactly the default view's networks at its input sizes (all fit in this machine's memory)
+    assert {(j.spec.model, j.spec.resolution) for j in first} == pairs(DEFAULT_VIEW)
+    # then, in the background, every other view's networks the default one lacks
+    others = set().union(*(pairs(v.key) for v in VIEWS)) - pairs(DEFAULT_VIEW)
+    assert {(j.spec.model, j.spec.resolution) for j in later} == others
+    assert {j.priority for j in first} == {NORMAL} and {j.priority for j in later} == {BACKGROUND}
+    # cheapest first, so that half of the chart lands soon
+    gmacs = reference_frame(DEFAULT_VIEW).set_index("model")["gmacs"]
+    costs = [gmacs[j.spec.model] for j in first]
+    assert costs == sorted(costs)
     assert {j.state for j in queued} == {"queued"}
     assert {(j.protocol.batch_size, j.protocol.device) for j in queued} == {(1, "cpu")}
     # on the fastest available runtime (OpenVINO is installed by the requirements)
     assert {j.protocol.runtime for j in queued} == {"openvino"}
-    assert any("default sweep" in i.value and "EFFSCALE_AUTO_SWEEP=0" in i.value for i in at.info)
-    # never an empty chart: the reference models on the MACs axis, axes fitted to them
+    # the progress is above the chart, with its estimate
+    bars = [str(p.proto.text) for p in at.get("progress")]
+    assert any(f"the chart's {len(first)} networks" in t and "to go" in t for t in bars), bars
+    # never an empty chart: MACs until half of the sweep has landed, axes fitted to them
+    assert any("MACs until half" in i.value for i in at.info)
     chart = read_chart(at)
     assert chart["layout"]["xaxis"]["title"]["text"].startswith("GMACs")
     low, high = chart["layout"]["xaxis"]["range"]
@@ -79,12 +99,12 @@ def test_a_first_visit_queues_the_default_sweep_and_draws_macs_meanwhile(path, m
 
     # a second visit (another session) does not queue it again
     AppTest.from_string(COMPARE, default_timeout=TIMEOUT).run()
-    assert len(_jobs(path)) == 7
-    # Stop cancels the rest of the sweep, and it is not queued again afterwards
+    assert len(_jobs(path)) == len(queued)
+    # Stop cancels the rest of the sweep, other views too, and it is not queued again
     at.button(key="queue_stop_sweep").click().run()
     assert {j.state for j in _jobs(path)} == {"cancelled"}
     AppTest.from_string(COMPARE, default_timeout=TIMEOUT).run()
-    assert len(_jobs(path)) == 7
+    assert len(_jobs(path)) == len(queued)
 
 
 def test_the_sweep_can_be_turned_off_and_is_not_needed_once_measured(path, monkeypatch):
@@ -217,7 +237,7 @@ def test_a_noisy_point_is_drawn_hollow_and_said_so(path):
         )
     at = AppTest.from_string(COMPARE, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert any("busy" in w.value for w in at.warning)
+    assert any("provisional" in w.value and "busy" in w.value for w in at.warning)
     symbols = {}
     for trace in read_chart(at)["data"]:
         for model, symbol, hover in zip(
@@ -227,8 +247,17 @@ def test_a_noisy_point_is_drawn_hollow_and_said_so(path):
             strict=False,
         ):
             symbols[model] = (symbol, hover)
-    assert symbols["resnet50"][0].endswith("-open") and "NOISY" in symbols["resnet50"][1]
+    # hollow, labelled "?" (provisional) and the hover says why
+    assert symbols["resnet50 ?"][0].endswith("-open") and "PROVISIONAL" in symbols["resnet50 ?"][1]
+    assert "other processes used 0.98 of 2 cores" in symbols["resnet50 ?"][1]
     assert not symbols["b0"][0].endswith("-open")
+    # on the MACs axis latency quality is not what is drawn: no hollow point, no "?"
+    at.radio(key="compare_axis").set_value("macs").run()
+    traces = read_chart(at)["data"]
+    labels = [t for trace in traces for t in trace.get("text") or []]
+    assert "resnet50" in labels and "resnet50 ?" not in labels
+    symbols = [s for trace in traces for s in (trace.get("marker") or {}).get("symbol") or []]
+    assert symbols and not any(str(s).endswith("-open") for s in symbols)
 
 
 def test_configuration_tokens_round_trip_and_refuse_bad_input():

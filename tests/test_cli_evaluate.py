@@ -21,6 +21,7 @@ import pytest
 
 from harness.corpus import labelled_folder
 from zoo.cli.main import main
+from zoo.store.jobs import jobs
 from zoo.store.measurement_store import MeasurementStore
 
 pytestmark = pytest.mark.usefixtures("no_hub_cache")
@@ -49,7 +50,7 @@ def _evaluate(argv: list[str], capsys) -> tuple[int, str, str]:
 
 def test_json_output_is_strict_complete_and_stored(photos, tmp_path, capsys):
     store = tmp_path / "m.sqlite"
-    status, out, _ = _evaluate(
+    status, out, err = _evaluate(
         [str(photos), "--model", MODEL, "--format", "json", "--store", str(store)], capsys
     )
     assert status == 0
@@ -66,7 +67,18 @@ def test_json_output_is_strict_complete_and_stored(photos, tmp_path, capsys):
     assert {"top1_pct", "top5_pct", "images_per_s", "confusions", "data_fingerprint"} <= set(record)
     with MeasurementStore(store) as opened:
         (stored,) = opened.evaluations()
+        (job,) = jobs(opened)
     assert stored.to_dict() == record
+    # its latency is queued for the compare page's own-data axis, at the evaluated input size
+    assert (job.spec.model, job.spec.resolution) == (MODEL, record["input_px"])
+    assert (job.state, job.protocol.batch_size, job.group_name) == ("queued", 1, "evaluate")
+    assert "queued the latency of" in err and "top-1 on your data" in err
+    # asked again: already queued, not twice; --no-latency queues nothing
+    _evaluate([str(photos), "--model", MODEL, "--store", str(store)], capsys)
+    other = tmp_path / "other.sqlite"
+    _evaluate([str(photos), "--model", MODEL, "--store", str(other), "--no-latency"], capsys)
+    with MeasurementStore(store) as opened, MeasurementStore(other) as unqueued:
+        assert len(jobs(opened)) == 1 and jobs(unqueued) == []
 
 
 def test_table_and_csv_outputs(photos, capsys):

@@ -51,6 +51,11 @@ def nothing_stored(path: Path) -> bool:
         (["--variant", "b0", "--iters", "0"], "iterations"),
         (["--variant", "b0", "--device", "cpu", "--threads", "4096"], "accepted 1 to"),
         (["--phi", "1", "--resolution", "300"], "has its own resolution"),
+        (["--width", "1.2"], "--width and --depth go together"),
+        (["--depth", "1.2", "--resolution", "300"], "--width and --depth go together"),
+        (["--width", "0", "--depth", "1"], "width"),
+        (["--width", "1", "--depth", "1", "--resolution", "9999"], "resolution"),
+        (["--variant", "b0", "--rounds", "0"], "rounds must be a whole number from 1 to 1000"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_nothing_stored(capsys, tmp_path, argv, expected):
@@ -186,3 +191,34 @@ def test_resolution_applies_to_variants(capsys, tmp_path):
     assert status == 0
     (record,) = json.loads(out)
     assert record["model"] == "efficientnet_b0" and record["resolution"] == 160
+
+
+def test_measure_explicit_width_depth_resolution_as_the_explorer_and_compare_page_name_it(
+    capsys, tmp_path
+):
+    from dashboard.explorer.configs import parse_token, spec_of
+
+    store = str(tmp_path / "m.sqlite")
+    argv = ["--width", "0.5", "--depth", "0.3", "--resolution", "96", "--rounds", "2"]
+    status, out, err = run(
+        capsys,
+        "measure",
+        *argv,
+        "--store",
+        store,
+        "--format",
+        "json",
+        "--device",
+        "cpu",
+        "--iters",
+        "6",
+        "--warmup",
+        "0",
+        "--no-progress",
+    )
+    assert status == 0, err
+    (record,) = json.loads(out)
+    page = spec_of(parse_token("wdr:0.5:0.3:96"))  # the compare page's cfg=wdr:0.5:0.3:96
+    assert (record["model"], record["resolution"]) == (page.model, 96)
+    assert record["rounds"] == 2 and record["rounds_used"] >= 2
+    assert record["round_spread"] >= 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from dashboard.explorer import figures as explorer_figures
 from dashboard.explorer import state
 from dashboard.explorer import tables as explorer_tables
 from data import accuracy
-from explorer import from_phi, from_variant, official_variant_names
+from explorer import from_multipliers, from_phi, from_variant, official_variant_names
 from explorer.equal_cost import equal_cost_networks
 from explorer.estimate import estimate_top1, published_fit
 
@@ -313,22 +314,54 @@ def test_pareto_mask():
 # ----------------------------------------------------------------------------- figures
 
 
-def test_network_figure_is_drawn_to_scale():
+def test_network_figure_is_drawn_to_scale_in_a_fixed_frame():
+    frame = explorer_figures.network_extent(from_phi(state.PHI_MAX))
     net = from_phi(3.0)
-    fig = explorer_figures.network_figure(net, explorer_figures.network_extent(from_variant("b7")))
+    fig = explorer_figures.network_figure(net, frame)
     boxes = fig.data[0]
-    assert list(boxes.width) == [net.stem_channels] + [s.out_channels for s in net.stages]
-    assert list(boxes.y) == [net.stages[0].input_resolution] + [
-        s.output_resolution for s in net.stages
-    ]
-    assert list(boxes.text)[1:] == [f"×{s.repeats}" for s in net.stages]
+    channels = [net.stem_channels] + [s.out_channels for s in net.stages]
+    pixels = [net.stages[0].input_resolution] + [s.output_resolution for s in net.stages]
+    # A fixed slot per box; width ∝ √channels and height ∝ √px on one scale for all boxes.
+    assert list(boxes.x) == list(range(8))
+    assert list(boxes.y) == pytest.approx([math.sqrt(p) for p in pixels])
+    ratios = [w * w / c for w, c in zip(boxes.width, channels, strict=True)]
+    assert ratios == pytest.approx([ratios[0]] * 8)
+    assert max(boxes.width) < 1  # no box spills into its neighbour's slot
     # One divider line (three points: two ends and a break) between consecutive blocks.
     assert len(fig.data[1].x) == 3 * (net.total_blocks - len(net.stages))
-    # Fixed axes: B0 and B7 are drawn in the same frame, so B0 looks smaller.
-    b0 = explorer_figures.network_figure(
-        from_phi(0), explorer_figures.network_extent(from_variant("b7"))
-    )
+    outline = next(t for t in fig.data if t.name.startswith("B0"))
+    assert outline.opacity < boxes.opacity and outline.line.dash == "dash"
+    # Fixed frame: B0 in the same axes, its boxes smaller, and still not a sliver: its tallest
+    # box reaches half the frame and every box is at least a tenth of its slot wide.
+    b0 = explorer_figures.network_figure(from_phi(0), frame)
+    assert b0.layout.yaxis.range == fig.layout.yaxis.range
     assert b0.layout.xaxis.range == fig.layout.xaxis.range
+    assert all(a > b for a, b in zip(boxes.width[1:], b0.data[0].width[1:], strict=True))
+    assert all(a > b for a, b in zip(boxes.y, b0.data[0].y, strict=True))
+    assert max(b0.data[0].y) > 0.5 * b0.layout.yaxis.range[1]
+    assert min(b0.data[0].width) > 0.1
+    # The outline is B0's boxes, in both pictures.
+    assert list(outline.x) == list(next(t for t in b0.data if t.name.startswith("B0")).x)
+
+
+def test_a_network_larger_than_the_frame_widens_it():
+    frame = explorer_figures.network_extent(from_phi(state.PHI_MAX))
+    big = explorer_figures.network_figure(from_multipliers(6.0, 1.0, 2048), frame)
+    assert max(big.data[0].y) <= big.layout.yaxis.range[1]
+    assert max(big.data[0].width) < 1
+
+
+def test_network_labels_name_every_stage_and_what_changed_from_b0():
+    net = from_phi(0.01)
+    labels = [a.text for a in explorer_figures.network_figure(net).layout.annotations]
+    assert len(labels) == 8 and labels[0].startswith("<b>Stem</b>")
+    for label, s in zip(labels[1:], net.stages, strict=True):
+        assert label.startswith(f"<b>Stage {s.index}</b> {s.block}")
+        assert f"×{s.repeats} blocks" in label and "(B0 " in label  # one more block than B0
+        assert f"{s.out_channels} ch<br>" in label  # channels unchanged: no "(B0 …)"
+    b0_labels = [a.text for a in explorer_figures.network_figure(from_phi(0)).layout.annotations]
+    assert not any("(B0 " in label for label in b0_labels)
+    assert all(a.font.size >= 11 for a in explorer_figures.network_figure(net).layout.annotations)
 
 
 def test_formula_figure_has_curves_and_official_points():

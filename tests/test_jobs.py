@@ -23,7 +23,7 @@ from zoo.errors import ZooError
 from zoo.measure import orchestrate
 from zoo.models.spec import spec_from_phi, spec_from_variant
 from zoo.records.protocol import Protocol
-from zoo.store.jobs import cancel, get_job, jobs, submit
+from zoo.store.jobs import BACKGROUND, NORMAL, cancel, get_job, jobs, submit
 from zoo.store.leases import claim, fail_jobs, finish, heartbeat
 from zoo.store.measurement_store import MeasurementStore
 from zoo.store.url import is_url
@@ -81,6 +81,23 @@ def test_claims_are_exclusive_and_in_order(store):
     for t in threads:
         t.join()
     assert sorted(taken) == ids  # each job taken exactly once
+
+
+def test_what_someone_waits_for_runs_before_the_background_and_joining_raises_priority(store):
+    background = [
+        submit(store, spec_from_phi(phi), QUICK, requested_by="sweep", priority=BACKGROUND).id
+        for phi in (-3.0, -2.9)
+    ]
+    asked = submit(store, spec_from_phi(-2.8), QUICK, requested_by="you").id
+    # someone now asks for the second background job: it moves up to the normal priority
+    joined = submit(store, spec_from_phi(-2.9), QUICK, requested_by="you")
+    assert joined.id == background[1] and joined.priority == NORMAL
+    # joining at a lower priority never lowers it
+    assert submit(store, spec_from_phi(-2.8), QUICK, priority=BACKGROUND).priority == NORMAL
+    order = []
+    while (job := claim(store, "w")) is not None:
+        order.append(job.id)
+    assert order == [background[1], asked, background[0]]  # priority, then age
 
 
 def test_a_lapsed_lease_is_taken_again_and_the_old_worker_loses_it(store):

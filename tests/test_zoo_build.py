@@ -183,3 +183,24 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
+
+
+def test_settled_batchnorm_keeps_a_random_deep_network_near_unit_scale_on_photos():
+    from zoo.measure.timing import _settling_images
+    from zoo.models.build import settle_batchnorm
+    from zoo.runtimes.equivalence import check_inputs
+
+    spec = spec_from_timm("efficientnetv2_rw_s", resolution=192)
+    torch.manual_seed(0)
+    model = build_model(spec)
+    photos, _ = check_inputs(192, seed=0)
+    with torch.no_grad():
+        before = model(torch.from_numpy(photos)).abs().max().item()
+    momenta = [m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    settle_batchnorm(model, _settling_images(192))
+    with torch.no_grad():
+        after = model(torch.from_numpy(photos)).abs().max().item()
+    assert before > 1000.0, before  # timm's initial statistics: activations grow block by block
+    assert after < 100.0 and after < before / 100, (before, after)
+    assert not model.training
+    assert [m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)] == momenta

@@ -39,6 +39,9 @@ CANDIDATE_MODELS: tuple[str, ...] = (
 # an explicit format list and a pixel cap, and a bad file is an inline error for that file only.
 UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff")
 MAX_UPLOAD_MB = 10
+#: Phrases of ``zoo.how_to_get_weights``: timm has hub weights for the model; offline mode.
+_HUB_HINT = "download timm's weights"
+_OFFLINE_HINT = "HF_HUB_OFFLINE is set"
 
 
 @st.cache_data(show_spinner=False, ttl=300)
@@ -58,6 +61,41 @@ def weights_table() -> tuple[tuple[str, str | None, str], ...]:
         else:
             rows.append((name, None, how_to_get_weights(name)))
     return tuple(rows)
+
+
+def source_name(description: str) -> str:
+    """A weights description without its parenthesised details (file name, digest)."""
+    return description.split(" (")[0]
+
+
+def weights_notes(table: tuple[tuple[str, str | None, str], ...]) -> str:
+    """The expander's Markdown: every model once, every instruction once (the zoo's how-to
+    text repeats its shared advice for each model)."""
+    have = [(name, source) for name, source, _ in table if source is not None]
+    hub = [name for name, source, how in table if source is None and _HUB_HINT in how]
+    other = [(name, how) for name, source, how in table if source is None and name not in hub]
+    parts = []
+    if have:
+        parts.append(
+            "**Weights here:**\n"
+            + "\n".join(f"- **{name}**: {source_name(source)}" for name, source in have)
+        )
+    if hub:
+        example = hub[0]
+        parts.append(
+            f"**No weights here yet:** {', '.join(hub)}. timm publishes ImageNet weights for "
+            "them: fill the Hugging Face cache once on this machine while it is online (here "
+            f"for {example}), then reload this page."
+        )
+        parts.append(
+            f"```bash\n.venv/bin/python -c \"import timm; timm.create_model('{example}', "
+            'pretrained=True)"\n```'
+        )
+        if any(_OFFLINE_HINT in how for _, _, how in table):
+            parts.append("The dashboard runs with HF_HUB_OFFLINE set: it never downloads them.")
+    if other:
+        parts.append("\n".join(f"- {name}: {how}" for name, how in other))
+    return "\n\n".join(parts)
 
 
 @st.cache_resource(show_spinner=False, max_entries=3)
@@ -80,9 +118,9 @@ def _classifier(model_name: str):
 def render() -> None:
     st.title("Classify images")
     st.caption(
-        "Upload photos and classify them with EfficientNets that have real ImageNet weights on "
-        "this machine. Each model gets its own preprocessing (resize, centre crop, mean/std "
-        "from its pretrained config); the crop it actually sees is shown next to the result."
+        "EfficientNets with real ImageNet weights on this machine, each with its own "
+        "preprocessing; the crop a model sees is shown beside its result.",
+        help="Resize, centre crop and mean/std come from each model's pretrained config.",
     )
     try:
         table = weights_table()
@@ -93,11 +131,7 @@ def render() -> None:
     with st.expander(
         f"{len(available)} of {len(table)} models have weights here; how to get the others"
     ):
-        for name, source, how in table:
-            if source is not None:
-                st.markdown(f"- **{name}**: {source}")
-            else:
-                st.markdown(f"- {name}: {how}")
+        st.markdown(weights_notes(table))
     if not available:
         st.error("No model has ImageNet weights on this machine; see the list above.")
         return
@@ -193,12 +227,14 @@ def _show_image(
     except Exception as exc:  # noqa: BLE001 - any decoder failure is this image's problem
         st.error(f"{shown}: cannot decode this image ({type(exc).__name__})")
         return
-    columns = st.columns([1] + [3 if show_cam else 2] * len(loaded))
-    with columns[0]:
+    # The photo on the left; on the right each model's result as a full-width row, so that the
+    # chart keeps its width (and its labels) however many models are chosen.
+    left, right = st.columns([1, 3])
+    with left:
         where = credit or "uploaded"
         st.image(image, caption=f"{where}, {image.width}×{image.height} px")
-    for column, (name, classifier) in zip(columns[1:], loaded.items(), strict=True):
-        with column:
+    with right:
+        for name, classifier in loaded.items():
             _show_result(position, filename, raw, image, name, classifier, show_cam)
 
 
@@ -216,7 +252,9 @@ def _show_result(
     if result.error:
         st.error(f"{name}: {result.error}")
         return
-    inner = st.columns([1, 1, 2] if show_cam else [1, 2])
+    top = result.top[0]
+    st.markdown(f"**{name}** → **{top.label}** ({100 * top.probability:.1f} %)")
+    inner = st.columns([1, 1, 2] if show_cam else [1, 3])
     with inner[0]:
         st.image(crop, caption=f"what it sees, {crop.width}×{crop.height}")
     cam_line = ""
@@ -232,17 +270,18 @@ def _show_result(
             ),
             key=f"{KEY}chart_{position}_{name}",
         )
-    top = result.top[0]
-    st.markdown(f"**{name}** → **{top.label}** ({100 * top.probability:.1f} %)")
+    # Short enough for one line beside other models; the full provenance is in the tooltip.
     st.caption(
-        f"{elapsed_ms:.0f} ms for decode + preprocess + forward on this image "
-        f"(batch 1, model already loaded). Weights: {result.weights}{cam_line}"
+        f"{elapsed_ms:.0f} ms for decode + preprocess + forward · weights: "
+        f"{source_name(result.weights)}",
+        help="Latency of this image alone (batch 1, model already loaded). Weights: "
+        f"{result.weights}.{cam_line}",
     )
 
 
 def _show_cam(image, classifier, name: str) -> str:
     """The Grad-CAM overlay of the top class, labelled as an explanation aid; returns the
-    sentence that says how it was made (for the result's caption)."""
+    sentence that says how it was made (for the result's tooltip)."""
     from zoo import EXPLANATION_NOTE, activation_map
 
     try:
@@ -252,6 +291,6 @@ def _show_cam(image, classifier, name: str) -> str:
         return ""
     st.image(cam.overlay, caption=f"where it looks: {EXPLANATION_NOTE}")
     return (
-        f". Overlay: Grad-CAM of “{cam.prediction.label.split(',')[0]}” at layer {cam.layer} "
+        f" Overlay: Grad-CAM of “{cam.prediction.label.split(',')[0]}” at layer {cam.layer} "
         f"(red = most evidence for that class), {EXPLANATION_NOTE}."
     )

@@ -18,10 +18,12 @@ from dashboard.plotting import (
     format_ms,
     format_params_m,
     is_number,
+    label_positions,
     linear_range,
     log_range,
     pareto_mask,
     short_name,
+    wrap,
 )
 from data import accuracy
 
@@ -76,16 +78,26 @@ def compare_figure(
     points = frame[frame[column].notna() & frame[y].notna()]
     mixed = points["training_data"].nunique() > 1
     fig = go.Figure()
+    # Where each label goes: beside its point, clear of the others' labels where there is room.
+    placed = label_positions(
+        list(points[column]), list(points[y]), [short_name(m) for m in points["model"]]
+    )
+    position = dict(zip(points.index, placed, strict=True))
+    on_latency = axis == "latency"
     for (family, training), group in points.groupby(["family", "training_data"], sort=False):
+        provisional = _noisy(group) if on_latency else [False] * len(group)
         fig.add_trace(
             go.Scatter(
                 x=group[column],
                 y=group[y],
                 mode="markers+text",
                 name=f"{family} · {training}" if mixed else str(family),
-                text=[short_name(m) for m in group["model"]],
-                textposition="top center",
-                textfont={"size": 9},
+                text=[
+                    short_name(m) + (" ?" if p else "")
+                    for m, p in zip(group["model"], provisional, strict=True)
+                ],
+                textposition=[position[i] for i in group.index],
+                textfont={"size": 10},
                 hovertext=[compare_hover(r, own) for r in group.itertuples()],
                 hoverinfo="text",
                 marker={
@@ -94,7 +106,7 @@ def compare_figure(
                     "symbol": [
                         TRAINING_DATA_SYMBOLS.get(str(training), "circle")
                         + ("-open" if noisy else "")
-                        for noisy in _noisy(group)
+                        for noisy in provisional
                     ],
                     "line": {"width": 2, "color": FAMILY_COLOURS.get(str(family), "#333333")},
                 },
@@ -156,7 +168,7 @@ def compare_figure(
         hover = [
             f"<b>{r.model}</b> (published)<br>{r.ms_per_image:.3f} ms/image = 1000 / "
             f"{r.throughput_ips:.0f} img/s<br>batch {r.batch_size}, {r.resolution_px} px, "
-            f"{r.device}, {r.precision}<br>{str(r.source)[:80]}"
+            f"{r.device}, {r.precision}<br>{wrap(str(r.source))}"
             for r in overlay.itertuples()
         ]
         fig.add_trace(
@@ -169,6 +181,11 @@ def compare_figure(
                 hoverinfo="text",
                 marker={"size": 8, "symbol": "x", "color": "#555555"},
             )
+        )
+    if overlay is not None and not overlay.empty and axis == "latency" and not own:
+        title = (
+            "ms (log scale): this machine's median latency (coloured points); published RTX 4090 "
+            "AMP, ms per image in a large batch (grey ×)"
         )
     xs, ys = drawn_values(fig)
     if not xs:
@@ -267,7 +284,7 @@ def compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertup
         lines += [
             f"top-1 on your data {r.own_top1_pct:.2f} %{own5} on {r.own_images} images of "
             f"{r.own_folder}",
-            f"weights: {str(r.own_weights)[:90]}",
+            f"weights: {wrap(str(r.own_weights))}",
             f"published ImageNet top-1 ({r.view}): {published}",
             f"accuracy and latency both at {r.resolution_px} px",
         ]
@@ -282,7 +299,7 @@ def compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertup
     if not r.same_network:
         owner = _NETWORK_OF.get(str(r.accuracy_source), str(r.accuracy_source))
         lines.append(f"different network: the accuracy is {owner}'s, the latency timm's {r.model}")
-    lines.append(f"source: {str(r.top1_source)[:90]}")
+    lines.append(f"source: {wrap(str(r.top1_source))}")
     lines.append(f"params {r.params_m:.2f} M, {format_gmacs(r.gmacs)} GMACs ({r.macs_source})")
     return "<br>".join(lines + _latency_lines(r))
 
@@ -293,12 +310,29 @@ def _latency_lines(r: Any) -> list[str]:
         return ["latency: not measured"]
     return [
         f"latency {r.latency_ms:.2f} ms (p90 {format_ms(r.latency_ms_p90)})",
-        f"batch {r.batch_size}, {r.precision}, {r.device}<br>{r.protocol}",
+        *_repeat_lines(r),
+        f"batch {int(r.batch_size)}, {r.precision}, {r.device}<br>{r.protocol}",
         *_quality_lines(r),
     ]
+
+
+def _repeat_lines(r: Any) -> list[str]:
+    """How the figure repeats: its rounds, their spread, the speed level they ran at."""
+    used, spread = getattr(r, "rounds_used", None), getattr(r, "round_spread", None)
+    if not is_number(used) or not is_number(spread):
+        return []
+    line = f"median of {int(used)} rounds, within ±{(spread - 1) * 50:.0f}% of each other"
+    level, timed = getattr(r, "speed_level", None), getattr(r, "latency_ms_measured", None)
+    if is_number(level) and is_number(timed):
+        line += (
+            f"<br>scaled to this machine's reference speed: timed {timed:.2f} ms while a speed "
+            f"probe ran {level:.2f}× its reference"
+        )
+    return [line]
 
 
 def _quality_lines(r: Any) -> list[str]:
     if getattr(r, "quality", None) != "noisy":
         return []
-    return [f"NOISY: measured while the machine was busy ({getattr(r, 'quality_reason', '')})"]
+    reason = wrap(str(getattr(r, "quality_reason", "")))
+    return [f"PROVISIONAL (noisy, labelled “?”): {reason}; the worker measures it again"]

@@ -8,6 +8,7 @@ minutes under the machine-wide lock, and a job outlives the tab. The path: docs/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,11 +18,12 @@ import streamlit as st
 from dashboard.compare.choices import KEY, CompareChoice
 from dashboard.compare.reference import resolutions_of
 from dashboard.measuring import queue, queue_panel
+from dashboard.text import plural
 
 if TYPE_CHECKING:
     from zoo import MeasurementStore, ModelSpec, Protocol
 
-__all__ = ["cluster", "missing_points", "protocols_for", "submit"]
+__all__ = ["cluster", "missing_points", "protocols_for", "submit", "sweep_specs", "view_missing"]
 
 
 def protocols_for(choice: CompareChoice, runtimes: tuple[str, ...]) -> list[Protocol]:
@@ -47,6 +49,93 @@ def protocols_for(choice: CompareChoice, runtimes: tuple[str, ...]) -> list[Prot
         except ValueError:  # ZooError: this runtime cannot run this combination
             continue
     return out
+
+
+def sweep_specs(
+    reference_of: Callable[[str], pd.DataFrame],
+) -> tuple[list[ModelSpec], list[ModelSpec]]:
+    """The first-run sweep: the default view's networks, then the other views' (those the
+    default view lacks), each part cheapest first (by MACs), so that half the chart lands soon."""
+    from data import accuracy
+    from zoo import spec_from_timm
+
+    def ordered(frame: pd.DataFrame) -> list[tuple[str, int]]:
+        rows = frame.sort_values("gmacs", na_position="last")
+        return [(str(r.model), int(r.resolution_px)) for r in rows.itertuples()]
+
+    first = ordered(reference_of(accuracy.DEFAULT_VIEW))
+    later_frames = [reference_of(v.key) for v in accuracy.VIEWS if v.key != accuracy.DEFAULT_VIEW]
+    later = [p for p in ordered(pd.concat(later_frames)) if p not in first]
+    specs: list[list[ModelSpec]] = [[], []]
+    for i, pairs in enumerate((first, list(dict.fromkeys(later)))):
+        for model, px in pairs:
+            try:
+                specs[i].append(spec_from_timm(model, resolution=px))
+            except ValueError:  # ZooError: not a model timm builds here
+                continue
+    return specs[0], specs[1]
+
+
+def view_missing(
+    store: MeasurementStore | None,
+    frame: pd.DataFrame,
+    protocols: list[Protocol],
+    choice: CompareChoice,
+    *,
+    own: bool = False,
+) -> None:
+    """ "Measure what this view is missing": exactly the chart's networks without a point under
+    the chosen settings, with their count and estimated time before anyone confirms."""
+    from zoo import (
+        ACTIVE_STATES,
+        estimate_seconds,
+        jobs,
+        preferred_runtime,
+        request_key,
+        spec_from_timm,
+    )
+
+    if store is None:
+        return
+    if choice.any_runtime:  # 'best' of one: the runtime usually fastest here
+        protocols = [p for p in protocols if p.runtime == preferred_runtime(choice.device)][:1]
+    if not protocols:
+        return
+    protocol = protocols[0]
+    active = {j.request_key for j in jobs(store, states=ACTIVE_STATES, limit=2000)}
+    wanted = frame[frame["latency_ms"].isna() & frame["resolution_px"].notna()]
+    missing, queued = [], 0
+    for r in wanted.itertuples():
+        try:
+            spec = spec_from_timm(str(r.model), resolution=int(r.resolution_px))
+        except ValueError:  # ZooError: not a model timm builds here
+            continue
+        if request_key(spec, protocol) in active:
+            queued += 1
+        else:
+            missing.append(spec)
+    drawn = int(frame["latency_ms"].notna().sum())
+    what = "evaluated models" if own else "networks this view draws"
+    settings = f"batch {choice.batch}, {choice.precision}, {choice.device}, {protocol.runtime}"
+    if not missing:
+        if queued:
+            st.caption(f"All {len(frame)} {what} have a point or are queued ({queued}).")
+        return
+    seconds = sum(estimate_seconds(store, protocol, spec) for spec in missing)
+    st.markdown(
+        f"**This view lacks {plural(len(missing), 'point')}** ({settings}): {drawn} of the "
+        f"{len(frame)} {what} have one" + (f", {queued} are queued" if queued else "") + "."
+    )
+    if st.button(
+        f"Measure what this view is missing: {plural(len(missing), 'job')}, about "
+        f"{queue.duration(seconds)} (an estimate)",
+        key=KEY + "measure_view",
+        type="primary",
+        help="Queues one job per missing point at the input size this view's accuracy was "
+        "measured at; a worker runs them one at a time in the background. What will not fit "
+        "in this machine's memory is refused and named.",
+    ):
+        submit(store, missing, [protocol])
 
 
 def submit(store: MeasurementStore, specs: list[ModelSpec], protocols: list[Protocol]) -> list[int]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import pandas as pd
 
 import data
-from dashboard.compare.reference import to_float
+from dashboard.compare.reference import explorer_gmacs, to_float
 from data import accuracy
 
 #: Columns ``own_accuracy_reference`` adds: an evaluation on the user's labelled folder
@@ -95,9 +95,12 @@ def own_accuracy_reference(
         }
         px = e.get("input_px")
         rows = frame.index[frame["model"] == model]
+        gmacs, macs_source = _gmacs_at(model, px)
         if len(rows):
             for column, value in own.items():
                 frame.loc[rows, column] = value
+            if px != frame.loc[rows[0], "resolution_px"]:  # the cost at the evaluated size
+                frame.loc[rows, ["gmacs", "macs_source"]] = [gmacs, macs_source]
             frame.loc[rows, "resolution_px"] = px
             continue
         params = to_float(e.get("params"))
@@ -114,6 +117,8 @@ def own_accuracy_reference(
                 "same_network": True,
                 "loadable_here": True,
                 "params_m": None if params is None else params / 1e6,
+                "gmacs": gmacs,
+                "macs_source": macs_source,
                 "view": view,
                 **own,
             }
@@ -123,6 +128,24 @@ def own_accuracy_reference(
     frame["eval_px"] = frame["eval_px"].astype("Int64")
     frame["resolution_px"] = frame["resolution_px"].astype("int64")
     return frame
+
+
+def _gmacs_at(model: str, px: object) -> tuple[float | None, str | None]:
+    """The network's GMACs at the evaluated input size: the explorer's exact count for
+    EfficientNet-B0–B7, else counted by the zoo (on the meta device: no memory, cached)."""
+    try:
+        size = int(px)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None, None
+    gmacs, source = explorer_gmacs(model, size)
+    if gmacs is not None:
+        return gmacs, source
+    try:
+        from zoo import gmacs_of, spec_from_timm
+
+        return gmacs_of(spec_from_timm(model, resolution=size)), "zoo (counted at this size)"
+    except Exception:  # noqa: BLE001 - ZooError: not a model timm builds here; no MACs, no point
+        return None, None
 
 
 def own_data_title(points: pd.DataFrame) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboard.compare import measure_panel, your_configs
+from dashboard.compare import measure_panel, table, url_state, your_configs
 from dashboard.compare.choices import BATCH_SIZES, KEY, CompareChoice
 from dashboard.compare.figure import COMPARE_AXES, compare_figure
 from dashboard.compare.machines import (
@@ -27,11 +27,11 @@ from dashboard.compare.reference import (
     accuracy_view_from_query,
     published_gpu_frame,
     reference_frame,
-    resolutions_of,
 )
 from dashboard.compare.series import compare_frame, for_runtime, split_series
 from dashboard.explorer import configs
-from dashboard.measuring import queue_panel
+from dashboard.measuring import queue_panel, sweep
+from dashboard.text import plural
 from data import accuracy
 
 if TYPE_CHECKING:
@@ -106,33 +106,41 @@ def render() -> None:
         "front within that set: no other model in it is both faster (or cheaper) and more "
         "accurate."
     )
-    view = _accuracy_view()
     location = queue_panel.store_location()
     store, store_problem = _store(location)
     if store_problem:
         st.info(store_problem)
     elif queue_panel.worker_enabled():
         queue_panel.start_worker(location)
+    if store is not None:
+        first, later = measure_panel.sweep_specs(_reference)
+        for problem in sweep.first_run_sweep(store, first, later):
+            st.error(f"First-run sweep: {problem}")
+    # What the chart is drawn from; the progress above it reruns the page when this changes.
+    seen = queue_panel.signature(store) if store is not None else ()
+    if store is not None:
+        queue_panel.progress(store, location, seen)
+    view = _accuracy_view()
     user_configs = your_configs.from_url()
     reference, accuracy_column = _accuracy_axis(store, _reference(view), view)
     choice, stored = _controls(store)
-    if store is not None:
-        for problem in queue_panel.first_run_sweep(store, resolutions_of(_reference(view))):
-            st.error(f"First-run sweep: {problem}")
-    # What the chart is drawn from; the live panel reruns the page when this changes.
-    seen = queue_panel.signature(store) if store is not None else ()
-    frame, user, overlaid = _chart(view, reference, accuracy_column, choice, stored, user_configs)
+    for warning in url_state.warnings():
+        st.warning(f"URL: {warning}")
+    frame, user, overlaid = _chart(
+        view, reference, accuracy_column, choice, stored, user_configs, store
+    )
     _notes(view, frame, user)
+    protocols = measure_panel.protocols_for(choice, _runtimes(choice.device))
+    measure_panel.view_missing(store, frame, protocols, choice, own=accuracy_column != "top1_pct")
     if store is not None:
         queue_panel.live(store, location, seen)
-    protocols = measure_panel.protocols_for(choice, _runtimes(choice.device))
     your_configs.section(store, user_configs, user, protocols)
     measure_panel.missing_points(store, reference, frame, protocols, choice)
     measure_panel.cluster(store, reference, choice)
-    _table_section(frame, store, choice.device, view)
+    table.section(frame, store, choice.device, view)
 
 
-def _chart(view, reference, accuracy_column, choice, stored, user_configs):
+def _chart(view, reference, accuracy_column, choice, stored, user_configs, store):
     """Draw the chart for ``choice``; the frame behind it, the user's configurations' frame, and
     whether several machines are overlaid."""
     rows = for_runtime(_matching(stored, choice.batch, choice.precision), choice.runtime)
@@ -145,14 +153,24 @@ def _chart(view, reference, accuracy_column, choice, stored, user_configs):
         frame = compare_frame(reference, measurements, any_runtime=choice.any_runtime)
     user = configs.user_frame(user_configs, your_configs.latencies(user_configs, measurements))
     own_axis = accuracy_column != "top1_pct"
-    n_measured = int(frame["latency_ms"].notna().sum()) + int(user["latency_ms"].notna().sum())
     drawn = choice.axis
-    if drawn == "latency" and n_measured == 0 and not own_axis:
-        drawn = "macs"
-        st.info(
-            f"No batch-{choice.batch} {choice.precision} latency on {choice.device} yet, so the "
-            "chart shows MACs meanwhile; latency points replace it as they land (queue below)."
-        )
+    if drawn == "latency":
+        clean = int((frame["latency_ms"].notna() & (frame["quality"] != "noisy")).sum())
+        waiting = sweep.sweep_waiting(store) if store is not None and not own_axis else None
+        if waiting is not None and clean * 2 < waiting:
+            drawn = "macs"
+            st.info(
+                f"The chart shows MACs until half of this machine's first measurements have "
+                f"landed ({clean} of {waiting} so far, progress above); then latency, by "
+                "itself. Any axis can be chosen meanwhile."
+            )
+        elif frame["latency_ms"].notna().sum() + user["latency_ms"].notna().sum() == 0:
+            drawn = "macs"
+            st.info(
+                f"No batch-{choice.batch} {choice.precision} latency on {choice.device} with "
+                f"{choice.runtime} here yet for these models, so the chart shows MACs; “Measure "
+                "what this view is missing” below queues the latency points."
+            )
     if overlaid:
         figure = machines_figure(
             frame, drawn, batch_size=choice.batch, accuracy_column=accuracy_column
@@ -187,12 +205,13 @@ def _notes(view: str, frame: pd.DataFrame, user: pd.DataFrame) -> None:
     noisy = int((frame["quality"] == "noisy").sum()) + int((user["quality"] == "noisy").sum())
     if noisy:
         st.warning(
-            f"{noisy} point(s) were measured while the machine was busy (drawn hollow; the hover "
-            "says why). The worker measures them again when the machine is quiet."
+            f"{plural(noisy, 'point')} provisional: measured while the machine was busy or "
+            "its rounds disagreed (drawn hollow, labelled “?”; the hover says why). The worker "
+            "measures them again when the machine is quiet."
         )
     absent = accuracy.view_points(view).absent
     if absent:
-        with st.expander(f"{len(absent)} models have no accuracy in this view"):
+        with st.expander(f"{plural(len(absent), 'model')} not drawn in this view, and why"):
             st.markdown("\n".join(f"- `{a.name}`: {a.reason}" for a in absent))
 
 
@@ -203,6 +222,7 @@ def _controls(store) -> tuple[CompareChoice, list[dict]]:
 
     devices = device_choices(_devices(), store.devices() if store is not None else ())
     controls = st.columns([3, 1, 1, 1, 1, 2])
+    url_state.from_url("axis", tuple(COMPARE_AXES))
     with controls[0]:
         axis = st.radio(
             "x axis",
@@ -211,21 +231,28 @@ def _controls(store) -> tuple[CompareChoice, list[dict]]:
             horizontal=True,
             key=KEY + "axis",
         )
+    url_state.from_url("device", devices)
     with controls[1]:
         device = st.selectbox("Device", devices, key=KEY + "device")
     stored = _measurement_dicts(store, device)
+    url_state.from_url("batch", BATCH_SIZES)
     with controls[2]:
         batch = st.selectbox("Batch", BATCH_SIZES, key=KEY + "batch")
+    precisions = precisions_on(device)
+    url_state.from_url("precision", precisions)
     with controls[3]:
-        precision = st.selectbox("Precision", precisions_on(device), key=KEY + "precision")
+        precision = st.selectbox("Precision", precisions, key=KEY + "precision")
+    runtimes = runtime_choices(_runtimes(device), stored)
+    url_state.from_url("runtime", runtimes)
     with controls[4]:
         runtime = st.selectbox(
             "Runtime",
-            runtime_choices(_runtimes(device), stored),
+            runtimes,
             key=KEY + "runtime",
             help="The inference runtime the latency was measured with. 'best': per model the "
             "fastest runtime whose outputs matched eager PyTorch fp32's (the hover names it).",
         )
+    url_state.from_url("overlay", (False, True))
     with controls[5]:
         overlay = st.toggle(
             "Overlay published GPU throughput",
@@ -233,59 +260,16 @@ def _controls(store) -> tuple[CompareChoice, list[dict]]:
             help="timm's RTX 4090 benchmark (AMP, large batches): 1000 / images per second. "
             "That is time per image inside a big batch, not batch-1 latency.",
         )
+    for widget, value, default in (
+        ("axis", axis, "latency"),
+        ("device", device, devices[0]),
+        ("batch", batch, BATCH_SIZES[0]),
+        ("precision", precision, precisions[0]),
+        ("runtime", runtime, runtimes[0]),
+        ("overlay", overlay, False),
+    ):
+        url_state.to_url(widget, value, default)
     return CompareChoice(device, batch, precision, runtime, axis, overlay), stored
-
-
-def _table_section(frame: pd.DataFrame, store, device: str, view: str) -> None:
-    st.subheader("The table behind the chart")
-    st.dataframe(
-        frame,
-        key=KEY + "table",
-        hide_index=True,
-        column_config={
-            "top1_source": st.column_config.TextColumn("top-1 source", width="small"),
-            "top1_source_url": st.column_config.LinkColumn("source URL", width="small"),
-            "eval_px": st.column_config.NumberColumn(
-                "accuracy px",
-                help="input size the accuracy was measured at (empty: the source does not say)",
-            ),
-            "resolution_px": st.column_config.NumberColumn(
-                "latency px", help="input size the zoo measures latency at"
-            ),
-            "same_network": st.column_config.CheckboxColumn(
-                "same network",
-                help="the accuracy was measured on the very timm network the zoo times",
-            ),
-            "loadable_here": st.column_config.CheckboxColumn(
-                "weights here", help="weights for it load offline on this machine"
-            ),
-            "gmacs": st.column_config.NumberColumn("GMACs", format="%.3f"),
-            "latency_ms": st.column_config.NumberColumn("latency ms (median)", format="%.2f"),
-            "latency_ms_p90": st.column_config.NumberColumn("p90 ms", format="%.2f"),
-            "quality": st.column_config.TextColumn(
-                "quality", help="noisy: the machine was busy while it was timed"
-            ),
-        },
-    )
-    st.download_button(
-        "Download CSV",
-        frame.to_csv(index=False).encode("utf-8"),
-        file_name=f"effscale-compare-{device}-{view}.csv",
-        mime="text/csv",
-        key=KEY + "download",
-    )
-    if store is not None:
-        with st.expander("All stored measurements"):
-            try:
-                st.download_button(
-                    "Download the measurement store (JSON)",
-                    store.export("json"),
-                    file_name="effscale-measurements.json",
-                    mime="application/json",
-                    key=KEY + "download_store",
-                )
-            except Exception as exc:  # noqa: BLE001
-                st.error(f"Cannot export the store: {exc}")
 
 
 @st.cache_resource(show_spinner=False)
@@ -326,6 +310,7 @@ def _machine_choice(rows: list[dict]) -> list[str]:
     except ValueError:  # a bad EFFSCALE_NODE: measuring says so; here, just no default
         here = ""
     default = here if here in labels else found[0][0]
+    url_state.from_url("machines", list(labels), many=True)
     chosen = st.multiselect(
         "Machine",
         list(labels),
@@ -335,6 +320,7 @@ def _machine_choice(rows: list[dict]) -> list[str]:
         help="The store holds measurements from several machines: one machine's points, or "
         "several overlaid (a colour per machine, each machine's own protocol series).",
     )
+    url_state.to_url("machines", chosen, [default], show=str)
     return chosen or [default]
 
 
@@ -353,6 +339,7 @@ def _accuracy_axis(store, reference: pd.DataFrame, view: str) -> tuple[pd.DataFr
         return reference, "top1_pct"
     labels = {"published": f"published top-1 ({accuracy.get_view(view).label})"}
     labels.update({fingerprint: f"top-1 on your data: {label}" for fingerprint, label in sets})
+    url_state.from_url("accuracy_axis", list(labels))
     choice = st.radio(
         "y axis",
         list(labels),
@@ -361,6 +348,7 @@ def _accuracy_axis(store, reference: pd.DataFrame, view: str) -> tuple[pd.DataFr
         help="Your data: accuracies stored by `python -m zoo evaluate DIR --model NAME` "
         "(one folder at a time, identified by its content fingerprint).",
     )
+    url_state.to_url("accuracy_axis", choice, "published", show=str)
     if choice == "published":
         return reference, "top1_pct"
     st.caption(

@@ -70,7 +70,7 @@ def reference_frame(view: str = accuracy.DEFAULT_VIEW) -> pd.DataFrame:
     rows = []
     for p in chosen.points:
         arch, px = str(p.arch), int(p.measure_px or 0)
-        gmacs, macs_source = _explorer_gmacs(arch, px)
+        gmacs, macs_source = explorer_gmacs(arch, px)
         if gmacs is None and (arch, px) in gmacs_by_arch_px:
             gmacs, macs_source = gmacs_by_arch_px[(arch, px)], "timm benchmark CSV (fvcore)"
         if gmacs is None and p.source_gmacs is not None:
@@ -160,7 +160,7 @@ def accuracy_view_from_query(params: Mapping[str, object]) -> tuple[str, list[st
     ]
 
 
-def _explorer_gmacs(arch: str, resolution_px: int) -> tuple[float | None, str | None]:
+def explorer_gmacs(arch: str, resolution_px: int) -> tuple[float | None, str | None]:
     """Exact MACs for efficientnet_b0…b7 / tf_efficientnet_b0…b7 at ``resolution_px``."""
     name = arch.removeprefix("tf_").removeprefix("efficientnet_")
     if not arch.removeprefix("tf_").startswith("efficientnet_b") or len(name) != 2:

@@ -26,6 +26,10 @@ MEASURED_COLUMNS: tuple[str, ...] = (
     "measured_at",
     "quality",
     "quality_reason",
+    "rounds_used",
+    "round_spread",
+    "speed_level",
+    "latency_ms_measured",
 )
 
 
@@ -201,6 +205,10 @@ def compare_frame(
         extra["measured_at"].append(m.get("measured_at"))
         extra["quality"].append(m.get("quality") or None)
         extra["quality_reason"].append(m.get("quality_reason") or None)
+        extra["rounds_used"].append(m.get("rounds_used") or None)
+        extra["round_spread"].append(to_float(m.get("round_spread")))
+        extra["speed_level"].append(to_float(m.get("speed_level")))
+        extra["latency_ms_measured"].append(to_float(m.get("latency_ms_measured")))
     for column, values in extra.items():
         frame[column] = values
     # A measured MACs count (from the zoo's counter) replaces a missing reference one.

@@ -1,12 +1,15 @@
-"""The explorer's plotly figures: the scaled network drawn to scale, the α^φ, β^φ, γ^φ curves
-against the official variants, and the accuracy estimate's fit. MACs are multiply-accumulates.
+"""The explorer's plotly figures: the scaled network drawn over B0's outline, the α^φ, β^φ, γ^φ
+curves against the official variants, and the accuracy estimate's fit. MACs are
+multiply-accumulates.
 
 Plain functions returning figures, so that they are tested without a browser over the whole
-accepted range. How the numbers are computed: docs/explorer.md.
+accepted range. Why √ scales in the drawing: on linear ones B0's 16-channel and 7 px stages are
+slivers. How the numbers are computed and how to read the drawing: docs/explorer.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -18,130 +21,202 @@ from explorer import (
     PUBLISHED_VARIANTS,
     ScaledNetwork,
     compound_multipliers,
+    from_variant,
     get_variant,
 )
 from explorer.estimate import AccuracyEstimate, LineFit
+from explorer.rounding import rounding_report
 
-_GAP = 24  # horizontal gap between stage boxes, in channel units
+_BOX_SHARE = 0.84  # the frame's widest box takes this share of its slot
+_FONT_PX = 12  # every text of the drawing (legible on a 1400 px wide page)
+_PX_TICKS = (7, 14, 28, 56, 112, 224, 448, 896, 1792)
+_STEM, _STAGE, _EDGE, _B0, _GREY = "#9a9a9a", "#1f77b4", "#0b3c5d", "#303030", "#8a8a8a"
+#: The B0 outline is fainter than the network drawn over it (a test compares the two).
+NETWORK_OPACITY, B0_OPACITY = 0.9, 0.55
 
 
-def _box_layout(network: ScaledNetwork) -> list[dict[str, object]]:
-    """Stem + seven stages as boxes: width = output channels, height = output resolution."""
-    boxes: list[dict[str, object]] = [
-        {
-            "name": "stem",
-            "channels": network.stem_channels,
-            "px": network.stages[0].input_resolution,
-            "repeats": 1,
-            "text": "stem",
-        }
-    ]
-    for s in network.stages:
-        boxes.append(
-            {
-                "name": f"stage {s.index}",
-                "channels": s.out_channels,
-                "px": s.output_resolution,
-                "repeats": s.repeats,
-                "text": f"×{s.repeats}",
-                "detail": f"{s.block} k{s.kernel}, stride {s.stride}",
-                "macs": s.macs,
-                "params": s.params,
-            }
-        )
-    x = 0.0
-    for box in boxes:
-        box["x0"] = x
-        x += float(box["channels"])  # type: ignore[arg-type]
-        box["x1"] = x
-        x += _GAP
-    return boxes
+def _parts(network: ScaledNetwork) -> list[tuple[int, int, int]]:
+    """(output channels, output px, blocks) of the stem and the seven stages, in order."""
+    stem = (network.stem_channels, network.stages[0].input_resolution, 1)
+    return [stem, *((s.out_channels, s.output_resolution, s.repeats) for s in network.stages)]
 
 
 def network_extent(network: ScaledNetwork) -> tuple[float, float]:
-    """(total drawn width in channel units, tallest box in pixels) of ``network``'s picture."""
-    boxes = _box_layout(network)
-    return float(boxes[-1]["x1"]), float(max(b["px"] for b in boxes))  # type: ignore[arg-type]
+    """(most channels, largest feature map in px) among ``network``'s boxes: a frame it fits."""
+    parts = _parts(network)
+    return float(max(p[0] for p in parts)), float(max(p[1] for p in parts))
+
+
+def _geometry(network: ScaledNetwork, frame: tuple[float, float]) -> list[tuple[float, ...]]:
+    """(x0, x1, height) of each box: slot i is centred on x = i, width ∝ √channels, height
+    ∝ √px (the y axis is labelled in px)."""
+    boxes = []
+    for i, (channels, px, _) in enumerate(_parts(network)):
+        half = _BOX_SHARE * math.sqrt(channels / frame[0]) / 2
+        boxes.append((i - half, i + half, math.sqrt(px)))
+    return boxes
+
+
+def _versus(value: int, base: int) -> str:
+    return "" if value == base else f' <span style="color:{_GREY}">(B0 {base})</span>'
+
+
+def _label(network: ScaledNetwork, b0: ScaledNetwork, i: int) -> str:
+    """The text under box ``i``: what it is, kernel, expansion, blocks, channels, px."""
+    if i == 0:
+        px, b0_px = network.stages[0].input_resolution, b0.stages[0].input_resolution
+        lines = [
+            "<b>Stem</b> Conv3x3",
+            "k3×3 · stride 2",
+            "×1 layer",
+            f"{network.stem_channels} ch" + _versus(network.stem_channels, b0.stem_channels),
+            f"{px}×{px} px" + _versus(px, b0_px),
+        ]
+    else:
+        s, b = network.stages[i - 1], b0.stages[i - 1]
+        px = s.output_resolution
+        lines = [
+            f"<b>Stage {s.index}</b> {s.block}",
+            f"k{s.kernel}×{s.kernel} · expand {s.expand_ratio}",
+            f"×{s.repeats} block{'s' if s.repeats > 1 else ''}" + _versus(s.repeats, b.repeats),
+            f"{s.out_channels} ch" + _versus(s.out_channels, b.out_channels),
+            f"{px}×{px} px" + _versus(px, b.output_resolution),
+        ]
+    return "<br>".join(lines)
+
+
+def _hover(network: ScaledNetwork) -> list[str]:
+    """Every box's full detail, with what rounding did to its repeats and channels."""
+    report = rounding_report(network)
+    px = network.stages[0].input_resolution
+    texts = [
+        f"<b>Stem</b>: Conv3x3, stride 2<br>channels 3 → {network.stem_channels} "
+        f"(w × 32 = {report.stem.exact:.1f}, rounded to a multiple of 8)"
+        f"<br>resolution {network.resolution} → {px} px"
+        f"<br>params {network.stem.params:,} · MACs {network.stem.macs:,}"
+    ]
+    for s, r in zip(network.stages, report.stages, strict=True):
+        texts.append(
+            f"<b>Stage {s.index}</b>: {s.block} (expand {s.expand_ratio}, SE {s.se_ratio:g})"
+            f"<br>kernel {s.kernel}×{s.kernel}, stride {s.stride} (first block)"
+            f"<br>{s.repeats} blocks = ceil({r.repeats.multiplier:.4g} × {r.repeats.base} = "
+            f"{r.repeats.exact:.3f})"
+            f"<br>channels {s.in_channels} → {s.out_channels} "
+            f"(w × {r.channels.base} = {r.channels.exact:.1f}, rounded to a multiple of 8)"
+            f"<br>resolution {s.input_resolution} → {s.output_resolution} px"
+            f"<br>params {s.params:,} · MACs {s.macs:,}"
+        )
+    return texts
 
 
 def network_figure(network: ScaledNetwork, frame: tuple[float, float] | None = None) -> go.Figure:
-    """The network drawn to scale: one box per stage, width by channels, height by resolution.
+    """The network as eight labelled boxes (stem, stages 1–7) over B0's dashed outline.
 
-    Each stage box is split into as many slabs as it has blocks (repeats). ``frame`` fixes the
-    axes (width in channels, height in pixels) so that moving φ visibly grows or shrinks the
-    picture instead of being re-fitted to the same size.
+    Each box sits in a fixed slot; its width grows with √channels, its height with √feature-map
+    size, and it holds one slab per block. ``frame`` (most channels, largest px) fixes both
+    scales, so a larger φ draws larger boxes; a network larger than the frame widens it.
     """
-    boxes = _box_layout(network)
-    width, height = frame or network_extent(network)
-    width = max(width, float(boxes[-1]["x1"]))  # type: ignore[arg-type]
-    height = max(height, float(max(b["px"] for b in boxes)))  # type: ignore[arg-type]
-    centres = [(float(b["x0"]) + float(b["x1"])) / 2 for b in boxes]  # type: ignore[arg-type]
-    heights = [float(b["px"]) for b in boxes]  # type: ignore[arg-type]
-    hover = [
-        f"{b['name']}<br>{b['channels']} channels × {b['px']}×{b['px']} px"
-        f"<br>{b['repeats']} block(s)"
-        + (
-            f"<br>{b['detail']}<br>{b['macs']:,} MACs, {b['params']:,} params"
-            if "macs" in b
-            else ""
-        )
-        for b in boxes
-    ]
+    b0 = from_variant("b0")
+    extents = [network_extent(network), network_extent(b0), *([frame] if frame else [])]
+    frame = (max(e[0] for e in extents), max(e[1] for e in extents))
+    boxes, outline = _geometry(network, frame), _geometry(b0, frame)
     fig = go.Figure(
         go.Bar(
-            x=centres,
-            y=heights,
-            base=[-h / 2 for h in heights],
-            width=[float(b["channels"]) for b in boxes],  # type: ignore[arg-type]
-            text=[str(b["text"]) for b in boxes],
-            textposition="inside",
-            insidetextanchor="middle",
-            hovertext=hover,
+            x=list(range(len(boxes))),
+            y=[h for _, _, h in boxes],
+            width=[x1 - x0 for x0, x1, _ in boxes],
+            hovertext=_hover(network),
             hoverinfo="text",
             marker={
-                "color": ["#7f7f7f"] + ["#1f77b4"] * (len(boxes) - 1),
-                "line": {"color": "#0b3c5d", "width": 1},
+                "color": [_STEM] + [_STAGE] * (len(boxes) - 1),
+                "line": {"color": _EDGE, "width": 1},
             },
-            name="stages",
+            opacity=NETWORK_OPACITY,
+            name="this configuration",
         )
     )
-    # Block boundaries inside each stage: one vertical line between consecutive repeats.
-    xs: list[float | None] = []
+    xs: list[float | None] = []  # one white line between consecutive blocks of a stage
     ys: list[float | None] = []
-    for b in boxes:
-        n = int(b["repeats"])  # type: ignore[arg-type]
-        x0, x1, h = float(b["x0"]), float(b["x1"]), float(b["px"])  # type: ignore[arg-type]
-        for k in range(1, n):
-            x = x0 + (x1 - x0) * k / n
-            xs += [x, x, None]
-            ys += [-h / 2, h / 2, None]
+    for (x0, x1, h), (_, _, blocks) in zip(boxes, _parts(network), strict=True):
+        for k in range(1, blocks):
+            xs += [x0 + (x1 - x0) * k / blocks] * 2 + [None]
+            ys += [0.0, h, None]
     fig.add_trace(
         go.Scatter(
             x=xs,
             y=ys,
             mode="lines",
-            line={"color": "white", "width": 1},
+            line={"color": "white", "width": 1.2},
             hoverinfo="skip",
             showlegend=False,
+            name="blocks",
         )
     )
+    xs, ys = [], []
+    for x0, x1, h in outline:
+        xs += [x0, x0, x1, x1, x0, None]
+        ys += [0.0, h, h, 0.0, 0.0, None]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": _B0, "width": 2, "dash": "dash"},
+            opacity=B0_OPACITY,
+            hoverinfo="skip",
+            name="B0 (dashed outline)",
+        )
+    )
+    for i in range(len(boxes)):
+        fig.add_annotation(
+            x=i,
+            y=0,
+            yanchor="top",
+            yshift=-6,
+            showarrow=False,
+            align="center",
+            text=_label(network, b0, i),
+            font={"size": _FONT_PX},
+        )
+    ticks = [t for t in _PX_TICKS if t <= frame[1]]
     fig.update_layout(
-        title=(
-            f"{network.label}: {network.total_blocks} blocks, {network.resolution} px input "
-            "(box width = channels, height = feature-map size, slabs = blocks)"
-        ),
-        title_font_size=13,
-        showlegend=False,
-        height=400,
-        margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        bargap=0,
-        xaxis={
-            "range": [-_GAP, width + _GAP],
-            "title": "output channels (stages side by side)",
-            "tickvals": centres,
-            "ticktext": [str(b["name"]).replace("stage ", "S") for b in boxes],
+        title={
+            "text": f"<b>{network.label}</b>: {network.total_blocks} blocks, "
+            f"{network.resolution}×{network.resolution} px input, head {network.head_channels} ch",
+            "x": 0.01,
+            "font": {"size": 15},
+            "subtitle": {
+                "text": "width ∝ √channels, height ∝ √feature-map size, one slab per block; "
+                "dashed: B0; the frame stays fixed as φ moves",
+                "font": {"size": _FONT_PX},
+            },
         },
-        yaxis={"range": [-height / 2 * 1.05, height / 2 * 1.05], "title": "feature map (px)"},
+        font={"size": _FONT_PX},
+        height=520,
+        margin={"l": 60, "r": 10, "t": 75, "b": 100},
+        legend={
+            "x": 0.995,
+            "xanchor": "right",
+            "y": 0.99,
+            "yanchor": "top",
+            "bgcolor": "rgba(255,255,255,0.85)",
+            "font": {"size": _FONT_PX},
+        },
+        xaxis={
+            "range": [-0.5, len(boxes) - 0.5],
+            "showticklabels": False,
+            "showgrid": False,
+            "zeroline": False,
+            "fixedrange": True,
+        },
+        yaxis={
+            "range": [0, math.sqrt(frame[1]) * 1.04],
+            "tickvals": [math.sqrt(t) for t in ticks],
+            "ticktext": [str(t) for t in ticks],
+            "title": "output feature map (px, √ scale)",
+            "fixedrange": True,
+            "tickfont": {"size": _FONT_PX},
+        },
     )
     return fig
 

@@ -1,6 +1,9 @@
 """Explorer page: for any φ and α, β, γ (or explicit width, depth, resolution) the exact scaled
-network, its cost and a drawing, instantly; the state lives in the URL. It never imports torch,
-timm or the zoo (a test checks)."""
+network, its cost and a drawing, instantly; the state lives in the URL.
+
+Why it never imports torch, timm or the zoo (a test checks): the page must answer as the slider
+moves. What it shows and how it computes: docs/explorer.md.
+"""
 
 from __future__ import annotations
 
@@ -16,18 +19,19 @@ from explorer import (
     ScaledNetwork,
     ScalingError,
     compound_multipliers,
-    cost_matching_phi,
     from_multipliers,
     from_phi,
     from_variant,
     official_variant_names,
 )
+from explorer.rounding import rounding_note, rounding_report
 
 
 @st.cache_data(show_spinner=False)
 def _drawing_frame() -> tuple[float, float]:
-    # The picture's axes are fixed at B7's size, so B0 looks small and φ = 7 fills the frame.
-    return explorer_figures.network_extent(from_variant("b7"))
+    # Fixed at the largest network the slider reaches with the paper's α, β, γ (φ = 9, larger
+    # than B7), so moving φ grows the boxes in place; only a larger network widens the frame.
+    return explorer_figures.network_extent(from_phi(state.PHI_MAX))
 
 
 _FIELDS = ("mode", "variant", "phi", "alpha", "beta", "gamma", "width", "depth", "resolution")
@@ -86,13 +90,11 @@ def _on_variant_change() -> None:
         "depth": net.depth_multiplier,
         "resolution": net.resolution,
     }
-    # φ at which the compound formula costs what this variant costs.
-    try:
-        phi = cost_matching_phi(net.macs, saved.alpha, saved.beta, saved.gamma)
-    except ScalingError:
-        phi = None
+    # φ at which the compound formula costs what this variant costs (why: the caption below
+    # the slider, from the same function).
+    phi, _ = sections.variant_phi(saved.variant, saved.alpha, saved.beta, saved.gamma)
     if phi is not None:
-        changes["phi"] = min(max(round(phi, 2), state.PHI_MIN), state.PHI_MAX)
+        changes["phi"] = phi
     st.session_state[_SAVED] = replace(saved, **changes)
 
 
@@ -118,13 +120,16 @@ def _count(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _delta(value: float, base: float) -> str:
-    if base == 0:
-        return ""
+def _metric(column, label: str, shown: str, value: float, base: float, help: str | None = None):
+    """A headline number and its change against B0. Unchanged: the grey words "same as B0" and
+    no arrow (Streamlit draws a green up arrow for any text delta); changed: a grey arrow, since
+    a larger network is neither better nor worse."""
+    if value == base or (isinstance(value, float) and abs(value - base) < 5e-4 * abs(base)):
+        column.metric(label, shown, "same as B0", delta_color="off", delta_arrow="off", help=help)
+        return
     change = 100.0 * (value / base - 1.0)
-    if abs(change) < 0.05:
-        return "= B0"
-    return f"{change:+.1f} % vs B0"
+    text = f"{change:+.1f} % vs B0" if abs(change) >= 0.05 else f"{change:+.3f} % vs B0"
+    column.metric(label, shown, text, delta_color="off", help=help)
 
 
 def render() -> None:
@@ -158,7 +163,7 @@ def render() -> None:
             key=KEY + "variant",
             on_change=_on_variant_change,
             help="Picking a variant also fills the explicit w/d/r fields and sets φ to the "
-            "value whose compound cost matches the variant's MACs.",
+            "value whose compound cost matches the variant's MACs (why: under the slider).",
         )
     mode = st.session_state[KEY + "mode"]
 
@@ -215,6 +220,13 @@ def render() -> None:
 
     current = _current_state()
     _sync_url(current)
+    if mode != "explicit" and current.variant != "b0":
+        # Why the variant's φ is what it is, under the slider, while φ is the variant's.
+        variant_phi, why = sections.variant_phi(
+            current.variant, current.alpha, current.beta, current.gamma
+        )
+        if mode == "variant" or current.phi == variant_phi:
+            st.caption(why)
 
     # The constraint and the FLOPs factor, live (they only depend on α, β, γ and φ).
     try:
@@ -266,51 +278,57 @@ def _network(current: state.ExplorerState) -> ScaledNetwork:
 def _headline(network: ScaledNetwork, b0: ScaledNetwork) -> None:
     st.subheader(network.label)
     row1 = st.columns(4)
-    row1[0].metric(
-        "Depth multiplier",
-        f"{network.depth_multiplier:.3f}",
-        _delta(network.depth_multiplier, 1.0),
-    )
-    row1[1].metric(
-        "Width multiplier",
-        f"{network.width_multiplier:.3f}",
-        _delta(network.width_multiplier, 1.0),
-    )
-    row1[2].metric(
-        "Resolution multiplier",
-        f"{network.resolution_multiplier:.3f}",
-        _delta(network.resolution_multiplier, 1.0),
-    )
-    row1[3].metric(
-        "Resolution",
-        f"{network.resolution} px",
-        _delta(network.resolution, b0.resolution),
-    )
+    for column, label, value in (
+        (row1[0], "Depth multiplier", network.depth_multiplier),
+        (row1[1], "Width multiplier", network.width_multiplier),
+        (row1[2], "Resolution multiplier", network.resolution_multiplier),
+    ):
+        _metric(column, label, f"{value:.3f}", float(value), 1.0)
+    _metric(row1[3], "Resolution", f"{network.resolution} px", network.resolution, b0.resolution)
     row2 = st.columns(4)
-    row2[0].metric(
+    _metric(
+        row2[0],
         "Params",
         _count(network.params),
-        _delta(network.params, b0.params),
+        network.params,
+        b0.params,
         help=f"{network.params:,} parameters (exact)",
     )
-    row2[1].metric(
+    _metric(
+        row2[1],
         "MACs",
         _count(network.macs),
-        _delta(network.macs, b0.macs),
+        network.macs,
+        b0.macs,
         help=f"{network.macs:,} multiply-accumulates (exact)",
     )
-    row2[2].metric(
+    _metric(
+        row2[2],
         "FLOPs (= 2 × MACs)",
         _count(network.flops),
-        _delta(network.flops, b0.flops),
+        network.flops,
+        b0.flops,
         help=f"{network.flops:,} FLOPs, counted as 2 × MACs",
     )
-    row2[3].metric(
-        "Total blocks", f"{network.total_blocks}", _delta(network.total_blocks, b0.total_blocks)
+    _metric(
+        row2[3],
+        "Total blocks",
+        f"{network.total_blocks}",
+        network.total_blocks,
+        b0.total_blocks,
+        help="blocks summed over the seven stages (B0 has 16)",
     )
+    note = rounding_note(rounding_report(network))
+    if note:
+        st.info(f"**Rounding:** {note}")
 
 
 def _picture_and_table(network: ScaledNetwork) -> None:
+    st.caption(
+        f"The frame is sized for φ = {state.PHI_MAX:g} with the paper's α, β, γ and stays fixed: "
+        "a larger φ draws larger boxes, and only a larger network widens the frame. Hover a box "
+        "for all its numbers, including what rounding did to its repeats and channels."
+    )
     st.plotly_chart(
         explorer_figures.network_figure(network, _drawing_frame()),
         key=KEY + "network_chart",
@@ -321,6 +339,12 @@ def _picture_and_table(network: ScaledNetwork) -> None:
         key=KEY + "stage_table",
         hide_index=True,
         column_config={
+            "out_channels_exact": st.column_config.NumberColumn(
+                "w × B0 channels", format="%.2f", help="before rounding to a multiple of 8"
+            ),
+            "repeats_exact": st.column_config.NumberColumn(
+                "d × B0 repeats", format="%.3f", help="before rounding up (ceil)"
+            ),
             "params": st.column_config.NumberColumn(format="localized"),
             "macs": st.column_config.NumberColumn("MACs", format="localized"),
             "macs_share_pct": st.column_config.NumberColumn("MACs share %", format="%.1f"),

@@ -1,5 +1,6 @@
 """The explorer page's lower sections: the formula against the official variants, networks of
-equal cost, the accuracy estimate, and "measure and compare this configuration".
+equal cost, the accuracy estimate, and "measure and compare this configuration"; and why
+picking a variant sets φ where it does.
 
 Each takes the state and the network the page has already computed, so a rerun computes the
 network once; the tables and figures that depend only on the coefficients are cached
@@ -18,11 +19,58 @@ from dashboard.explorer import tables as explorer_tables
 from dashboard.explorer.state import KEY
 from dashboard.measuring import queue, queue_panel
 from explorer import (
+    PUBLISHED_VARIANTS,
     ScaledNetwork,
     ScalingError,
+    compound_multipliers,
+    cost_matching_phi,
+    from_variant,
+    get_variant,
+    implied_phi,
 )
 from explorer.equal_cost import equal_cost_networks
 from explorer.estimate import estimate_top1, published_fit
+
+
+def variant_phi(variant: str, alpha: float, beta: float, gamma: float) -> tuple[float | None, str]:
+    """The φ that picking ``variant`` sets (None: φ is left alone), and why, in words.
+
+    φ is where the formula's cost (α·β²·γ²)^φ × B0's MACs equals the variant's exact MACs; the
+    published multipliers were picked by hand, so each dimension alone implies another φ.
+    """
+    name = f"EfficientNet-{variant.upper()}"
+    official, net = get_variant(variant), from_variant(variant)
+    try:
+        exact = cost_matching_phi(net.macs, alpha, beta, gamma)
+        constraint = compound_multipliers(1.0, alpha, beta, gamma).constraint
+        implied = implied_phi(official, alpha, beta, gamma)
+    except ScalingError as exc:
+        return None, f"Picking {name} leaves φ as it is: {exc}."
+    if exact is None:
+        return None, (
+            f"Picking {name} leaves φ as it is: with α·β²·γ² = {constraint:.3g} ≤ 1 the formula's "
+            "cost does not grow with φ, so no φ matches its cost."
+        )
+    phi = min(max(round(exact, 2), state.PHI_MIN), state.PHI_MAX)
+    if variant == "b0":
+        return phi, f"{name} is the base network: φ = 0, every multiplier 1."
+    k = PUBLISHED_VARIANTS.index(variant) if variant in PUBLISHED_VARIANTS else None
+    head = f"**{name} → φ = {phi:g}**" + ("" if k in (None, phi) else f", not {k}")
+    if phi != round(exact, 2):
+        head += f" (the match, {exact:.2f}, is off the slider)"
+
+    def shown(value: float | None) -> str:
+        return "any" if value is None else f"{value:.2f}"
+
+    return phi, (
+        f"{head}: φ is set where the formula's cost, {constraint:.3g}^φ × B0's MACs, equals "
+        f"{name}'s exact {net.macs / 1e9:.3g} G MACs. Its published multipliers were picked by "
+        f"hand (depth {official.depth_multiplier:g}, width {official.width_multiplier:g}, "
+        f"{official.resolution} px), not computed as α^φ, β^φ, γ^φ: alone they would need "
+        f"φ = {shown(implied.depth)}, {shown(implied.width)} and {shown(implied.resolution)}. "
+        f"So compound mode at φ = {phi:g} is a network of {name}'s cost, not {name} itself "
+        "(the official-variant mode shows that)."
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -160,7 +208,7 @@ def measure_section(current: state.ExplorerState, network: ScaledNetwork) -> Non
 
 def _submit_configuration(token: str) -> list[str]:
     """Queue the configuration's measurement; the problems (empty: queued)."""
-    from zoo import Protocol, preferred_runtime
+    from zoo import preferred_protocol
 
     location = queue_panel.store_location()
     store, problem = queue_panel.open_store(location)
@@ -170,7 +218,7 @@ def _submit_configuration(token: str) -> list[str]:
         spec = configs.spec_of(configs.parse_token(token))
     except ValueError as exc:  # ZooError included: the zoo cannot build this configuration
         return [str(exc)]
-    protocol = Protocol(device="cpu", batch_size=1, runtime=preferred_runtime("cpu"))
+    protocol = preferred_protocol("cpu")  # what the first-run sweep measures with
     _, problems = queue_panel.submit(
         store, [spec], [protocol], requested_by=queue.requester(queue_panel.session_id())
     )

@@ -23,10 +23,12 @@ from explorer import (
     scaled_resolution,
 )
 from explorer.equal_cost import EqualCost
+from explorer.rounding import rounding_report
 
 
 def stage_frame(network: ScaledNetwork) -> pd.DataFrame:
-    """The per-stage table: stem, the seven MBConv stages, head and classifier."""
+    """The per-stage table: stem, the seven MBConv stages, head and classifier, with what the
+    multipliers asked for before rounding (``out_channels_exact``, ``repeats_exact``)."""
     rows: list[dict[str, object]] = [
         {
             "stage": "stem",
@@ -94,6 +96,16 @@ def stage_frame(network: ScaledNetwork) -> pd.DataFrame:
         }
     )
     frame = pd.DataFrame(rows)
+    # What the multipliers asked for before rounding (w × B0's channels, d × B0's repeats).
+    report = rounding_report(network)
+    asked_channels = [report.stem.exact, *(s.channels.exact for s in report.stages)]
+    asked_repeats = [None, *(s.repeats.exact for s in report.stages), None, None]
+    frame.insert(
+        frame.columns.get_loc("out_channels") + 1,
+        "out_channels_exact",
+        [*asked_channels, report.head.exact, None],
+    )
+    frame.insert(frame.columns.get_loc("repeats") + 1, "repeats_exact", asked_repeats)
     frame["macs_share_pct"] = 100.0 * frame["macs"] / network.macs
     return frame
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 #: The group of the compare page's automatic first-run sweep (``zoo.store.jobs.submit(group=...)``).
 SWEEP_GROUP = "first-run sweep"
+#: The group of the sweep's background part: the other accuracy views' networks.
+SWEEP_MORE_GROUP = "first-run sweep, other views"
 #: ``requested_by`` of the first-run sweep: the server asked, not a person.
 SWEEP_REQUESTER = "dashboard first-run sweep"
 #: The prefix of a dashboard session's ``requested_by``; the rest is the session's id.
@@ -116,8 +118,9 @@ def duration(seconds: float | None) -> str:
 
 
 def queue_frame(jobs: Sequence[Job], session: str, now: datetime) -> pd.DataFrame:
-    """One row per job, in the order the worker takes them (running first, then oldest)."""
-    ordered = sorted(jobs, key=lambda j: (j.state != "running", j.id))
+    """One row per job, in the order the worker takes them (running first, then by priority,
+    then oldest)."""
+    ordered = sorted(jobs, key=lambda j: (j.state != "running", -j.priority, j.id))
     rows = []
     for job in ordered:
         if job.state == "running":
@@ -153,6 +156,7 @@ __all__ = [
     "QUEUE_COLUMNS",
     "SESSION_PREFIX",
     "SWEEP_GROUP",
+    "SWEEP_MORE_GROUP",
     "SWEEP_REQUESTER",
     "duration",
     "eta_s",

@@ -21,26 +21,15 @@ import streamlit as st
 from dashboard.measuring import queue
 
 if TYPE_CHECKING:
-    from zoo import MeasurementStore, ModelSpec, Protocol
+    from zoo import Job, MeasurementStore, ModelSpec, Protocol
 
 KEY = "queue_"
-#: ``0`` turns off the compare page's automatic first-run sweep.
-AUTO_SWEEP_ENV = "EFFSCALE_AUTO_SWEEP"
+
 #: What one visitor may have queued at once: jobs, and seconds of estimated work.
 MAX_JOBS_ENV = "EFFSCALE_VISITOR_MAX_JOBS"
 MAX_QUEUE_S_ENV = "EFFSCALE_VISITOR_MAX_QUEUE_S"
 #: ``0``: the dashboard starts no worker (one runs elsewhere: ``python -m zoo worker``).
 WORKER_ENV = "EFFSCALE_DASHBOARD_WORKER"
-#: The first-run sweep: EfficientNet-B0–B3 and three peers, at batch 1.
-SWEEP_MODELS: tuple[str, ...] = (
-    "efficientnet_b0",
-    "efficientnet_b1",
-    "efficientnet_b2",
-    "efficientnet_b3",
-    "mobilenetv3_large_100",
-    "resnet50",
-    "regnety_016",
-)
 _RECHECK_S = 15.0  # how often a page makes sure a worker serves its store while jobs wait
 _last_check: dict[str | None, float] = {}
 
@@ -71,10 +60,6 @@ def session_id() -> str:
 
 def worker_enabled() -> bool:
     return os.environ.get(WORKER_ENV, "1").strip() != "0"
-
-
-def auto_sweep_enabled() -> bool:
-    return os.environ.get(AUTO_SWEEP_ENV, "1").strip() != "0"
 
 
 def worker_log() -> str:
@@ -175,24 +160,6 @@ def submit(
     return ids, problems
 
 
-def first_run_sweep(store: MeasurementStore, resolutions: dict[str, int]) -> list[str]:
-    """Queue the default sweep when this store has no CPU measurement and never had a sweep;
-    the problems (empty when queued or not needed). ``resolutions``: the input size per model of
-    the accuracy view on the chart."""
-    from zoo import Protocol, jobs, preferred_runtime, spec_from_timm
-
-    if not auto_sweep_enabled() or store.rows(device="cpu"):
-        return []
-    if jobs(store, group=queue.SWEEP_GROUP, limit=1):
-        return []  # swept before (perhaps stopped): never again on its own
-    protocol = Protocol(device="cpu", batch_size=1, runtime=preferred_runtime("cpu"))
-    specs = [spec_from_timm(m, resolution=resolutions.get(m)) for m in SWEEP_MODELS]
-    _, problems = submit(
-        store, specs, [protocol], requested_by=queue.SWEEP_REQUESTER, group=queue.SWEEP_GROUP
-    )
-    return problems
-
-
 def signature(store: MeasurementStore) -> tuple[object, ...]:
     """What, when it changes, means the page must redraw: a measurement landed or was replaced,
     or the set of active jobs changed."""
@@ -219,16 +186,12 @@ def _panel(store: MeasurementStore, location: str | None, seen: tuple[object, ..
     now = datetime.now(timezone.utc)
     active = jobs(store, states=ACTIVE_STATES, limit=500)
     unreadable = list(store.unreadable_jobs)
-    recent = [j for j in jobs(store, limit=60) if not j.active]
     st.subheader("Measurement queue")
     if unreadable:
         st.caption(
             f"{len(unreadable)} queued job row(s) could not be read (written by another effscale "
             "version?); the worker fails them with the reason."
         )
-    if active:
-        keep_worker(location)
-    _sweep_status(store, active, recent, now)
     if not active:
         st.caption(
             "Nothing queued. Measurements you ask for here (or from the explorer, or with "
@@ -236,14 +199,11 @@ def _panel(store: MeasurementStore, location: str | None, seen: tuple[object, ..
             "the chart by themselves; you can leave the page meanwhile."
         )
     else:
-        running = [j for j in active if j.state == "running"]
+        active = fresh_estimates(store, active)
         st.caption(
-            f"{len(active)} job(s) active, {len(running)} running; all done in about "
-            f"{queue.duration(queue.eta_s(active, now))} (estimated from the measured times of "
-            "recent jobs). They outlive this tab: close it and come back."
+            "They run one at a time, highest priority first, and outlive this tab: close it and "
+            "come back. Estimates come from the measured times of this store's recent jobs."
         )
-        if not running and _oldest_wait_s(active, now) > 20:
-            st.warning(_no_worker_hint(location))
         st.dataframe(queue.queue_frame(active, session, now), hide_index=True, key=KEY + "active")
         mine = [j for j in active if queue.wanted_by(j, session)]
         if mine:
@@ -282,39 +242,83 @@ def _ended_for(store: MeasurementStore, session: str) -> None:
             st.warning(f"Job {job.id} ({job.label}) was cancelled by an operator.")
 
 
-def _sweep_status(store, active, recent, now) -> None:
-    sweep_active = [j for j in active if j.group_name == queue.SWEEP_GROUP]
-    if not sweep_active:
+def progress(store: MeasurementStore, location: str | None, seen: tuple[object, ...]) -> None:
+    """Above the chart: how far the queue is and how long it has to go (the first-run sweep's
+    part first), polling the store and rerunning the page when ``seen`` is out of date."""
+    from zoo import ACTIVE_STATES, jobs
+
+    active = bool(jobs(store, states=ACTIVE_STATES, limit=1))
+    st.fragment(run_every=2.0 if active else 10.0)(_progress)(store, location, seen)
+
+
+def _progress(store: MeasurementStore, location: str | None, seen: tuple[object, ...]) -> None:
+    from zoo import ACTIVE_STATES, jobs
+
+    if signature(store) != seen:
+        st.rerun()  # a point landed or the queue changed: redraw the chart and tables
+    active = jobs(store, states=ACTIVE_STATES, limit=500)
+    if not active:
         return
-    ended, total, failed = queue.sweep_progress(
-        sweep_active + [j for j in recent if j.group_name == queue.SWEEP_GROUP]
-    )
-    total = max(total, len(sweep_active))
-    left, right = st.columns([5, 1])
+    keep_worker(location)
+    now = datetime.now(timezone.utc)
+    active = fresh_estimates(store, active)
+    running = [j for j in active if j.state == "running"]
+    sweep = [j for j in active if j.group_name == queue.SWEEP_GROUP]
+    left, right = st.columns([6, 1])
     with left:
-        st.info(
-            f"First visit on this machine: measuring a small default sweep (EfficientNet-B0–B3, "
-            f"MobileNetV3-Large, ResNet-50 and RegNetY-1.6GF at batch 1 on "
-            f"{sweep_active[0].protocol.runtime}) so that the chart has latency points. Until "
-            "they land the chart shows MACs. Set EFFSCALE_AUTO_SWEEP=0 to turn this off."
-        )
-        st.progress(
-            ended / total if total else 0.0,
-            text=f"{ended} of {total} measured"
-            + (f" ({failed} failed)" if failed else "")
-            + f"; about {queue.duration(queue.eta_s(sweep_active, now))} to go",
-        )
+        if sweep:
+            ended, total, failed = queue.sweep_progress(
+                jobs(store, group=queue.SWEEP_GROUP, limit=500)
+            )
+            ahead = [j for j in active if j.group_name != queue.SWEEP_MORE_GROUP]
+            st.progress(
+                ended / total if total else 0.0,
+                text=f"First visit on this machine: measuring the chart's {total} networks on "
+                f"{sweep[0].protocol.runtime}, {ended} done"
+                + (f" ({failed} failed)" if failed else "")
+                + f", about {queue.duration(queue.eta_s(ahead, now))} to go (an estimate)",
+            )
+        else:
+            label = running[0].label if running else "waiting for the worker"
+            st.progress(
+                0.0 if not running else 0.5,
+                text=f"{len(active)} measurement(s) queued; now: {label}; all done in about "
+                f"{queue.duration(queue.eta_s(active, now))} (an estimate). The chart updates "
+                "as they land; the queue is below.",
+            )
+        if not running and _oldest_wait_s(active, now) > 20:
+            st.warning(_no_worker_hint(location))
     with right:
-        if st.button(
-            "Stop",
+        if sweep and st.button(
+            "Stop the sweep",
             key=KEY + "stop_sweep",
-            help="Withdraw the sweep's requests: jobs nobody else asked for are cancelled.",
+            help="Withdraw the sweep's requests (the other views' too): jobs nobody else asked "
+            "for are cancelled. Set EFFSCALE_AUTO_SWEEP=0 to never sweep.",
         ):
             from zoo import cancel
 
-            for job in sweep_active:
-                cancel(store, job.id, queue.SWEEP_REQUESTER)
+            for job in active:
+                if job.group_name in (queue.SWEEP_GROUP, queue.SWEEP_MORE_GROUP):
+                    cancel(store, job.id, queue.SWEEP_REQUESTER)
             st.rerun()
+
+
+_estimates: dict[tuple[object, ...], dict[int, float]] = {}
+
+
+def fresh_estimates(store: MeasurementStore, active: list[Job]) -> list[Job]:
+    """``active`` with each job's estimate taken again from the store's history as it is now
+    (the one made at submit time knew less), cached until a job ends or starts."""
+    from dataclasses import replace
+
+    from zoo import estimate_seconds
+
+    key = (id(store), store.revision(), tuple((j.id, j.state) for j in active))
+    if key not in _estimates:
+        _estimates.clear()
+        _estimates[key] = {j.id: estimate_seconds(store, j.protocol, j.spec) for j in active}
+    found = _estimates[key]
+    return [replace(j, estimate_s=found.get(j.id, j.estimate_s)) for j in active]
 
 
 def _oldest_wait_s(active, now) -> float:
@@ -347,14 +351,12 @@ def _no_worker_hint(location: str | None) -> str:
 
 
 __all__ = [
-    "AUTO_SWEEP_ENV",
-    "SWEEP_MODELS",
     "WORKER_ENV",
-    "first_run_sweep",
     "open_store",
     "store_location",
     "keep_worker",
     "live",
+    "progress",
     "session_id",
     "signature",
     "start_worker",

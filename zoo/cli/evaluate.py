@@ -116,6 +116,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         help=STORE_HELP,
     )
     parser.add_argument("--no-store", action="store_true", help="do not store the results")
+    parser.add_argument(
+        "--no-latency",
+        action="store_true",
+        help="do not queue the evaluated models' latency (by default a job per stored model, at "
+        'its input size, for the compare page\'s "top-1 on your data" axis)',
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.set_defaults(handler=run)
 
@@ -296,6 +302,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 break
             if store is not None:
                 store.put_evaluation(result)
+                if not args.no_latency:
+                    _queue_latency(store, result)
     finally:
         if store is not None:
             store.close()
@@ -307,6 +315,32 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         return 130
     return 0 if all(r.images_evaluated for r in results) else 1
+
+
+def _queue_latency(store: Any, result: Evaluation) -> None:
+    """Queue the evaluated model's latency at its input size (unless stored or queued), so the
+    compare page's own-data axis fills itself; a line on stderr says what happened."""
+    from zoo.measure.coverage import coverage
+    from zoo.measure.orchestrate import preferred_protocol
+    from zoo.models.spec import spec_from_timm
+    from zoo.workers.worker import enqueue
+
+    try:
+        spec = spec_from_timm(result.model.partition(".")[0], result.input_px)
+        protocol = preferred_protocol("cpu")
+        have = coverage(store, [spec], protocol)
+        if have.measured or have.queued:
+            return
+        enqueue(store, [spec], protocol, requested_by="zoo evaluate", group="evaluate")
+    except ZooError as exc:
+        print(f"latency of {result.model} not queued: {exc}", file=sys.stderr)
+        return
+    print(
+        f"queued the latency of {spec.label} (batch 1, fp32, {protocol.runtime}) for the compare "
+        "page's \"top-1 on your data\" axis: the dashboard's worker runs it, or python -m zoo "
+        "worker",
+        file=sys.stderr,
+    )
 
 
 def _evaluate_one(classifier, folder, args: argparse.Namespace, evaluate) -> Evaluation:

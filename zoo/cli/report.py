@@ -69,6 +69,7 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
         "img/s",
         "peak MB",
         "iters",
+        "rounds",
         "runtime",
         "source",
     )
@@ -87,6 +88,7 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
             _cell(r["throughput_ips"], 1),
             _cell(r["peak_memory_mb"], 0),
             str(r["iterations"]),
+            _rounds(r),
             r.get("runtime", REFERENCE_RUNTIME),
             ("stored" if r["from_store"] else "measured")
             + (" NOISY" if r.get("quality") == "noisy" else ""),
@@ -120,6 +122,16 @@ def format_measurements(measurements: Sequence[Measurement], fmt: str) -> str:
         if m.noisy
     ]
     return "\n".join(lines) + "\n"
+
+
+def _rounds(r: dict) -> str:
+    """``5 ±2%``: the rounds the figure comes from and how far they spread (``-`` for a single
+    run from before rounds)."""
+    used, spread = r.get("rounds_used") or 0, r.get("round_spread")
+    if not used or spread is None:
+        return "-"
+    aside = r.get("rounds_set_aside") or 0
+    return f"{used}{f'+{aside} slow' if aside else ''} ±{(spread - 1) * 50:.0f}%"
 
 
 def _seconds(value: float | None, cached: bool | None = None) -> str:

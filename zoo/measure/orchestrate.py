@@ -173,6 +173,7 @@ def _record(
         max_seconds=float(protocol.max_seconds),
         threads=protocol.threads,
         runtime=protocol.runtime,
+        rounds=protocol.rounds,
         device=env.device,
         device_name=env.device_name,
         cpu_model=env.cpu_model,
@@ -272,6 +273,13 @@ def preferred_runtime(device: str) -> str:
     Runtime, then eager on a CPU; eager on CUDA: a TensorRT engine takes minutes)."""
     ranked = [r for r in available_runtimes(device) if get_runtime(r).preference is not None]
     return min(ranked, key=lambda r: get_runtime(r).preference or 0, default=REFERENCE_RUNTIME)
+
+
+def preferred_protocol(device: str = "cpu") -> Protocol:
+    """What the dashboard measures with when nobody chose otherwise (its first-run sweep, a
+    configuration from the explorer, latencies for an evaluation): batch 1, fp32, the
+    ``preferred_runtime``, the default timing bounds."""
+    return Protocol(device=device, batch_size=1, runtime=preferred_runtime(device))
 
 
 @dataclass(frozen=True)

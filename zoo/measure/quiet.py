@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from zoo.measure.rounds import AGREE, SLOW_LEVEL
+
 __all__ = [
     "MAX_OTHERS_CORES",
     "MAX_SPREAD",
@@ -85,9 +87,19 @@ class LoadProbe:
 
 
 def verdict(
-    wall_s: float, own_cpu_s: float, others_cpu_s: float, threads: int, spread: float, on_cuda: bool
+    wall_s: float,
+    own_cpu_s: float,
+    others_cpu_s: float,
+    threads: int,
+    spread: float,
+    on_cuda: bool,
+    *,
+    rounds_spread: float | None = None,
+    slow_level: float | None = None,
 ) -> Quality:
-    """Clean or noisy, and why.
+    """Clean or noisy, and why. ``rounds_spread``: the used rounds' slowest median over their
+    fastest, scaled (they must agree within ``AGREE``); ``slow_level``: set when too few rounds
+    ran at an acceptable speed level, the level they ran at.
 
     >>> verdict(1.0, 1.8, 0.05, 2, 0.1, False).quality
     'clean'
@@ -110,6 +122,16 @@ def verdict(
             )
     if spread > MAX_SPREAD:
         reasons.append(f"p90 is {1 + spread:.1f}× the median (accepted ≤ {1 + MAX_SPREAD:.1f}×)")
+    if slow_level is not None:
+        reasons.append(
+            f"the machine stayed at a slower speed level: its probe ran {slow_level:.2f}× its "
+            f"reference (accepted ≤ {SLOW_LEVEL:.2f}×)"
+        )
+    if rounds_spread is not None and rounds_spread > AGREE:
+        reasons.append(
+            f"its rounds disagree: the slowest round's median (scaled to the reference speed) "
+            f"is {rounds_spread:.2f}× the fastest's (accepted ≤ {AGREE:.2f}×)"
+        )
     return Quality(
         quality="noisy" if reasons else "clean",
         reason="; ".join(reasons) or "quiet machine, steady samples",

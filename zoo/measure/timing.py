@@ -1,8 +1,7 @@
 """The timed loop, and one whole measurement inside the current process.
 
-``time_call`` is the protocol's warm-up, bounded timed loop and statistics for any runtime;
 ``measure_in_process`` builds the model and the runtime's runner, checks its outputs against
-eager fp32, then times it. Why ONNX Runtime and OpenVINO get their export and eager reference
+eager fp32, then times it in rounds (``zoo.measure.rounds``); ``time_call`` is one plain run. Why ONNX Runtime and OpenVINO get their export and eager reference
 first, in a process of their own (``prepare_onnx``): PyTorch's OpenMP threads keep spinning after
 a forward and would steal the cores the runtime is timed on. The protocol: docs/benchmarks.md,
 'The latency protocol'.
@@ -11,7 +10,6 @@ a forward and would steal the cores the runtime is timed on. The protocol: docs/
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -20,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from zoo.errors import ZooError
 from zoo.files import file_sha256
 from zoo.measure.quiet import LoadProbe, verdict
-from zoo.models.build import build_model
+from zoo.measure.rounds import probe_ms, reference_level, remember_probes, time_rounds
+from zoo.models.build import build_model, settle_batchnorm
 from zoo.models.complexity import count_complexity
 from zoo.models.spec import ModelSpec
 from zoo.records.measurement import LatencyStats, PeakMemoryKind, summarize_latencies
@@ -39,6 +38,7 @@ __all__ = ["measure_in_process", "prepare_onnx", "time_call", "time_forward"]
 #: The random weights every measurement uses (the same network for every runtime).
 WEIGHTS_SEED = 0
 _INPUT_SEED = 1
+_SETTLE_SEED = 2
 
 
 def time_call(
@@ -48,26 +48,12 @@ def time_call(
     sync: Callable[[], None] = lambda: None,
     batches_per_call: int = 1,
 ) -> LatencyStats:
-    """Time ``call()`` with ``protocol``: ``warmup_iters`` untimed calls, then timed calls until
-    ``max_iters``, or ``max_seconds`` of timed work once ``min_iters`` are done. ``sync`` runs
-    before the clock starts and before it stops. A call that runs several batches (OpenVINO's
-    throughput mode) counts as that many per-batch samples of its mean."""
-    for _ in range(protocol.warmup_iters):
-        call()
-    sync()
-    samples: list[float] = []
-    timed = 0.0
-    while len(samples) < protocol.max_iters:
-        sync()
-        t0 = time.perf_counter()
-        call()
-        sync()
-        elapsed = time.perf_counter() - t0
-        samples.append(elapsed / batches_per_call)
-        timed += elapsed
-        if len(samples) >= protocol.min_iters and timed >= protocol.max_seconds:
-            break
-    return summarize_latencies(samples, protocol.batch_size)
+    """Time ``call()`` with ``protocol`` as one run, no probe: ``warmup_iters`` untimed calls,
+    then timed calls until ``max_iters``, or ``max_seconds`` of timed work once ``min_iters`` are
+    done (``zoo.measure.rounds.time_rounds`` with one round)."""
+    single = replace(protocol, rounds=1)
+    timed, _ = time_rounds(call, single, sync=sync, batches_per_call=batches_per_call)
+    return summarize_latencies(timed.samples, protocol.batch_size)
 
 
 def time_forward(model: torch.nn.Module, example: torch.Tensor, protocol: Protocol) -> LatencyStats:
@@ -77,6 +63,15 @@ def time_forward(model: torch.nn.Module, example: torch.Tensor, protocol: Protoc
     return time_call(runner.call, protocol, sync=runner.sync)
 
 
+def _settling_images(resolution: int) -> torch.Tensor:
+    """Two bundled photos and one seeded random image: what BatchNorm settles on (both kinds of
+    input the equivalence check feeds stay near unit scale; three keep it under a second)."""
+    import torch
+
+    images, _ = check_inputs(resolution, seed=_SETTLE_SEED)
+    return torch.from_numpy(images[[0, 1, -1]] if len(images) > 3 else images)
+
+
 def _model_and_example(
     spec: ModelSpec, protocol: Protocol, device: str
 ) -> tuple[torch.nn.Module, torch.Tensor]:
@@ -84,6 +79,7 @@ def _model_and_example(
 
     torch.manual_seed(WEIGHTS_SEED)
     model = build_model(spec, device=device)
+    settle_batchnorm(model, _settling_images(spec.resolution).to(device))
     generator = torch.Generator().manual_seed(_INPUT_SEED)
     example = torch.randn(
         protocol.batch_size, 3, spec.resolution, spec.resolution, generator=generator
@@ -112,7 +108,10 @@ def _describe(what: str, spec: ModelSpec, protocol: Protocol) -> str:
 
 
 def _key_parts(spec: ModelSpec) -> dict[str, Any]:
-    return {"spec": asdict(spec), "weights": f"random, torch.manual_seed({WEIGHTS_SEED})"}
+    return {
+        "spec": asdict(spec),
+        "weights": f"random, torch.manual_seed({WEIGHTS_SEED}), BatchNorm settled",
+    }
 
 
 def prepare_onnx(spec: ModelSpec, protocol: Protocol, rebuild: bool = False) -> dict[str, Any]:
@@ -250,13 +249,47 @@ def measure_in_process(
             return result
     else:
         result["equiv_inputs"] = "eager fp32 is the reference itself"
-    probe = LoadProbe().start()
-    stats = time_call(
-        runner.call, protocol, sync=runner.sync, batches_per_call=runner.batches_per_call
+    threads = protocol.threads
+    speed = None if on_cuda else (lambda: probe_ms(threads))
+    reference = None if on_cuda else reference_level(threads, calibrate=protocol.rounds > 1)
+    load = LoadProbe().start()
+    timed, probes = time_rounds(
+        runner.call,
+        protocol,
+        sync=runner.sync,
+        batches_per_call=runner.batches_per_call,
+        probe=speed,
+        reference_ms=reference,
     )
-    wall_s, own_s, others_s = probe.stop()
+    wall_s, own_s, others_s = load.stop()
+    if not on_cuda:
+        torch.set_num_threads(threads)  # the probe set it too; what the runner was given
+        remember_probes(threads, probes)
+    stats = replace(
+        summarize_latencies(timed.samples, protocol.batch_size),
+        latency_ms_median=timed.median_s * 1000,  # the used rounds' medians' median, scaled
+    )
     spread = (stats.latency_ms_p90 - stats.latency_ms_median) / max(stats.latency_ms_median, 1e-9)
-    result.update(verdict(wall_s, own_s, others_s, protocol.threads, spread, on_cuda).as_fields())
+    quality = verdict(
+        wall_s,
+        own_s,
+        others_s,
+        threads,
+        spread,
+        on_cuda,
+        rounds_spread=timed.spread,
+        slow_level=None if timed.steady or timed.level is None else timed.level,
+    )
+    result.update(quality.as_fields())
+    result.update(
+        rounds_used=len(timed.used),
+        rounds_set_aside=timed.set_aside,
+        round_spread=timed.spread,
+        speed_level=timed.level,
+        probe_ms=timed.reference_ms,
+    )
+    if timed.level is not None:  # the figure is scaled to the reference speed: keep it as timed
+        result["latency_ms_measured"] = timed.measured_median_s * 1000
     if on_cuda:
         peak_bytes = torch.cuda.max_memory_allocated(protocol.device)
         kind: PeakMemoryKind = "cuda_max_allocated"

@@ -125,6 +125,16 @@ class Measurement:
     host: str = ""  # the host name
     node: str = ""  # the cluster node's name it was measured as (zoo.workers.ray_dispatch), else ""
     gpu_driver: str = ""  # the NVIDIA driver's version on CUDA
+    # Repeatability (zoo.measure.rounds); rows from before rounds were a single run. With a probe
+    # the latency statistics are at the machine's reference speed (each round scaled by its
+    # probe); ``latency_ms_measured`` is the median as timed.
+    rounds: int = 1  # the protocol's rounds
+    rounds_used: int = 0  # rounds the figure comes from
+    rounds_set_aside: int = 0  # rounds at a slow level (over SLOW_LEVEL), not used
+    round_spread: float | None = None  # the slowest used round's median over the fastest's
+    speed_level: float | None = None  # the used rounds' probe over the reference (median)
+    probe_ms: float | None = None  # the machine's reference level for the probe, in ms
+    latency_ms_measured: float | None = None  # the median as timed, before scaling
 
     @property
     def noisy(self) -> bool:

@@ -145,6 +145,7 @@ class Protocol:
     max_seconds: float = 10.0  # stop timing after this much timed work, once min_iters are done
     threads: int | None = None  # CPU intra-op threads; None: the physical cores we may use
     runtime: str = REFERENCE_RUNTIME  # one of ``zoo.records.runtimes.RUNTIMES``
+    rounds: int = 8  # the timed iterations split into rounds, a speed probe around each
 
     def __post_init__(self) -> None:
         if not _is_device(self.device):
@@ -167,13 +168,14 @@ class Protocol:
         if self.threads is not None:
             check_whole_number("threads", self.threads, 1, 4096)
         check_runtime(self.runtime, self.device, self.precision)
+        check_whole_number("rounds", self.rounds, 1, 1000)
 
 
 #: The fields of a protocol, in order: what two measurements must share to be comparable.
 PROTOCOL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Protocol))
 # Fields added after schema version 2, with the value every earlier measurement had: at that
 # value they are left out of the key, so keys stored before the field existed stay valid.
-_LATER_FIELDS: dict[str, object] = {"runtime": REFERENCE_RUNTIME}
+_LATER_FIELDS: dict[str, object] = {"runtime": REFERENCE_RUNTIME, "rounds": 1}
 
 
 def protocol_key(values: Protocol | Mapping[str, Any]) -> str:

@@ -29,9 +29,11 @@ from zoo.store.measurement_store import MeasurementStore
 
 __all__ = [
     "ACTIVE_STATES",
+    "BACKGROUND",
     "COLUMNS",
     "JOB_STATES",
     "Job",
+    "NORMAL",
     "cancel",
     "get_job",
     "jobs",
@@ -49,8 +51,11 @@ _SUBMIT_TRIES = 5
 COLUMNS = (
     "id, request_key, spec, protocol, label, state, progress, error, requested_by, group_name, "
     "target, worker, attempts, estimate_s, created_at, started_at, finished_at, heartbeat_at, "
-    "result"
+    "result, priority"
 )
+#: Job priorities: a worker takes the highest first, then the oldest. What someone asked for
+#: runs before the first-run sweep's background views.
+NORMAL, BACKGROUND = 0, -10
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class Job:
     heartbeat_at: float | None
     result: Measurement | None
     requesters: tuple[str, ...] = ()  # everyone who asked and still wants it
+    priority: int = NORMAL  # higher runs first (``NORMAL``, ``BACKGROUND``)
 
     @property
     def active(self) -> bool:
@@ -96,7 +102,7 @@ def _parse(row: tuple[Any, ...], requesters: tuple[str, ...]) -> Job:
     """A job row as a ``Job``; ``TypeError``/``ValueError`` for one this version cannot read
     (an unknown field in its request, written by another effscale)."""
     (id_, key, spec, protocol, label, state, progress, error, requested_by, group, target,
-     worker, attempts, estimate, created, started, finished, beat, result) = row  # fmt: skip
+     worker, attempts, estimate, created, started, finished, beat, result, priority) = row  # fmt: skip
     measurement = None
     if result:
         try:
@@ -124,6 +130,7 @@ def _parse(row: tuple[Any, ...], requesters: tuple[str, ...]) -> Job:
         heartbeat_at=beat,
         result=measurement,
         requesters=requesters,
+        priority=int(priority),
     )
 
 
@@ -186,9 +193,11 @@ def submit(
     requested_by: str = "",
     group: str = "",
     target: str = "",
+    priority: int = NORMAL,
 ) -> Job:
     """Queue a measurement (for ``target``: '' for this store's worker, else the node that must
-    run it), or join the queued/running job that already asks for it."""
+    run it), or join the queued/running job that already asks for it (raising its priority to
+    ``priority`` when that is higher: a background job someone now waits for moves up)."""
     key = request_key(spec, protocol)
 
     def once() -> int:
@@ -199,11 +208,15 @@ def submit(
         )
         if existing:
             job_id = int(existing[0][0])
+            store.db.execute(
+                "UPDATE jobs SET priority = ? WHERE id = ? AND priority < ?",
+                (priority, job_id, priority),
+            )
         else:
             ((job_id,),) = store.db.execute(
                 "INSERT INTO jobs (request_key, spec, protocol, label, state, requested_by, "
-                "group_name, target, estimate_s, created_at) VALUES (?, ?, ?, ?, 'queued', ?, "
-                "?, ?, ?, ?) RETURNING id",
+                "group_name, target, estimate_s, created_at, priority) VALUES (?, ?, ?, ?, "
+                "'queued', ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     key,
                     strict_dumps(asdict(spec)),
@@ -214,6 +227,7 @@ def submit(
                     target,
                     estimate_seconds(store, protocol, spec),
                     now_iso(),
+                    priority,
                 ),
             )
         _ask(store, int(job_id), requested_by)

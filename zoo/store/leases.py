@@ -64,7 +64,7 @@ def claim(
     lease_s: float = LEASE_S,
     exclusive: bool = False,
 ) -> Job | None:
-    """Take the oldest queued job for ``target`` ('' takes jobs for any worker of this store),
+    """Take the queued job of the highest priority, then the oldest, for ``target`` ('' takes jobs for any worker of this store),
     or one whose worker stopped beating for ``lease_s``: it is now ours (``running``). Atomic:
     two workers never take the same job. ``exclusive``: only jobs for ``target``, never
     untargeted ones (a cluster node takes only what must run on it)."""
@@ -86,7 +86,8 @@ def claim(
         targets = "target = ?" if exclusive else "target IN ('', ?)"
         candidates = store.db.execute(
             f"SELECT id FROM jobs WHERE {targets} AND (state = 'queued' OR (state = 'running' "
-            f"AND heartbeat_at < ?)) ORDER BY id LIMIT {_CANDIDATES}" + store.db.skip_locked,
+            f"AND heartbeat_at < ?)) ORDER BY priority DESC, id LIMIT {_CANDIDATES}"
+            + store.db.skip_locked,
             (target, now - lease_s),
         )
         for (job_id,) in candidates:

@@ -89,9 +89,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     "WHERE state IN ('queued', 'running')",
 )
 # Version 5: everyone who asked for a job (a job is cancelled only when nobody who asked still
-# wants it), and the digests of the artefacts the runtimes use, kept where the artefacts'
-# writer (anyone who can write the cache folder) cannot rewrite them too.
+# wants it), a job's priority (background sweeps run after what someone waits for), and the
+# digests of the artefacts the runtimes use, kept where the artefacts' writer (anyone who can
+# write the cache folder) cannot rewrite them too.
 _V5 = (
+    "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
     """
 CREATE TABLE IF NOT EXISTS job_requests (
     job_id BIGINT NOT NULL,
@@ -127,7 +129,7 @@ TABLE_COLUMNS = {
     "jobs": {
         "id", "request_key", "spec", "protocol", "label", "state", "progress", "error",
         "requested_by", "group_name", "target", "worker", "attempts", "estimate_s", "created_at",
-        "started_at", "finished_at", "heartbeat_at", "result",
+        "started_at", "finished_at", "heartbeat_at", "result", "priority",
     },
     "job_requests": {"job_id", "requested_by", "asked_at", "withdrawn_at"},
     "artifact_digests": {"host", "path", "sha256", "size_bytes", "recorded_at"},

@@ -28,7 +28,7 @@ from zoo.models.spec import ModelSpec
 from zoo.paths import STORE_ENV, log_dir, project_root
 from zoo.records.measurement import MeasurementError
 from zoo.records.protocol import Protocol
-from zoo.store.jobs import Job, get_job, jobs, submit, worker_id
+from zoo.store.jobs import NORMAL, Job, get_job, jobs, submit, worker_id
 from zoo.store.leases import LEASE_S, claim, claimable, finish, heartbeat, lapsed, requeue
 from zoo.store.measurement_store import MeasurementStore
 
@@ -286,12 +286,16 @@ def enqueue(
     *,
     requested_by: str = "",
     group: str = "",
+    priority: int = NORMAL,
 ) -> list[Job]:
     """Queue a measurement of each spec, after checking the request as ``measure`` would
     (protocol, device, the memory guard): an absurd configuration is refused here, with the
     memory guard's message, before any job exists."""
     plan(specs, protocol)
-    return [submit(store, spec, protocol, requested_by=requested_by, group=group) for spec in specs]
+    return [
+        submit(store, spec, protocol, requested_by=requested_by, group=group, priority=priority)
+        for spec in specs
+    ]
 
 
 def stalled(current: list[Job], *, lease_s: float = LEASE_S, queued_s: float = 15.0) -> bool:
