@@ -88,6 +88,7 @@ def view_missing(
     the chosen settings, with their count and estimated time before anyone confirms."""
     from zoo import (
         ACTIVE_STATES,
+        NORMAL,
         estimate_seconds,
         jobs,
         preferred_runtime,
@@ -102,9 +103,19 @@ def view_missing(
     if not protocols:
         return
     protocol = protocols[0]
-    active = {j.request_key for j in jobs(store, states=ACTIVE_STATES, limit=2000)}
+    # Waiting in the background sweep counts as missing: the button moves it to the front.
+    active = {
+        j.request_key
+        for j in jobs(store, states=ACTIVE_STATES, limit=2000)
+        if j.priority >= NORMAL or j.state == "running"
+    }
+    waiting = {
+        j.request_key
+        for j in jobs(store, states=("queued",), limit=2000)
+        if j.priority < NORMAL
+    }
     wanted = frame[frame["latency_ms"].isna() & frame["resolution_px"].notna()]
-    missing, queued = [], 0
+    missing, queued, behind = [], 0, 0
     for r in wanted.itertuples():
         try:
             spec = spec_from_timm(str(r.model), resolution=int(r.resolution_px))
@@ -114,6 +125,7 @@ def view_missing(
             queued += 1
         else:
             missing.append(spec)
+            behind += request_key(spec, protocol) in waiting
     drawn = int(frame["latency_ms"].notna().sum())
     what = "evaluated models" if own else "networks this view draws"
     settings = f"batch {choice.batch}, {choice.precision}, {choice.device}, {protocol.runtime}"
@@ -124,7 +136,10 @@ def view_missing(
     seconds = sum(estimate_seconds(store, protocol, spec) for spec in missing)
     st.markdown(
         f"**This view lacks {plural(len(missing), 'point')}** ({settings}): {drawn} of the "
-        f"{len(frame)} {what} have one" + (f", {queued} are queued" if queued else "") + "."
+        f"{len(frame)} {what} have one"
+        + (f", {queued} are queued" if queued else "")
+        + (f"; {behind} of the missing wait in the background sweep" if behind else "")
+        + "."
     )
     if st.button(
         f"Measure what this view is missing: {plural(len(missing), 'job')}, about "
@@ -132,8 +147,9 @@ def view_missing(
         key=KEY + "measure_view",
         type="primary",
         help="Queues one job per missing point at the input size this view's accuracy was "
-        "measured at; a worker runs them one at a time in the background. What will not fit "
-        "in this machine's memory is refused and named.",
+        "measured at; a worker runs them one at a time in the background, ahead of the "
+        "background sweep (a job it already holds moves to the front). What will not fit in "
+        "this machine's memory is refused and named.",
     ):
         submit(store, missing, [protocol])
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from explorer import PAPER_ALPHA, PAPER_BETA, PAPER_GAMMA
 from zoo.cli.measure_jobs import run_cluster, run_queued
-from zoo.cli.measure_request import protocol_from_args, specs_from_args
+from zoo.cli.measure_request import precision_protocols, protocol_from_args, specs_from_args
 from zoo.cli.report import format_measurements
 from zoo.errors import ZooError
 from zoo.measure.orchestrate import plan, run_plan, sweep_best
@@ -100,7 +100,22 @@ def add_parsers(subparsers: Any) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
     p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--precision", default="fp32", help="fp32; bf16 or fp16 (autocast) on CUDA only")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        metavar="PRECISION",
+        help="fp32 (default); bf16 (CPU: eager autocast and OpenVINO, where the CPU has bf16 "
+        "units; CUDA: autocast); int8 (CPU: ONNX Runtime QDQ, OpenVINO NNCF; needs "
+        "--calibration); fp16 (CUDA); 'best': each precision the runtime offers here, the "
+        "fastest verified one reported and named",
+    )
+    p.add_argument(
+        "--calibration",
+        default=None,
+        metavar="DIR",
+        help="int8: a folder of images whose activation ranges the quantization takes (300 "
+        "picked evenly, fewer with a warning); never the images you evaluate on",
+    )
     p.add_argument(
         "--runtime",
         default=REFERENCE_RUNTIME,
@@ -186,7 +201,9 @@ def run_measure(args: argparse.Namespace) -> int:
     # stores nothing.
     protocol = protocol_from_args(args)
     request = plan(_fitting(specs_from_args(args), protocol, args.view), protocol)
-    if args.runtime == BEST:
+    if args.runtime == BEST or args.precision == BEST:
+        if args.queue:
+            raise ZooError(f"--queue takes one runtime and precision, not {BEST!r}")
         return _run_best(args, request)
     if args.queue:
         return run_queued(args, request)
@@ -274,6 +291,7 @@ def _run_best(args: argparse.Namespace, request: Any) -> int:
     def on_failure(model: str, runtime: str, reason: str) -> None:
         print(f"{model} on {runtime}: {reason}", file=sys.stderr)
 
+    protocols = precision_protocols(args, request.protocol)
     with MeasurementStore(args.store) as store:
         result = sweep_best(
             request.specs,
@@ -281,9 +299,13 @@ def _run_best(args: argparse.Namespace, request: Any) -> int:
             store=store,
             remeasure=args.remeasure,
             on_failure=on_failure,
+            runtimes=None if args.runtime == BEST else [args.runtime],
+            protocols=protocols,
         )
     best = [m for m in result.best if m is not None]
     sys.stdout.write(format_measurements(best, args.format))
+    for m in best:
+        print(f"fastest verified for {m.model}: {m.runtime} in {m.precision}", file=sys.stderr)
     missing = [s.model for s, m in zip(request.specs, result.best, strict=True) if m is None]
     if missing:
         print(f"error: no runtime measured {', '.join(missing)}", file=sys.stderr)

@@ -9,6 +9,9 @@ before anything runs, so bad input is one line and nothing is stored. docs/bench
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from dataclasses import replace
 from typing import Any
 
 from explorer import BASE_RESOLUTION_PX
@@ -21,24 +24,33 @@ from zoo.models.spec import (
     spec_from_variant,
 )
 from zoo.models.views import view_specs
-from zoo.records.protocol import Protocol
-from zoo.records.runtimes import BEST, REFERENCE_RUNTIME
+from zoo.records.environment import check_cpu_precision
+from zoo.records.protocol import QUANTIZED, Protocol, precisions_on
+from zoo.records.runtimes import BEST, base_runtime, device_kind, runtimes_for
+from zoo.runtimes.calibration import calibration_digest
 
-__all__ = ["protocol_from_args", "specs_from_args"]
+__all__ = ["precision_protocols", "protocol_from_args", "specs_from_args"]
 
 
 def protocol_from_args(args: argparse.Namespace) -> Protocol:
     """The protocol the options ask for (validated by ``Protocol``)."""
     defaults = Protocol(device="cpu")
+    # BEST is not one precision: the search starts from fp32 (precision_protocols adds the rest).
+    precision = "fp32" if args.precision == BEST else args.precision
     options: dict[str, Any] = {
         "device": args.device,
         "batch_size": args.batch_size,
-        "precision": args.precision,
+        "precision": precision,
         "channels_last": args.channels_last,
         "threads": args.threads,
-        # BEST is not one runtime: run_measure measures each, under the reference's protocol.
-        "runtime": REFERENCE_RUNTIME if args.runtime == BEST else args.runtime,
+        # BEST is not one runtime: run_measure measures each, under the first one's protocol.
+        "runtime": base_runtime(device_kind(args.device), precision)
+        if args.runtime == BEST
+        else args.runtime,
     }
+    calibration = getattr(args, "calibration", None)
+    if calibration is not None and args.precision != BEST:
+        options.update(_calibration(calibration))
     if args.iters is not None:
         options["max_iters"] = args.iters
         # --iters N asks for N samples: fewer only if N is below the default minimum.
@@ -50,6 +62,40 @@ def protocol_from_args(args: argparse.Namespace) -> Protocol:
     if args.max_seconds is not None:
         options["max_seconds"] = args.max_seconds
     return Protocol(**options)
+
+
+def _calibration(folder: str) -> dict[str, str]:
+    """The protocol's calibration fields for ``folder`` (its images' digest, its absolute path)."""
+    path = os.path.abspath(folder)
+    return {"calibration": calibration_digest(path), "calibration_dir": path}
+
+
+def precision_protocols(args: argparse.Namespace, protocol: Protocol) -> list[Protocol] | None:
+    """``--precision best``: ``protocol`` in each precision the runtime(s) offer on its device
+    that can run here (bf16 where the CPU has bf16 units; int8 with ``--calibration``), each
+    left out named on stderr; None for one precision."""
+    if args.precision != BEST:
+        return None
+    kind = device_kind(protocol.device)
+    runtimes = runtimes_for(kind) if args.runtime == BEST else (args.runtime,)
+    chosen = []
+    for precision in precisions_on(kind):
+        if not any(r in runtimes_for(kind, precision) for r in runtimes):
+            continue
+        extra: dict[str, Any] = {"precision": precision}
+        if precision in QUANTIZED:
+            if args.calibration is None:
+                print(f"{precision} left out: it needs --calibration DIR", file=sys.stderr)
+                continue
+            extra.update(_calibration(args.calibration))
+        if kind == "cpu":
+            try:
+                check_cpu_precision(precision)
+            except ZooError as exc:
+                print(f"{precision} left out: {exc}", file=sys.stderr)
+                continue
+        chosen.append(replace(protocol, runtime=base_runtime(kind, precision), **extra))
+    return chosen
 
 
 def specs_from_args(args: argparse.Namespace) -> list[ModelSpec]:

@@ -27,7 +27,13 @@ from zoo.models.spec import ModelSpec
 from zoo.records.environment import Environment, cuda_present, environment_for, resolve_protocol
 from zoo.records.measurement import Measurement, MeasurementError
 from zoo.records.protocol import Protocol
-from zoo.records.runtimes import REFERENCE_RUNTIME, device_kind, get_runtime, runtimes_for
+from zoo.records.runtimes import (
+    REFERENCE_RUNTIME,
+    base_runtime,
+    device_kind,
+    get_runtime,
+    runtimes_for,
+)
 from zoo.runtimes.runner import missing_package
 from zoo.store.measurement_store import MeasurementStore
 
@@ -303,22 +309,30 @@ def sweep_best(
     on_failure: Callable[[str, str, str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     on_wait: Callable[[], None] | None = None,
+    protocols: Iterable[Protocol] | None = None,
 ) -> BestResult:
     """Measure ``specs`` with every runtime available for the device (or ``runtimes``), each one
     stored as its own result, and pick per model the fastest that passed the equivalence check.
     A runtime failing for a model (export, compile budget, verification) is a failure of that
-    pair, not of the sweep. ``protocol.runtime`` is ignored."""
+    pair, not of the sweep. ``protocol.runtime`` is ignored. ``protocols``: one protocol per
+    precision to search (``--precision best``), each with every chosen runtime that offers it."""
     specs = tuple(specs)
-    resolved = resolve_protocol(replace(protocol, runtime=REFERENCE_RUNTIME))
-    chosen = (
-        tuple(runtimes)
-        if runtimes is not None
-        else available_runtimes(resolved.device, resolved.precision)
-    )
+    pairs = []
+    for base in protocols if protocols is not None else (protocol,):
+        first = base_runtime(device_kind(base.device), base.precision)
+        resolved = resolve_protocol(replace(base, runtime=first))
+        offered = available_runtimes(resolved.device, resolved.precision)
+        chosen = tuple(r for r in runtimes if r in offered) if runtimes is not None else offered
+        pairs += [replace(resolved, runtime=runtime) for runtime in chosen]
     measurements: list[Measurement] = []
     failures: list[tuple[str, str, str]] = []
-    for runtime in chosen:
-        request = plan(specs, replace(resolved, runtime=runtime))
+    for paired in pairs:
+        runtime = (
+            paired.runtime
+            if len({p.precision for p in pairs}) == 1
+            else (f"{paired.runtime} {paired.precision}")
+        )
+        request = plan(specs, paired)
         for spec in request.specs:
             if should_stop is not None and should_stop():
                 break

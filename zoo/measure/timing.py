@@ -171,7 +171,9 @@ def _runner_here(
                 f"the ONNX export {onnx_path.name} changed after it was checked (another process "
                 "rewrote the cache): not measured; accepted: an unchanged export (measure again)"
             )
-        source = RunnerSource(prepared["example"], onnx_path=onnx_path)
+        source = RunnerSource(
+            prepared["example"], onnx_path=onnx_path, onnx_sha256=prepared["onnx_sha256"]
+        )
         runner = build_runner(protocol.runtime, source, protocol)
         check = _verify(
             runner,
@@ -240,6 +242,7 @@ def measure_in_process(
         "runtime_version": runner.info.get("runtime_version", ""),
         "runtime_precision": runner.info.get("runtime_precision", protocol.precision),
         "compile_s": runner.info.get("compile_s"),
+        "quantize_s": runner.info.get("quantize_s"),
     }
     if check is not None:
         result.update(check.as_fields())

@@ -24,8 +24,12 @@ from zoo.records.protocol import DEVICE_CHOICES, Protocol, check_precision, chec
 from zoo.records.runtimes import get_runtime
 
 __all__ = [
+    "BF16_FLAGS",
+    "INT8_FLAGS",
     "NODE_ENV",
     "Environment",
+    "check_cpu_precision",
+    "cpu_flags",
     "cpu_model",
     "cuda_present",
     "default_threads",
@@ -160,6 +164,48 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+#: CPU flags (``/proc/cpuinfo``) any one of which gives bf16 arithmetic in hardware.
+BF16_FLAGS: tuple[str, ...] = ("avx512_bf16", "amx_bf16")
+#: CPU flags that give fast int8 dot products (without them int8 still runs, more slowly).
+INT8_FLAGS: tuple[str, ...] = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``; empty where there is none).
+
+    >>> sorted(cpu_flags("model name : x86\\nflags : sse avx512_bf16"))
+    ['avx512_bf16', 'sse']
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return frozenset()
+    flags: set[str] = set()
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            flags.update(value.split())
+    return frozenset(flags)
+
+
+def check_cpu_precision(precision: str, flags: frozenset[str] | None = None) -> None:
+    """``ZooError`` when this CPU cannot compute in ``precision`` in hardware (bf16 without
+    ``BF16_FLAGS``: emulation would time something no deployment runs), naming the flags.
+
+    >>> check_cpu_precision("bf16", frozenset({"avx2"}))
+    Traceback (most recent call last):
+    ...
+    zoo.errors.ZooError: bf16 on the CPU needs one of the CPU flags avx512_bf16, amx_bf16; this CPU has none of them: accepted fp32 or int8 here
+    """
+    flags = cpu_flags() if flags is None else flags
+    if precision == "bf16" and not flags & set(BF16_FLAGS):
+        raise ZooError(
+            f"bf16 on the CPU needs one of the CPU flags {', '.join(BF16_FLAGS)}; this CPU has "
+            "none of them: accepted fp32 or int8 here"
+        )
 
 
 def usable_cpus() -> int:

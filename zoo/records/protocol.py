@@ -28,6 +28,7 @@ __all__ = [
     "MAX_BATCH_SIZE",
     "PRECISIONS",
     "PROTOCOL_FIELDS",
+    "QUANTIZED",
     "Protocol",
     "check_batch_size",
     "check_precision",
@@ -39,7 +40,9 @@ __all__ = [
 
 #: Numeric precisions a measurement can name; which runtime offers which, on which device, is
 #: the runtime table's (``zoo.records.runtimes``).
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+#: Precisions whose weights and activations are quantized: they need calibration images.
+QUANTIZED: tuple[str, ...] = ("int8",)
 #: Larger batches are typing mistakes; the memory guard refuses most of the range below anyway.
 MAX_BATCH_SIZE = 1_000_000
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N"
@@ -66,7 +69,7 @@ def precisions_on(device: str) -> tuple[str, ...]:
     order.
 
     >>> precisions_on("cpu")
-    ('fp32',)
+    ('fp32', 'bf16', 'int8')
     """
     return tuple(p for p in PRECISIONS if runtimes_for(device, p))
 
@@ -75,10 +78,10 @@ def check_precision(precision: object, device: str) -> str:
     """``precision`` if some runtime measures in it on ``device``, else a ``ZooError`` naming
     what that device accepts.
 
-    >>> check_precision("bf16", "cpu")
+    >>> check_precision("fp16", "cpu")
     Traceback (most recent call last):
     ...
-    zoo.errors.ZooError: precision 'bf16' is not supported on CPU: accepted fp32 on CPU; bf16, fp16 need a CUDA device
+    zoo.errors.ZooError: precision 'fp16' is not supported on CPU: accepted fp32, bf16, int8 on CPU; fp16 needs a CUDA device
     """
     if precision not in PRECISIONS:
         raise ZooError(
@@ -89,7 +92,9 @@ def check_precision(precision: object, device: str) -> str:
         cuda_only = [p for p in precisions_on("cuda") if p not in precisions_on("cpu")]
         raise ZooError(
             f"precision {precision!r} is not supported on CPU: accepted "
-            f"{', '.join(precisions_on('cpu'))} on CPU; {', '.join(cuda_only)} need a CUDA device"
+            f"{', '.join(precisions_on('cpu'))} on CPU; {', '.join(cuda_only)} "
+            + ("needs" if len(cuda_only) == 1 else "need")
+            + " a CUDA device"
         )
     return str(precision)
 
@@ -146,6 +151,8 @@ class Protocol:
     threads: int | None = None  # CPU intra-op threads; None: the physical cores we may use
     runtime: str = REFERENCE_RUNTIME  # one of ``zoo.records.runtimes.RUNTIMES``
     rounds: int = 8  # the timed iterations split into rounds, a speed probe around each
+    calibration: str | None = None  # int8: the calibration images' content digest (in the key)
+    calibration_dir: str | None = None  # int8: where they are (not in the key: the digest is)
 
     def __post_init__(self) -> None:
         if not _is_device(self.device):
@@ -169,13 +176,30 @@ class Protocol:
             check_whole_number("threads", self.threads, 1, 4096)
         check_runtime(self.runtime, self.device, self.precision)
         check_whole_number("rounds", self.rounds, 1, 1000)
+        if self.precision in QUANTIZED and not (self.calibration and self.calibration_dir):
+            raise ZooError(
+                f"precision {self.precision} needs calibration images: give --calibration DIR "
+                "(a folder of images, 300 are used; never the images you evaluate on)"
+            )
+        if self.precision not in QUANTIZED and (self.calibration or self.calibration_dir):
+            raise ZooError(
+                f"calibration images are for int8 only, not {self.precision}: accepted "
+                "--calibration with --precision int8"
+            )
 
 
 #: The fields of a protocol, in order: what two measurements must share to be comparable.
 PROTOCOL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Protocol))
 # Fields added after schema version 2, with the value every earlier measurement had: at that
 # value they are left out of the key, so keys stored before the field existed stay valid.
-_LATER_FIELDS: dict[str, object] = {"runtime": REFERENCE_RUNTIME, "rounds": 1}
+_LATER_FIELDS: dict[str, object] = {
+    "runtime": REFERENCE_RUNTIME,
+    "rounds": 1,
+    "calibration": None,
+    "calibration_dir": None,
+}
+#: Fields that say where, not what: left out of the key (the calibration digest is in it).
+_NOT_KEYED = ("calibration_dir",)
 
 
 def protocol_key(values: Protocol | Mapping[str, Any]) -> str:
@@ -195,6 +219,8 @@ def protocol_key(values: Protocol | Mapping[str, Any]) -> str:
     data = asdict(values) if isinstance(values, Protocol) else values
     canonical = []
     for name in PROTOCOL_FIELDS:
+        if name in _NOT_KEYED:
+            continue
         value = data.get(name, _LATER_FIELDS.get(name))
         if name in _LATER_FIELDS and value == _LATER_FIELDS[name]:
             continue

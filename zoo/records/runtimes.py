@@ -19,6 +19,7 @@ __all__ = [
     "RUNTIMES",
     "RUNTIME_CHOICES",
     "RuntimeInfo",
+    "base_runtime",
     "classify_runtimes",
     "device_kind",
     "get_runtime",
@@ -51,13 +52,13 @@ class RuntimeInfo:
 
 _AUTOCAST = ("fp32", "bf16", "fp16")
 _RUNTIMES: tuple[RuntimeInfo, ...] = (
-    RuntimeInfo("eager", {"cpu": ("fp32",), "cuda": _AUTOCAST}, "eager", classifies=True,
+    RuntimeInfo("eager", {"cpu": ("fp32", "bf16"), "cuda": _AUTOCAST}, "eager", classifies=True,
                 reference=True, preference=2, first_estimate_s=15.0),
     RuntimeInfo("compile", {"cpu": ("fp32",), "cuda": _AUTOCAST}, "compile", compiles=True,
                 first_estimate_s=120.0, kernel_cache="inductor"),
-    RuntimeInfo("onnxruntime", {"cpu": ("fp32",)}, "onnxruntime", package="onnxruntime",
+    RuntimeInfo("onnxruntime", {"cpu": ("fp32", "int8")}, "onnxruntime", package="onnxruntime",
                 exports_onnx=True, classifies=True, preference=1, first_estimate_s=25.0),
-    RuntimeInfo("openvino", {"cpu": ("fp32",)}, "openvino", package="openvino",
+    RuntimeInfo("openvino", {"cpu": ("fp32", "bf16", "int8")}, "openvino", package="openvino",
                 exports_onnx=True, classifies=True, preference=0, first_estimate_s=25.0,
                 kernel_cache="openvino"),
     RuntimeInfo("tensorrt", {"cuda": _AUTOCAST}, "tensorrt", package="torch-tensorrt",
@@ -108,6 +109,17 @@ def runtimes_for(device: str, precision: str | None = None) -> tuple[str, ...]:
             or any(precision in p for k, p in r.precisions.items() if kind in ("auto", k))
         )
     )
+
+
+def base_runtime(device: str, precision: str) -> str:
+    """The reference runtime when it runs ``precision`` on ``device``, else the first that does
+    (int8 on a CPU: no eager int8); the protocol a search over runtimes starts from.
+
+    >>> base_runtime("cpu", "fp32"), base_runtime("cpu", "int8")
+    ('eager', 'onnxruntime')
+    """
+    offered = runtimes_for(device, precision)
+    return REFERENCE_RUNTIME if REFERENCE_RUNTIME in offered or not offered else offered[0]
 
 
 def classify_runtimes() -> tuple[str, ...]:

@@ -1,7 +1,8 @@
-"""OpenVINO on the CPU: the cached ONNX export, ``INFERENCE_NUM_THREADS`` = the protocol's
-threads, ``INFERENCE_PRECISION_HINT`` f32 (its default on CPUs with bf16 units is bf16: the
-precision it reports is recorded), the LATENCY hint at batch 1 and THROUGHPUT above, where a
-timed step keeps ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` batches in flight."""
+"""OpenVINO on the CPU: the cached ONNX export (int8: quantized by NNCF), ``INFERENCE_NUM_THREADS``
+= the protocol's threads, ``INFERENCE_PRECISION_HINT`` f32 for fp32 and int8 (its default on CPUs
+with bf16 units is bf16: the precision it reports is recorded) and bf16 for bf16, the LATENCY
+hint at batch 1 and THROUGHPUT above, where a timed step keeps
+``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` batches in flight."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from zoo.records.protocol import Protocol
 from zoo.records.runtimes import get_runtime
 from zoo.runtimes.artifacts import runtime_cache_dir
 from zoo.runtimes.onnx_export import operator_of
+from zoo.runtimes.quantize import openvino_int8, read_openvino_ir
 from zoo.runtimes.runner import Runner, RunnerSource
 
 if TYPE_CHECKING:
@@ -34,22 +36,38 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
     config = {
         "INFERENCE_NUM_THREADS": int(protocol.threads or 1),
         "PERFORMANCE_HINT": hint,
-        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_PRECISION_HINT": "bf16" if protocol.precision == "bf16" else "f32",
     }
+    model: object = str(source.onnx_path)
+    quantize_s, keep = None, None
+    if protocol.precision == "int8":
+        artifact = openvino_int8(
+            source.onnx_path,
+            source.onnx_sha256,
+            str(protocol.calibration),
+            protocol.batch_size,
+            source.calibration_set(protocol),
+        )
+        quantize_s = artifact.build_s if not artifact.cached else 0.0
+        model, keep = read_openvino_ir(core, artifact.path)
     started = time.perf_counter()
     try:
-        compiled = core.compile_model(str(source.onnx_path), "CPU", config)
+        compiled = core.compile_model(model, "CPU", config)
     except Exception as exc:  # noqa: BLE001 - a model OpenVINO cannot compile
         raise ZooError(
             f"OpenVINO cannot compile {source.onnx_path.name}: {operator_of(exc)}"
         ) from None
     compile_s = time.perf_counter() - started
-    precision = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()  # "f32", "bf16"
+    # What it ran in: "f32" or "bf16" for the float parts (int8: the quantized layers, the
+    # rest in that precision).
+    floats = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+    precision = f"int8+{floats}" if protocol.precision == "int8" else floats
     output = compiled.output(0)
     request = compiled.create_infer_request()
     example = source.example
 
     def predict(batch: np.ndarray) -> np.ndarray:
+        _ = keep  # the int8 weights' buffer lives as long as the runner
         return request.infer({0: batch})[output]
 
     in_flight = 1
@@ -73,6 +91,7 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
             "runtime_version": ov.__version__.split("-")[0],
             "runtime_precision": precision,
             "compile_s": compile_s,
+            "quantize_s": quantize_s,
             "hint": hint,
             "in_flight": in_flight,
         },

@@ -61,6 +61,23 @@ class RunnerSource:
     onnx_path: Path | None = None
     key_parts: dict[str, Any] = field(default_factory=dict)  # what makes the model what it is
     description: str = ""  # for the artefact cache's listing
+    onnx_sha256: str = ""  # the export's digest (keys the int8 artefacts made from it)
+    # int8: the calibration images, prepared as the model expects (None: the protocol's folder,
+    # centre-cropped and normalised as the check inputs are)
+    calibration: Callable[[], Any] | None = None
+
+    def calibration_set(self, protocol: Protocol) -> Callable[[], Any]:
+        """What int8 calibrates on: ``calibration``, or the protocol's folder at the example's
+        input size."""
+        if self.calibration is not None:
+            return self.calibration
+        from zoo.runtimes.calibration import load_calibration
+
+        folder, digest = protocol.calibration_dir, protocol.calibration
+        if not folder or not digest:
+            raise ZooError("int8 needs calibration images: give --calibration DIR")
+        size = int(self.example.shape[-1])
+        return lambda: load_calibration(folder, digest, size)
 
 
 def missing_package(runtime: str) -> str | None:
@@ -86,6 +103,10 @@ def require(runtime: str) -> None:
 def build_runner(runtime: str, source: RunnerSource, protocol: Protocol) -> Runner:
     """``runtime``'s runner for ``source`` under ``protocol``: its module's ``build_runner``."""
     require(runtime)
+    if not protocol.device.startswith("cuda"):
+        from zoo.records.environment import check_cpu_precision
+
+        check_cpu_precision(protocol.precision)
     module = importlib.import_module(f"zoo.runtimes.{get_runtime(runtime).module}")
     return module.build_runner(source, protocol)
 
@@ -94,13 +115,15 @@ def build_runner(runtime: str, source: RunnerSource, protocol: Protocol) -> Runn
 
 
 def autocast(device: str, precision: str) -> contextlib.AbstractContextManager[object]:
-    """bf16/fp16 autocast on CUDA for ``precision``; nothing for fp32."""
+    """bf16/fp16 autocast for ``precision`` (on the CPU bf16 only, where the CPU computes it
+    in hardware: ``zoo.records.environment.check_cpu_precision``); nothing for fp32."""
     if precision == "fp32":
         return contextlib.nullcontext()
     import torch
 
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+    return torch.autocast(device_type=kind, dtype=dtype)
 
 
 def torch_sync(device: str) -> Callable[[], None]:

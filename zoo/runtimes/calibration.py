@@ -1,0 +1,166 @@
+"""Calibration images for int8: any folder of images, the ones used picked evenly across it,
+identified by a digest of their bytes, decoded and preprocessed for one input size.
+
+Why a digest: a quantized artefact is only as good as the images its ranges came from, so the
+digest is part of the protocol's key and of the artefact's cache key; a folder that changed since
+it was named is calibrated again, never trusted. Why never the evaluated images: an accuracy
+measured on the images that set the ranges flatters int8 (docs/precision.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL.Image import Image
+
+__all__ = [
+    "DEFAULT_IMAGES",
+    "CalibrationSet",
+    "calibration_digest",
+    "calibration_files",
+    "check_unchanged",
+    "load_calibration",
+    "pick_evenly",
+]
+
+#: Images a calibration uses (NNCF's and ONNX Runtime's usual subset); fewer with a warning.
+DEFAULT_IMAGES = 300
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    """Decoded calibration images (N×3×r×r float32) and what they are."""
+
+    images: np.ndarray
+    digest: str
+    used: int
+    skipped: tuple[str, ...]  # files that could not be decoded, with why
+    warnings: tuple[str, ...]
+
+
+def pick_evenly(items: list, limit: int) -> list:
+    """``limit`` items spread evenly over ``items`` (all of them when there are fewer): a folder
+    sorted by class gives every class its share.
+
+    >>> pick_evenly(list(range(10)), 3)
+    [0, 3, 6]
+    >>> pick_evenly([1, 2], 5)
+    [1, 2]
+    """
+    if len(items) <= limit:
+        return list(items)
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def calibration_files(folder: str | os.PathLike[str], limit: int = DEFAULT_IMAGES) -> list[Path]:
+    """The image files (by extension, regular files, links not followed) under ``folder``,
+    sorted, then ``limit`` of them picked evenly; ``ZooError`` for a folder without any."""
+    from zoo.classify.images import accepted_extensions
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise ZooError(
+            f"calibration folder {str(root)!r} is not a folder: accepted a folder of images"
+        )
+    suffixes = accepted_extensions()
+    found = []
+    for top, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(top) / name
+            if path.suffix.lower() in suffixes and path.is_file() and not path.is_symlink():
+                found.append(path)
+    if not found:
+        raise ZooError(
+            f"calibration folder {str(root)!r} holds no image file: accepted a folder (sub-folders "
+            f"too) of {', '.join(sorted(suffixes))} files"
+        )
+    return pick_evenly(found, limit)
+
+
+def calibration_digest(folder: str | os.PathLike[str], limit: int = DEFAULT_IMAGES) -> str:
+    """A digest of the images a calibration of ``folder`` uses: their paths and bytes (16 hex)."""
+    root = Path(folder)
+    digest = hashlib.sha256(f"limit={limit}".encode())
+    for path in calibration_files(root, limit):
+        digest.update(str(path.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
+def check_unchanged(folder: str, digest: str) -> None:
+    """``ZooError`` when ``folder``'s images are not the ones ``digest`` was taken of."""
+    now = calibration_digest(folder)
+    if now != digest:
+        raise ZooError(
+            f"the calibration folder {folder!r} changed since it was named (digest {digest} then, "
+            f"{now} now): not trusted; accepted: ask again, and it is calibrated on what it holds"
+        )
+
+
+def _centre_crop(image: Image, resolution: int) -> np.ndarray:
+    """The check inputs' preprocessing: centre square, bicubic resize, ImageNet normalisation."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    image = image.resize((resolution, resolution), PILImage.Resampling.BICUBIC)
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    return ((pixels - _MEAN) / _STD).transpose(2, 0, 1).astype(np.float32)
+
+
+def load_calibration(
+    folder: str,
+    digest: str,
+    resolution: int,
+    *,
+    prepare: Callable[[Image], np.ndarray] | None = None,
+    limit: int = DEFAULT_IMAGES,
+) -> CalibrationSet:
+    """The calibration images of ``folder`` (checked against ``digest``), each through
+    ``prepare`` (the model's own preprocessing; default: centre crop at ``resolution``)."""
+    import numpy as np
+
+    from zoo.classify.images import decode_image
+
+    check_unchanged(folder, digest)
+    files = calibration_files(folder, limit)
+    images, skipped = [], []
+    for path in files:
+        try:
+            image = decode_image(path)
+        except ZooError as exc:
+            skipped.append(f"{path.name}: {exc}")
+            continue
+        images.append(prepare(image) if prepare else _centre_crop(image, resolution))
+    if not images:
+        raise ZooError(
+            f"no image in the calibration folder {folder!r} could be decoded ({skipped[0]}): "
+            "accepted a folder of readable images"
+        )
+    warnings = []
+    if len(images) < limit:
+        warnings.append(
+            f"calibrated on {len(images)} images ({limit} recommended): int8 ranges from few "
+            "images may clip what others need"
+        )
+    return CalibrationSet(
+        np.ascontiguousarray(np.stack(images).astype(np.float32)),
+        digest,
+        len(images),
+        tuple(skipped),
+        tuple(warnings),
+    )
