@@ -516,3 +516,74 @@ def test_the_own_data_axis_draws_macs_before_any_latency(tmp_path, monkeypatch):
     assert texts == ["tf-lite0"]  # drawn at its MACs at the evaluated 224 px
     (x,) = [x for trace in chart["data"] if trace.get("text") for x in values(trace["x"])]
     assert x == pytest.approx(0.40, abs=0.03)  # Lite0 at 224 px: about 0.4 GMACs
+
+
+# --- a reduced precision: the accuracy it costs, measured, or marked as not measured --------
+
+
+def test_an_int8_point_is_drawn_at_the_published_top1_plus_the_drop_measured_on_your_images(
+    tmp_path, monkeypatch
+):
+    from data.accuracy import DEFAULT_VIEW, view_points
+    from tests.fakes import fake_evaluation
+
+    px = {p.arch: p.measure_px for p in view_points(DEFAULT_VIEW).points}
+    published = {p.arch: p.top1_pct for p in view_points(DEFAULT_VIEW).points}
+    int8 = {"precision": "int8", "runtime": "openvino", "calibration": "c" * 16}
+    path = tmp_path / "measurements.sqlite"
+    with store_mod.MeasurementStore(path) as store:
+        store.put(_fake("efficientnet_b0", px["efficientnet_b0"], 4.0, **int8))
+        store.put(_fake("resnet50", px["resnet50"], 9.0, **int8))
+        store.put(_fake("efficientnet_b0", px["efficientnet_b0"], 6.0))  # fp32, eager
+        store.put_evaluation(
+            fake_evaluation(
+                "efficientnet_b0",
+                runtime="openvino",
+                precision="int8",
+                top1_pct=68.0,
+                reference_top1_pct=70.5,
+                images_evaluated=250,
+                agreement_pct=93.0,
+                agreement_images=250,
+            )
+        )
+    monkeypatch.setenv("EFFSCALE_STORE", str(path))
+    at = AppTest.from_string(PAGE, default_timeout=TIMEOUT).run()
+    at.selectbox(key="compare_precision").set_value("int8").run()
+    at.selectbox(key="compare_runtime").set_value("openvino").run()
+    assert not at.exception
+    chart = read_chart(at)
+    points = {
+        text: (x, y, symbol)
+        for trace in chart["data"]
+        if trace.get("mode") == "markers+text"
+        for text, x, y, symbol in zip(
+            trace["text"],
+            values(trace["x"]),
+            values(trace["y"]),
+            trace["marker"]["symbol"],
+            strict=True,
+        )
+    }
+    # B0: published fp32 top-1 − 2.5 pt, measured on 250 of your images; its own marker not used
+    assert points["b0"][:2] == (4.0, pytest.approx(published["efficientnet_b0"] - 2.5))
+    assert points["b0"][2] != "x"
+    # ResNet-50: no int8 evaluation: the fp32 number, drawn with the "not measured" marker
+    assert points["resnet50"][:2] == (9.0, pytest.approx(published["resnet50"]))
+    assert points["resnet50"][2] == "x"
+    hover = " ".join(h for trace in chart["data"] for h in trace.get("hovertext") or [])
+    assert "adjusted: -2.5 pt measured on 250 of your images" in hover
+    assert "int8 accuracy not measured: the published fp32 top-1 is drawn" in hover
+    captions = " ".join(c.value for c in at.caption)
+    assert "At int8: 1 of" in captions
+    # fp32: the published numbers, no adjustment, no marker
+    at.selectbox(key="compare_precision").set_value("fp32").run()
+    at.selectbox(key="compare_runtime").set_value("eager").run()
+    chart = read_chart(at)
+    ys = {
+        text: y
+        for trace in chart["data"]
+        if trace.get("mode") == "markers+text"
+        for text, y in zip(trace["text"], values(trace["y"]), strict=True)
+    }
+    assert ys["b0"] == pytest.approx(published["efficientnet_b0"])

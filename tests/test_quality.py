@@ -45,7 +45,10 @@ def test_a_hogged_measurement_is_noisy_never_served_clean_and_remeasured(
     monkeypatch.setattr(orchestrate, "QUIET_WAIT_S", 2.0)  # give up waiting quickly
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     spec = spec_from_variant("b0")
-    quiet = measure(spec, PROTOCOL)  # not stored: the baseline
+    for _ in range(3):  # not stored: the baseline (this VM has its own noise: a few tries)
+        quiet = measure(spec, PROTOCOL)
+        if quiet.quality == "clean":
+            break
     assert quiet.quality == "clean", quiet.quality_reason
     with MeasurementStore(tmp_path / "m.sqlite") as store:
         start_hog()

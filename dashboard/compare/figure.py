@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard.compare.own_data import own_data_title, own_legend_title
+from dashboard.compare.precision_accuracy import NOT_MEASURED, PRECISION_NOTE
 from dashboard.plotting import (
     FAMILY_COLOURS,
     TRAINING_DATA_SYMBOLS,
@@ -104,9 +105,13 @@ def compare_figure(
                     "size": 10,
                     "color": FAMILY_COLOURS.get(str(family), "#333333"),
                     "symbol": [
-                        TRAINING_DATA_SYMBOLS.get(str(training), "circle")
+                        (
+                            NOT_MEASURED_SYMBOL
+                            if state == NOT_MEASURED
+                            else TRAINING_DATA_SYMBOLS.get(str(training), "circle")
+                        )
                         + ("-open" if noisy else "")
-                        for noisy in provisional
+                        for noisy, state in zip(provisional, _precision_states(group), strict=True)
                     ],
                     "line": {"width": 2, "color": FAMILY_COLOURS.get(str(family), "#333333")},
                 },
@@ -275,9 +280,23 @@ def _px_line(eval_px: object, measure_px: object) -> str:
     return f"accuracy and latency both at {measure_px} px"
 
 
+#: A point whose accuracy at the chosen precision was never measured (fp32's is drawn).
+NOT_MEASURED_SYMBOL = "x"
+
+
+def _precision_states(group: pd.DataFrame) -> list[str]:
+    if "precision_accuracy" not in group.columns:
+        return [""] * len(group)
+    return [str(v) for v in group["precision_accuracy"]]
+
+
 def compare_hover(r: Any, own: bool = False) -> str:  # r: one DataFrame.itertuples() row
     top5 = f", top-5 {r.top5_pct:.2f} %" if is_number(r.top5_pct) else ""
     lines = [f"<b>{r.model}</b> ({r.family})"]
+    note = getattr(r, PRECISION_NOTE, "")
+    if note and not own:
+        lines.append(wrap(str(note)))
+        top5 = ""  # the published top-5 is fp32's
     if own:
         own5 = f", top-5 {r.own_top5_pct:.2f} %" if is_number(r.own_top5_pct) else ""
         published = f"{r.top1_pct:.2f} %" if is_number(r.top1_pct) else "none in this view"

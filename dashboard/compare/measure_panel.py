@@ -100,6 +100,12 @@ def view_missing(
         return
     if choice.any_runtime:  # 'best' of one: the runtime usually fastest here
         protocols = [p for p in protocols if p.runtime == preferred_runtime(choice.device)][:1]
+    if not protocols and choice.precision == "int8":
+        st.caption(
+            "int8 points need calibration images, so they are measured from the command line: "
+            "`python -m zoo measure --view ACC --runtime openvino --precision int8 "
+            "--calibration DIR` (a folder of images you do not evaluate on)."
+        )
     if not protocols:
         return
     protocol = protocols[0]
@@ -110,9 +116,7 @@ def view_missing(
         if j.priority >= NORMAL or j.state == "running"
     }
     waiting = {
-        j.request_key
-        for j in jobs(store, states=("queued",), limit=2000)
-        if j.priority < NORMAL
+        j.request_key for j in jobs(store, states=("queued",), limit=2000) if j.priority < NORMAL
     }
     wanted = frame[frame["latency_ms"].isna() & frame["resolution_px"].notna()]
     missing, queued, behind = [], 0, 0

@@ -60,7 +60,10 @@ def evaluation_sets(evaluations: Iterable[Mapping[str, object]]) -> list[tuple[s
 
 
 def own_accuracy_reference(
-    reference: pd.DataFrame, evaluations: Iterable[Mapping[str, object]], fingerprint: str
+    reference: pd.DataFrame,
+    evaluations: Iterable[Mapping[str, object]],
+    fingerprint: str,
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """``reference`` with the accuracy on one evaluated folder (``OWN_DATA_COLUMNS``), for the
     chart's "top-1 on your data" choice. Evaluations are ``Evaluation.to_dict()`` records.
@@ -68,11 +71,13 @@ def own_accuracy_reference(
     A chart model with an evaluation gets its ``own_*`` values, and its latency is then
     wanted at the evaluated input size (``resolution_px``). An evaluated model the chart does
     not list (an EfficientNet-Lite, say) gets a row of its own, without a published accuracy.
-    The newest evaluation of a model on that folder wins.
+    The newest evaluation of a model on that folder at ``precision`` wins.
     """
     latest: dict[str, Mapping[str, object]] = {}
     for e in evaluations:
         if str(e.get("data_fingerprint")) != fingerprint or e.get("top1_pct") is None:
+            continue
+        if str(e.get("precision") or "fp32") != precision:
             continue
         model = str(e.get("model", "")).partition(".")[0]
         old = latest.get(model)

@@ -22,6 +22,7 @@ from dashboard.compare.machines import (
     runtime_choices,
 )
 from dashboard.compare.own_data import OWN_TOP1, evaluation_sets, own_accuracy_reference
+from dashboard.compare.precision_accuracy import adjust_for_precision
 from dashboard.compare.reference import (
     ACCURACY_VIEW_PARAM,
     accuracy_view_from_query,
@@ -122,14 +123,24 @@ def render() -> None:
         queue_panel.progress(store, location, seen)
     view = _accuracy_view()
     user_configs = your_configs.from_url()
-    reference, accuracy_column = _accuracy_axis(store, _reference(view), view)
+    at_precision = _accuracy_axis(store, _reference(view), view)
     choice, stored = _controls(store)
+    reference, accuracy_column = at_precision(choice.precision)
     for warning in url_state.warnings():
         st.warning(f"URL: {warning}")
     frame, user, overlaid = _chart(
         view, reference, accuracy_column, choice, stored, user_configs, store
     )
     _notes(view, frame, user)
+    if "precision_accuracy" in frame.columns and choice.precision != "fp32" and len(frame):
+        adjusted = int((frame["precision_accuracy"] == "adjusted").sum())
+        st.caption(
+            f"At {choice.precision}: {adjusted} of {len(frame)} models drawn at their published "
+            f"fp32 top-1 adjusted by the drop measured on your images ({choice.precision} against "
+            "eager fp32 on the same images, `python -m zoo evaluate DIR --precision "
+            f"{choice.precision}`); the others (marker ×) at the published fp32 top-1, their "
+            f"{choice.precision} accuracy not measured."
+        )
     protocols = measure_panel.protocols_for(choice, _runtimes(choice.device))
     measure_panel.view_missing(store, frame, protocols, choice, own=accuracy_column != "top1_pct")
     if store is not None:
@@ -330,13 +341,19 @@ def _matching(measurements: list[dict], batch: int, precision: str) -> list[dict
     ]
 
 
-def _accuracy_axis(store, reference: pd.DataFrame, view: str) -> tuple[pd.DataFrame, str]:
+def _accuracy_axis(store, reference: pd.DataFrame, view: str):
     """The y-axis choice: the view's published top-1, or the top-1 on one evaluated folder
-    (offered only where the store holds evaluations). Returns the reference and its column."""
+    (offered only where the store holds evaluations). Returns what gives, for the precision
+    chosen below it, the reference and its column: a reduced precision's published top-1 is
+    adjusted by the drop measured on your images, or marked as not measured."""
     evaluations = [e.to_dict() for e in store.evaluations()] if store is not None else []
+
+    def published(precision: str) -> tuple[pd.DataFrame, str]:
+        return adjust_for_precision(reference, evaluations, precision), "top1_pct"
+
     sets = evaluation_sets(evaluations)
     if not sets:
-        return reference, "top1_pct"
+        return published
     labels = {"published": f"published top-1 ({accuracy.get_view(view).label})"}
     labels.update({fingerprint: f"top-1 on your data: {label}" for fingerprint, label in sets})
     url_state.from_url("accuracy_axis", list(labels))
@@ -350,9 +367,13 @@ def _accuracy_axis(store, reference: pd.DataFrame, view: str) -> tuple[pd.DataFr
     )
     url_state.to_url("accuracy_axis", choice, "published", show=str)
     if choice == "published":
-        return reference, "top1_pct"
+        return published
     st.caption(
         f"{labels[choice]}; fingerprint {choice[:12]}. Only evaluated models are plotted, with "
-        "latency at the input size they were evaluated at; the published overlay is off."
+        "latency at the input size they were evaluated at, and top-1 measured at the chosen "
+        "precision; the published overlay is off."
     )
-    return own_accuracy_reference(reference, evaluations, choice), OWN_TOP1
+    return lambda precision: (
+        own_accuracy_reference(reference, evaluations, choice, precision),
+        OWN_TOP1,
+    )

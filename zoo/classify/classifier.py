@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image as PILImage
 
+    from zoo.runtimes.calibration import CalibrationSource
+
 __all__ = [
     "CACHE_SIZE",
     "Classifier",
@@ -92,6 +94,8 @@ class Classifier:
         *,
         _token: object,
         runtime: str = REFERENCE_RUNTIME,
+        precision: str = "fp32",
+        calibration: CalibrationSource | None = None,
     ) -> None:
         if _token is not _LOAD_TOKEN:
             raise TypeError(
@@ -115,8 +119,20 @@ class Classifier:
         self._fused = FusedResizeCrop.from_transform(self.transform)
         self._normalise = None if self._fused is None else self._fused.normalisation()
         self.runtime = runtime
+        self.precision = precision
+        self.calibration = calibration
         weights_id = weights.sha256 or weights.description
-        self._forward = runtime_forward(model, runtime, height, weights_id, model_name)
+        # check: the reduced precision's agreement with eager fp32 (None for eager fp32)
+        self._forward, self.check = runtime_forward(
+            model,
+            runtime,
+            height,
+            weights_id,
+            model_name,
+            precision=precision,
+            calibration=calibration,
+            prepare=lambda image: self.preprocess(image).numpy(),
+        )
 
     @classmethod
     def load(
@@ -124,10 +140,20 @@ class Classifier:
         model_name: str,
         weights_path: str | Path | None = None,
         runtime: str = REFERENCE_RUNTIME,
+        precision: str = "fp32",
+        calibration: CalibrationSource | None = None,
     ) -> Classifier:
         check_classify_runtime(runtime)
         model, source = load_pretrained(model_name, weights_path)
-        return cls(model_name, model, source, _token=_LOAD_TOKEN, runtime=runtime)
+        return cls(
+            model_name,
+            model,
+            source,
+            _token=_LOAD_TOKEN,
+            runtime=runtime,
+            precision=precision,
+            calibration=calibration,
+        )
 
     # ---- preprocessing
 
@@ -290,7 +316,7 @@ _LOAD_TOKEN = object()
 
 # ---- the cache of loaded classifiers
 
-_cache: OrderedDict[tuple[str, str, str], Classifier] = OrderedDict()
+_cache: OrderedDict[tuple[str, ...], Classifier] = OrderedDict()
 _cache_lock = threading.Lock()
 _load_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
@@ -311,13 +337,22 @@ def _cache_key(
 
 
 def get_classifier(
-    model_name: str, weights_path: str | Path | None = None, runtime: str = REFERENCE_RUNTIME
+    model_name: str,
+    weights_path: str | Path | None = None,
+    runtime: str = REFERENCE_RUNTIME,
+    precision: str = "fp32",
+    calibration: CalibrationSource | None = None,
 ) -> Classifier:
     """A loaded ``Classifier`` from the LRU cache, loading it (once, even across threads) if
-    needed, on ``runtime`` (``eager``, or a verified ONNX runtime: ``zoo.classify.on_runtime``)."""
+    needed, on ``runtime`` (``eager``, or a verified ONNX runtime: ``zoo.classify.on_runtime``)
+    in ``precision`` (int8: calibrated on ``calibration``)."""
     check_model_name(model_name)
     check_classify_runtime(runtime)
-    key = _cache_key(model_name, weights_path, runtime)
+    key = (
+        *_cache_key(model_name, weights_path, runtime),
+        precision,
+        calibration.digest if calibration else "",
+    )
     with _cache_lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -328,7 +363,7 @@ def get_classifier(
             if key in _cache:
                 return _cache[key]
         try:
-            classifier = Classifier.load(model_name, weights_path, runtime)
+            classifier = Classifier.load(model_name, weights_path, runtime, precision, calibration)
         finally:
             with _cache_lock:
                 _load_locks.pop(key, None)

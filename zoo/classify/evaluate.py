@@ -182,6 +182,9 @@ def evaluate(
             "ImageNet-1k classifier (1000 classes)"
         )
     forward = forward or build_forward(classifier, runtime)
+    agreement = _Agreement() if classifier.precision != "fp32" else None
+    if agreement is not None:  # eager fp32 beside it on the same batches
+        forward = agreement.wrap(forward, classifier.model)
     images = folder.images
     chunks = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
     tally = _Tally(folder)
@@ -203,7 +206,7 @@ def evaluate(
                 chunk, futures = in_flight.popleft()
                 loaded = [future.result() for future in futures]
                 submit_next()  # decoded while this batch runs forward
-                _score(classifier, forward, chunk, loaded, tally)
+                _score(classifier, forward, chunk, loaded, tally, agreement)
                 if on_batch is not None:
                     on_batch(tally.evaluated + len(tally.failures), tally.evaluated, tally.correct)
             complete = True
@@ -255,7 +258,43 @@ def evaluate(
         confusions=confusions,
         failures=tuple(tally.failures),
         notes=folder.notes,
+        precision=classifier.precision,
+        agreement_pct=agreement.pct if agreement else None,
+        agreement_images=agreement.compared if agreement else 0,
+        reference_top1_pct=agreement.reference_top1_pct if agreement else None,
+        calibration=classifier.calibration.described if classifier.calibration else "",
     )
+
+
+class _Agreement:
+    """A reduced precision beside eager fp32 on the same batches: where their top-1 agree, and
+    fp32's own top-1 on the same images (the drop is measured, not borrowed)."""
+
+    def __init__(self) -> None:
+        self.agree = self.compared = self.reference_correct = 0
+        self.last: list[int] = []  # eager fp32's top-1 for the batch just run
+
+    def wrap(self, reduced: Forward, model: torch.nn.Module) -> Forward:
+        import torch
+
+        def forward(batch: torch.Tensor) -> torch.Tensor:
+            logits = reduced(batch)
+            with torch.inference_mode():
+                reference = model(batch).argmax(dim=1)
+            self.agree += int((logits.argmax(dim=1) == reference).sum())
+            self.compared += int(batch.shape[0])
+            self.last = reference.tolist()
+            return logits
+
+        return forward
+
+    @property
+    def pct(self) -> float | None:
+        return 100.0 * self.agree / self.compared if self.compared else None
+
+    @property
+    def reference_top1_pct(self) -> float | None:
+        return 100.0 * self.reference_correct / self.compared if self.compared else None
 
 
 def _score(
@@ -264,6 +303,7 @@ def _score(
     chunk: tuple[LabelledImage, ...],
     loaded: list[LoadedImage],
     tally: _Tally,
+    agreement: _Agreement | None = None,
 ) -> None:
     """Run one batch forward and count it. Digests are recorded last, so an interrupted batch
     counts as not read at all."""
@@ -275,7 +315,9 @@ def _score(
         with torch.inference_mode():
             finite = torch.isfinite(logits).all(dim=-1).tolist()
             top = logits.softmax(dim=-1).topk(_TOP_K, dim=-1).indices.tolist()
-        for (image, _), ok, row in zip(ready, finite, top, strict=True):
+        for i, ((image, _), ok, row) in enumerate(zip(ready, finite, top, strict=True)):
+            if agreement is not None:
+                agreement.reference_correct += agreement.last[i] == image.index
             if ok:
                 tally.scored(image, row)
             else:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from zoo.classify.evaluate import DEFAULT_BATCH_SIZE, RUNTIMES, check_runtime
+from zoo.cli.evaluate_extras import calibration_for, queue_latency
 from zoo.errors import ZooError
 from zoo.jsontext import strict_dumps
 from zoo.records.evaluation import Evaluation
@@ -69,6 +70,22 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         default=REFERENCE_RUNTIME,
         metavar="R",
         help=f"forward pass (accepted now: {', '.join(RUNTIMES)})",
+    )
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=("fp32", "bf16", "int8"),
+        help="fp32 (default); bf16 (eager autocast, OpenVINO; CPUs with bf16 units); int8 "
+        "(onnxruntime, openvino): calibrated on --calibration DIR, or on a seeded split of the "
+        "folder that is then not evaluated. A reduced precision also runs eager fp32 on the same "
+        "images: the top-1 agreement and fp32's top-1 are stored beside it",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="DIR",
+        default=None,
+        help="int8: a folder of images to calibrate on (300 picked evenly); never inside the "
+        "evaluated folder",
     )
     parser.add_argument(
         "--weights",
@@ -145,7 +162,7 @@ def format_table(evaluations: Sequence[Evaluation]) -> str:
             lines.append("")
         done = e.images_evaluated + e.images_failed
         state = "" if e.complete else f"  PARTIAL: interrupted after {done} of {e.images_selected}"
-        lines.append(f"model: {e.model} ({e.runtime}, {e.input_px} px){state}")
+        lines.append(f"model: {e.model} ({e.runtime}, {e.precision}, {e.input_px} px){state}")
         lines.append(f"weights: {e.weights}")
         sample = f" (limit {e.limit}: stratified sample)" if e.limit is not None else ""
         lines.append(
@@ -158,6 +175,19 @@ def format_table(evaluations: Sequence[Evaluation]) -> str:
             f"images; {e.images_failed} failed; {speed} (batch {e.batch_size}, "
             f"{_count(e.threads, 'torch thread')}, {_count(e.decode_workers, 'decode thread')})"
         )
+        if e.precision != "fp32":
+            drop = (
+                f"; fp32 top-1 {_pct(e.reference_top1_pct)} on the same images: "
+                f"{e.top1_pct - e.reference_top1_pct:+.1f} pt"
+                if e.top1_pct is not None and e.reference_top1_pct is not None
+                else ""
+            )
+            lines.append(
+                f"{e.precision}: top-1 agreement with eager fp32 {_pct(e.agreement_pct)} on "
+                f"{e.agreement_images} images{drop}"
+            )
+            if e.calibration:
+                lines.append(f"calibrated on: {e.calibration}")
         lines.append("")
         header = ("class folder", "ImageNet class", "images", "top-1", "top-5")
         rows = [
@@ -277,6 +307,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             raise NoWeightsError(how_to_get_weights(name))
     class_map = read_class_map(args.class_map) if args.class_map else None
     folder = scan_folder(args.folder, class_map=class_map, limit=args.limit)
+    folder, calibration = calibration_for(args, folder)
     store = None
     if not args.no_store:
         from zoo.store.measurement_store import MeasurementStore
@@ -291,7 +322,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         for name in models:
             try:
-                classifier = get_classifier(name, args.weights, args.runtime)
+                classifier = get_classifier(
+                    name, args.weights, args.runtime, args.precision, calibration
+                )
             except KeyboardInterrupt:  # while loading: report what is done
                 interrupted = True
                 break
@@ -303,7 +336,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if store is not None:
                 store.put_evaluation(result)
                 if not args.no_latency:
-                    _queue_latency(store, result)
+                    queue_latency(store, result)
     finally:
         if store is not None:
             store.close()
@@ -315,32 +348,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         )
         return 130
     return 0 if all(r.images_evaluated for r in results) else 1
-
-
-def _queue_latency(store: Any, result: Evaluation) -> None:
-    """Queue the evaluated model's latency at its input size (unless stored or queued), so the
-    compare page's own-data axis fills itself; a line on stderr says what happened."""
-    from zoo.measure.coverage import coverage
-    from zoo.measure.orchestrate import preferred_protocol
-    from zoo.models.spec import spec_from_timm
-    from zoo.workers.worker import enqueue
-
-    try:
-        spec = spec_from_timm(result.model.partition(".")[0], result.input_px)
-        protocol = preferred_protocol("cpu")
-        have = coverage(store, [spec], protocol)
-        if have.measured or have.queued:
-            return
-        enqueue(store, [spec], protocol, requested_by="zoo evaluate", group="evaluate")
-    except ZooError as exc:
-        print(f"latency of {result.model} not queued: {exc}", file=sys.stderr)
-        return
-    print(
-        f"queued the latency of {spec.label} (batch 1, fp32, {protocol.runtime}) for the compare "
-        "page's \"top-1 on your data\" axis: the dashboard's worker runs it, or python -m zoo "
-        "worker",
-        file=sys.stderr,
-    )
 
 
 def _evaluate_one(classifier, folder, args: argparse.Namespace, evaluate) -> Evaluation:

@@ -180,6 +180,7 @@ def _record(
         threads=protocol.threads,
         runtime=protocol.runtime,
         rounds=protocol.rounds,
+        calibration=protocol.calibration,
         device=env.device,
         device_name=env.device_name,
         cpu_model=env.cpu_model,

@@ -89,6 +89,19 @@ class Evaluation:
     confusions: tuple[Confusion, ...]  # most frequent first
     failures: tuple[FailedImage, ...]
     notes: tuple[str, ...]  # what the folder walk skipped, and why
+    # The precision of the forward pass; for a reduced one, its top-1 agreement with eager fp32
+    # on the evaluated images and what it was calibrated on (int8). Absent before they existed.
+    precision: str = "fp32"
+    agreement_pct: float | None = None
+    agreement_images: int = 0
+    reference_top1_pct: float | None = None  # eager fp32's top-1 on the same images
+    calibration: str = ""
+
+    @property
+    def forward_key(self) -> str:
+        """The store's runtime column: the runtime, with ``@precision`` unless fp32 (one row
+        per model, weights, runtime, precision and folder)."""
+        return self.runtime if self.precision == "fp32" else f"{self.runtime}@{self.precision}"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values: nested records as lists of dicts, per-class percentages
@@ -110,7 +123,15 @@ class Evaluation:
     def from_dict(cls, data: dict[str, Any]) -> Evaluation:
         """The inverse of ``to_dict``; raises ``ZooError`` for a record that is incomplete."""
         try:
-            values = {f.name: data[f.name] for f in fields(cls)}
+            later = {
+                "precision",
+                "agreement_pct",
+                "agreement_images",
+                "reference_top1_pct",
+                "calibration",
+            }
+            values = {f.name: data[f.name] for f in fields(cls) if f.name not in later}
+            values.update({name: data[name] for name in later if name in data})
             values["per_class"] = tuple(
                 ClassScore(**{k: v for k, v in row.items() if not k.endswith("_pct")})
                 for row in data["per_class"]

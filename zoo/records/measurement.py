@@ -107,6 +107,7 @@ class Measurement:
     runtime_version: str = ""  # the runtime package's version ("" for eager: torch_version)
     runtime_precision: str = ""  # the precision the runtime reports it ran in (OpenVINO: f32)
     quantize_s: float | None = None  # int8: the quantization's seconds (0: from the cache)
+    calibration: str | None = None  # int8: the calibration images' digest (the protocol's)
     export_s: float | None = None  # ONNX export (0 when the cached artefact was used)
     compile_s: float | None = None  # session creation, compile_model, torch.compile, TRT build
     artifact_cached: bool | None = None  # whether the export came from the on-disk cache

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_IMAGES",
     "CalibrationSet",
+    "CalibrationSource",
     "calibration_digest",
     "calibration_files",
     "check_unchanged",
@@ -34,6 +35,10 @@ __all__ = [
 
 #: Images a calibration uses (NNCF's and ONNX Runtime's usual subset); fewer with a warning.
 DEFAULT_IMAGES = 300
+#: What counts as an image file here (by extension; a file that does not decode is skipped).
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+#: Larger images are refused before decoding (a decompression bomb in a folder someone shared).
+MAX_PIXELS = 50_000_000
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
@@ -66,14 +71,12 @@ def pick_evenly(items: list, limit: int) -> list:
 def calibration_files(folder: str | os.PathLike[str], limit: int = DEFAULT_IMAGES) -> list[Path]:
     """The image files (by extension, regular files, links not followed) under ``folder``,
     sorted, then ``limit`` of them picked evenly; ``ZooError`` for a folder without any."""
-    from zoo.classify.images import accepted_extensions
-
     root = Path(folder)
     if not root.is_dir():
         raise ZooError(
             f"calibration folder {str(root)!r} is not a folder: accepted a folder of images"
         )
-    suffixes = accepted_extensions()
+    suffixes = IMAGE_SUFFIXES
     found = []
     for top, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
@@ -89,14 +92,48 @@ def calibration_files(folder: str | os.PathLike[str], limit: int = DEFAULT_IMAGE
     return pick_evenly(found, limit)
 
 
-def calibration_digest(folder: str | os.PathLike[str], limit: int = DEFAULT_IMAGES) -> str:
-    """A digest of the images a calibration of ``folder`` uses: their paths and bytes (16 hex)."""
-    root = Path(folder)
-    digest = hashlib.sha256(f"limit={limit}".encode())
-    for path in calibration_files(root, limit):
-        digest.update(str(path.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0")
+def _digest(files: list[Path], root: Path | None) -> str:
+    digest = hashlib.sha256(f"images={len(files)}".encode())
+    for path in files:
+        name = path.relative_to(root) if root is not None else Path(path.name)
+        digest.update(str(name).encode("utf-8", "surrogateescape") + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CalibrationSource:
+    """The image files a calibration uses, their digest, and a line saying what they are."""
+
+    files: tuple[Path, ...]
+    digest: str
+    described: str
+    root: Path | None = None  # the folder the files' names in the digest are relative to
+
+    @classmethod
+    def of_folder(
+        cls, folder: str | os.PathLike[str], limit: int = DEFAULT_IMAGES
+    ) -> CalibrationSource:
+        """``limit`` images picked evenly from ``folder``."""
+        files = calibration_files(folder, limit)
+        described = f"{len(files)} images picked evenly from {os.fspath(folder)}"
+        return cls(tuple(files), _digest(files, Path(folder)), described, Path(folder))
+
+    @classmethod
+    def of_files(cls, files: list[Path], described: str) -> CalibrationSource:
+        """Exactly ``files`` (a seeded split of an evaluated folder)."""
+        return cls(tuple(files), _digest(files, None), described)
+
+    def load(
+        self, resolution: int, prepare: Callable[[Image], np.ndarray] | None = None
+    ) -> CalibrationSet:
+        """The images decoded (checked against the digest first) and preprocessed."""
+        return _decode(self, resolution, prepare)
+
+
+def calibration_digest(folder: str | os.PathLike[str], limit: int = DEFAULT_IMAGES) -> str:
+    """A digest of the images a calibration of ``folder`` uses: their paths and bytes (16 hex)."""
+    return CalibrationSource.of_folder(folder, limit).digest
 
 
 def check_unchanged(folder: str, digest: str) -> None:
@@ -122,44 +159,56 @@ def _centre_crop(image: Image, resolution: int) -> np.ndarray:
     return ((pixels - _MEAN) / _STD).transpose(2, 0, 1).astype(np.float32)
 
 
-def load_calibration(
-    folder: str,
-    digest: str,
-    resolution: int,
-    *,
-    prepare: Callable[[Image], np.ndarray] | None = None,
-    limit: int = DEFAULT_IMAGES,
+def _decode_one(path: Path) -> Image:
+    """One file as upright RGB, its declared size checked before decoding."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    with PILImage.open(path) as opened:
+        if opened.width * opened.height > MAX_PIXELS:
+            raise ZooError(f"{opened.width}×{opened.height} px is over {MAX_PIXELS:,} pixels")
+        return ImageOps.exif_transpose(opened).convert("RGB")
+
+
+def load_calibration(folder: str, digest: str, resolution: int) -> CalibrationSet:
+    """The calibration images of ``folder`` (checked against ``digest``), centre-cropped at
+    ``resolution`` as the equivalence check's photos are."""
+    check_unchanged(folder, digest)
+    return CalibrationSource.of_folder(folder).load(resolution)
+
+
+def _decode(
+    source: CalibrationSource, resolution: int, prepare: Callable[[Image], np.ndarray] | None
 ) -> CalibrationSet:
-    """The calibration images of ``folder`` (checked against ``digest``), each through
-    ``prepare`` (the model's own preprocessing; default: centre crop at ``resolution``)."""
     import numpy as np
 
-    from zoo.classify.images import decode_image
-
-    check_unchanged(folder, digest)
-    files = calibration_files(folder, limit)
+    now = _digest(list(source.files), source.root)
+    if now != source.digest:
+        raise ZooError(
+            f"the calibration images changed since they were chosen (digest {source.digest} "
+            f"then, {now} now): not trusted; accepted: ask again"
+        )
     images, skipped = [], []
-    for path in files:
+    for path in source.files:
         try:
-            image = decode_image(path)
-        except ZooError as exc:
+            image = _decode_one(path)
+        except (OSError, ValueError, ZooError) as exc:  # PIL: UnidentifiedImageError is OSError
             skipped.append(f"{path.name}: {exc}")
             continue
         images.append(prepare(image) if prepare else _centre_crop(image, resolution))
     if not images:
         raise ZooError(
-            f"no image in the calibration folder {folder!r} could be decoded ({skipped[0]}): "
-            "accepted a folder of readable images"
+            f"no calibration image could be decoded ({skipped[0]}): accepted readable images"
         )
     warnings = []
-    if len(images) < limit:
+    if len(images) < DEFAULT_IMAGES:
         warnings.append(
-            f"calibrated on {len(images)} images ({limit} recommended): int8 ranges from few "
-            "images may clip what others need"
+            f"calibrated on {len(images)} images ({DEFAULT_IMAGES} recommended): int8 ranges "
+            "from few images may clip what others need"
         )
     return CalibrationSet(
         np.ascontiguousarray(np.stack(images).astype(np.float32)),
-        digest,
+        source.digest,
         len(images),
         tuple(skipped),
         tuple(warnings),

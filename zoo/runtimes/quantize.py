@@ -8,6 +8,8 @@ changed model, folder or tool quantizes again. Settings and why: docs/precision.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -121,8 +123,9 @@ def openvino_int8(
         images = calibration().images
         model = ov.Core().read_model(str(onnx_path))
         data = list(batches(images, batch_size))
-        try:
-            quantized = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data))
+        try:  # NNCF draws its progress on stdout, where the zoo's JSON and CSV go
+            with contextlib.redirect_stdout(sys.stderr):
+                quantized = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data))
         except Exception as exc:  # noqa: BLE001 - NNCF raises many kinds
             raise ZooError(f"NNCF could not quantize the export: {operator_of(exc)}") from None
         with tempfile.TemporaryDirectory() as folder:

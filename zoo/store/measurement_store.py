@@ -190,7 +190,7 @@ class MeasurementStore:
             (
                 evaluation.model,
                 evaluation.weights,
-                evaluation.runtime,
+                evaluation.forward_key,
                 evaluation.data_fingerprint,
                 evaluation.data_dir,
                 evaluation.evaluated_at,
