@@ -24,7 +24,7 @@ __all__ = [
     "DECISIVE_MARGIN",
     "FP32_MAX_REL",
     "INT8_MIN_CORRELATION",
-    "REDUCED_MIN_TOP1_PCT",
+    "REDUCED_MIN_CORRELATION",
     "Equivalence",
     "check_inputs",
     "compare",
@@ -32,11 +32,12 @@ __all__ = [
 ]
 
 FP32_MAX_REL = 1e-3
-REDUCED_MIN_TOP1_PCT = 99.0
 DECISIVE_MARGIN = 2e-2
 #: int8: the least mean Pearson correlation of an input's logits with eager fp32's (a runtime
 #: computing something else scores near 0; random-weight EfficientNet-B0 in int8 about 0.88).
 INT8_MIN_CORRELATION = 0.5
+#: bf16/fp16: the least mean correlation (random-weight Lite0 in OpenVINO bf16: 0.997).
+REDUCED_MIN_CORRELATION = 0.95
 #: Seeded random images added to the photos (they exercise the whole input range).
 RANDOM_INPUTS = 2
 # timm's default ImageNet normalisation (the photos only need a realistic distribution).
@@ -185,19 +186,15 @@ def compare(reference: np.ndarray, outputs: np.ndarray, precision: str, inputs: 
                 f"inputs), max relative difference {max_rel:.3g}: recorded, not criteria"
             )
             return Equivalence(max_abs, max_rel, agree, inputs, bool(verified), rule)
-        # bf16/fp16: the decisions where eager's is clear, and the same function (correlated
-        # logits: a runtime computing something else cannot pass on a few decisive inputs).
+        # bf16/fp16: the same function (its logits correlated with eager's at r ≥ 0.95); the
+        # decisions are recorded: on random weights even a correct bf16 flips near-ties.
         correlation = _mean_correlation(reference, outputs) if finite else float("nan")
-        verified = (
-            finite
-            and agree_decisive >= REDUCED_MIN_TOP1_PCT
-            and correlation >= INT8_MIN_CORRELATION
-        )
+        verified = finite and correlation >= REDUCED_MIN_CORRELATION
         rule = (
-            f"{precision}: top-1 agreement {agree_decisive:.1f} % on the {int(decisive.sum())} "
-            f"decisive of {len(same)} inputs (accepted ≥ {REDUCED_MIN_TOP1_PCT:g} %), logits "
-            f"correlated at r = {correlation:.3f} (accepted ≥ {INT8_MIN_CORRELATION:g}); max "
-            f"relative difference {max_rel:.3g}: recorded, not a criterion"
+            f"{precision}: logits correlated with eager fp32's at r = {correlation:.3f} "
+            f"(accepted ≥ {REDUCED_MIN_CORRELATION:g}); top-1 agreement {agree_decisive:.1f} % "
+            f"on the {int(decisive.sum())} decisive of {len(same)} inputs, max relative "
+            f"difference {max_rel:.3g}: recorded, not criteria"
         )
     return Equivalence(
         max_abs=max_abs,
