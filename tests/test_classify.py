@@ -272,10 +272,10 @@ def test_concurrent_first_requests_load_the_model_once(monkeypatch):
     loads: list[str] = []
     original = Classifier.load.__func__
 
-    def slow_load(cls, model_name, weights_path=None, runtime="eager"):
+    def slow_load(cls, model_name, weights_path=None, runtime="eager", *rest):
         loads.append(model_name)
         time.sleep(0.2)
-        return original(cls, model_name, weights_path, runtime)
+        return original(cls, model_name, weights_path, runtime, *rest)
 
     monkeypatch.setattr(Classifier, "load", classmethod(slow_load))
     got: list[Classifier] = []

@@ -84,7 +84,7 @@ def test_json_output_is_strict_complete_and_stored(photos, tmp_path, capsys):
 def test_table_and_csv_outputs(photos, capsys):
     status, out, _ = _evaluate([str(photos), "--model", MODEL, "--no-store"], capsys)
     assert status == 0
-    assert out.startswith(f"model: {MODEL} (eager, 224 px)")
+    assert out.startswith(f"model: {MODEL} (eager, fp32, 224 px)")
     assert "3 classes, 9 of 9 images" in out and "top-1 " in out and "images/s" in out
     assert "tabby/broken.jpg:" in out and "1 image could not be evaluated" in out
     assert "967 espresso" in out

@@ -49,6 +49,11 @@ def protocol_from_args(args: argparse.Namespace) -> Protocol:
         else args.runtime,
     }
     calibration = getattr(args, "calibration", None)
+    if calibration is not None and args.precision not in (*QUANTIZED, BEST):
+        raise ZooError(
+            f"calibration images are for int8 only, not {args.precision}: accepted "
+            "--calibration with --precision int8 (or best)"
+        )
     if calibration is not None and args.precision != BEST:
         options.update(_calibration(calibration))
     if args.iters is not None:
