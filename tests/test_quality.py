@@ -59,8 +59,12 @@ def test_a_hogged_measurement_is_noisy_never_served_clean_and_remeasured(
         again = measure(spec, PROTOCOL, store=store)  # stored, but noisy: measured again
         assert not again.from_store and again.noisy
         stop_hog()
-        clean = measure(spec, PROTOCOL, store=store)
-        assert not clean.from_store and clean.quality == "clean", clean.quality_reason
+        for _ in range(3):  # measured again until clean (this VM's own noise: a few tries)
+            clean = measure(spec, PROTOCOL, store=store)
+            assert not clean.from_store
+            if clean.quality == "clean":
+                break
+        assert clean.quality == "clean", clean.quality_reason
         assert abs(clean.latency_ms_median / quiet.latency_ms_median - 1) <= 0.20
         served = measure(spec, PROTOCOL, store=store)  # now clean: served from the store
         assert served.from_store and served.quality == "clean"

@@ -36,9 +36,10 @@ REQUIRED = (
         ({"batch_size": 0}, "batch size"),
         ({"batch_size": -1}, "batch size"),
         ({"batch_size": 10**9}, "batch size"),
-        ({"precision": "int8"}, "accepted fp32, bf16, fp16"),
-        ({"device": "cpu", "precision": "bf16"}, "not supported on CPU"),
-        ({"device": "cpu", "precision": "fp16"}, "need a CUDA device"),
+        ({"precision": "int4"}, "accepted fp32, bf16, fp16, int8"),
+        ({"device": "cpu", "precision": "int8", "runtime": "openvino"}, "--calibration DIR"),
+        ({"device": "cpu", "precision": "fp16"}, "not supported on CPU"),
+        ({"device": "cpu", "precision": "fp16"}, "fp16 needs a CUDA device"),
         ({"device": "tpu"}, "accepted auto, cpu, cuda"),
         ({"min_iters": 10, "max_iters": 5}, "maximum iterations"),
         ({"warmup_iters": -1}, "warm-up"),
@@ -56,7 +57,7 @@ def test_auto_device_on_cpu_refuses_half_precision():
     resolved = resolve_protocol(Protocol())
     assert resolved.device == "cpu" and resolved.threads >= 1
     with pytest.raises(ZooError, match="not supported on CPU"):
-        resolve_protocol(Protocol(precision="bf16"))
+        resolve_protocol(Protocol(precision="fp16"))
 
 
 def test_summary_statistics():

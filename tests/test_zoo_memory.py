@@ -64,8 +64,8 @@ def test_bad_batch(batch):
 
 
 def test_bad_precision():
-    with pytest.raises(ZooError, match="accepted fp32, bf16, fp16"):
-        memory.estimate_memory(spec_from_variant("b0"), 1, "int8", "cpu")
+    with pytest.raises(ZooError, match="accepted fp32, bf16, fp16, int8"):
+        memory.estimate_memory(spec_from_variant("b0"), 1, "int4", "cpu")
 
 
 def test_cgroup_v2_limit(tmp_path):
