@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.errors import ZooError
+from zoo.runtimes.equivalence import centre_crop
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,8 +40,6 @@ DEFAULT_IMAGES = 300
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 #: Larger images are refused before decoding (a decompression bomb in a folder someone shared).
 MAX_PIXELS = 50_000_000
-_MEAN = (0.485, 0.456, 0.406)
-_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -146,19 +145,6 @@ def check_unchanged(folder: str, digest: str) -> None:
         )
 
 
-def _centre_crop(image: Image, resolution: int) -> np.ndarray:
-    """The check inputs' preprocessing: centre square, bicubic resize, ImageNet normalisation."""
-    import numpy as np
-    from PIL import Image as PILImage
-
-    side = min(image.size)
-    left, top = (image.width - side) // 2, (image.height - side) // 2
-    image = image.crop((left, top, left + side, top + side))
-    image = image.resize((resolution, resolution), PILImage.Resampling.BICUBIC)
-    pixels = np.asarray(image, dtype=np.float32) / 255.0
-    return ((pixels - _MEAN) / _STD).transpose(2, 0, 1).astype(np.float32)
-
-
 def _decode_one(path: Path) -> Image:
     """One file as upright RGB, its declared size checked before decoding."""
     from PIL import Image as PILImage
@@ -195,7 +181,7 @@ def _decode(
         except (OSError, ValueError, ZooError) as exc:  # PIL: UnidentifiedImageError is OSError
             skipped.append(f"{path.name}: {exc}")
             continue
-        images.append(prepare(image) if prepare else _centre_crop(image, resolution))
+        images.append(prepare(image) if prepare else centre_crop(image, resolution))
     if not images:
         raise ZooError(
             f"no calibration image could be decoded ({skipped[0]}): accepted readable images"

@@ -19,6 +19,7 @@ from zoo.records.protocol import QUANTIZED
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
 __all__ = [
     "DECISIVE_MARGIN",
@@ -26,6 +27,7 @@ __all__ = [
     "INT8_MIN_CORRELATION",
     "REDUCED_MIN_CORRELATION",
     "Equivalence",
+    "centre_crop",
     "check_inputs",
     "compare",
     "run_batched",
@@ -73,6 +75,20 @@ def _photo_paths() -> list[Path]:
     return sorted(p for p in folder.glob("*") if p.suffix.lower() in _PHOTO_SUFFIXES)
 
 
+def centre_crop(image: Image.Image, resolution: int) -> np.ndarray:
+    """One RGB image as the check inputs are made (3×r×r float32): its centre square, bicubic
+    resize, ImageNet normalisation; int8 calibration of random-weight models uses it too."""
+    import numpy as np
+    from PIL import Image
+
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side))
+    image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
+    pixels = np.asarray(image, dtype=np.float32) / 255.0
+    return ((pixels - _MEAN) / _STD).transpose(2, 0, 1).astype(np.float32)
+
+
 def check_inputs(resolution: int, seed: int | None = None) -> tuple[np.ndarray, str]:
     """(inputs N×3×r×r float32, a description): the bundled photos, centre-cropped and resized
     to ``resolution`` and normalised, then ``RANDOM_INPUTS`` random images, drawn fresh for each
@@ -83,13 +99,7 @@ def check_inputs(resolution: int, seed: int | None = None) -> tuple[np.ndarray, 
     images = []
     for path in _photo_paths():
         with Image.open(path) as opened:
-            image = opened.convert("RGB")
-        side = min(image.size)
-        left, top = (image.width - side) // 2, (image.height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
-        image = image.resize((resolution, resolution), Image.Resampling.BICUBIC)
-        pixels = np.asarray(image, dtype=np.float32) / 255.0
-        images.append(((pixels - _MEAN) / _STD).transpose(2, 0, 1))
+            images.append(centre_crop(opened.convert("RGB"), resolution))
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((RANDOM_INPUTS, 3, resolution, resolution), dtype=np.float32)
     stacked = np.concatenate([np.stack(images).astype(np.float32), noise]) if images else noise
