@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from zoo.measure import orchestrate
+from zoo.measure import quiet as quiet_rules
 from zoo.measure.orchestrate import measure
 from zoo.measure.quiet import MAX_OTHERS_CORES, others_cores_now, verdict
 from zoo.models.spec import spec_from_variant
@@ -43,9 +44,12 @@ def test_a_hogged_measurement_is_noisy_never_served_clean_and_remeasured(
 ):
     start_hog, stop_hog = hog
     monkeypatch.setattr(orchestrate, "QUIET_WAIT_S", 2.0)  # give up waiting quickly
+    # The subject here is the others-cores rule; the rounds' own agreement rule (1.10x) has its
+    # tests in test_rounds.py, and this VM's noise alone spread a quiet B0 1.11x on CI.
+    monkeypatch.setattr(quiet_rules, "AGREE", 1.30)
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     spec = spec_from_variant("b0")
-    for _ in range(3):  # not stored: the baseline (this VM has its own noise: a few tries)
+    for _ in range(4):  # not stored: the baseline (this VM has its own noise: a few tries)
         quiet = measure(spec, PROTOCOL)
         if quiet.quality == "clean":
             break
@@ -59,7 +63,7 @@ def test_a_hogged_measurement_is_noisy_never_served_clean_and_remeasured(
         again = measure(spec, PROTOCOL, store=store)  # stored, but noisy: measured again
         assert not again.from_store and again.noisy
         stop_hog()
-        for _ in range(3):  # measured again until clean (this VM's own noise: a few tries)
+        for _ in range(4):  # measured again until clean (this VM's own noise: a few tries)
             clean = measure(spec, PROTOCOL, store=store)
             assert not clean.from_store
             if clean.quality == "clean":
