@@ -80,6 +80,9 @@ def test_exit_status_1_when_every_image_fails(images, capsys):
         (["--model", MODEL, "--top", "5000"], "top_k must be an integer from 1 to 1000"),
         (["--model", "efficientnet_b0"], "no ImageNet weights available for efficientnet_b0"),
         (["--model", MODEL, "--weights", "/nonexistent/w.pth"], "cannot be read"),
+        (["--model", MODEL, "--precision", "int8", "--runtime", "openvino"], "--calibration DIR"),
+        (["--model", MODEL, "--precision", "int8"], "cannot classify in int8"),
+        (["--model", MODEL, "--calibration", "/tmp"], "for --precision int8 only"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(images, capsys, extra, message):
@@ -237,3 +240,23 @@ def test_non_utf8_file_names_give_valid_utf8_output(images, tmp_path, output):
     else:
         assert f"\n{tmp_path}/caf\\xe9.jpg\n   1." in text
         assert f"{tmp_path}/\\xff.png: no such file" in text
+
+
+def test_a_reduced_precision_says_how_often_it_agrees_with_fp32(images, tmp_path, capsys):
+    from PIL import Image
+    from skimage import data
+
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    for name in ("astronaut", "rocket", "camera", "coins", "horse", "immunohistochemistry"):
+        Image.fromarray(getattr(data, name)()).convert("RGB").save(calibration / f"{name}.png")
+    argv = ["classify", str(images["cat"]), str(images["coffee"]), str(images["bad"])]
+    argv += ["--model", MODEL, "--runtime", "openvino", "--format", "json"]
+    assert main([*argv, "--precision", "int8", "--calibration", str(calibration)]) == 0
+    cat, coffee, bad = json.loads(capsys.readouterr().out)
+    assert cat["precision"] == "int8" and bad["agrees_with_fp32"] is None
+    assert coffee["top"][0]["label"] == "espresso" and coffee["agrees_with_fp32"] is True
+    assert main([*argv[:-2], "--precision", "bf16"]) == 0
+    out = capsys.readouterr().out
+    assert "precision: bf16 (ran as bf16); top-1 agrees with eager fp32 on 2 of 2 images" in out
+    assert "espresso" in out

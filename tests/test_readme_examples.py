@@ -32,6 +32,11 @@ NOT_RUN: dict[str, str] = {
     "make bench": "the benchmarks: minutes of timing on a quiet machine",
     "source .venv/bin/activate": "shell set-up: every example here runs with this venv's Python",
     "python -m zoo worker": "serves the store's queue until stopped",
+    "python -m zoo calibrate --runtime openvino --budget-minutes 20": "twenty minutes of "
+    "measuring; bench/latency_model.py runs the calibration, tests/test_latency_model.py the "
+    "command's checks",
+    "python -m zoo predict --phi 1.5 --runtime openvino --format json": "needs the model the "
+    "calibration fits; tests/test_latency_model.py runs this command against a saved model",
 }
 COMMAND_TIMEOUT_S = 600
 

@@ -100,6 +100,8 @@ def test_a_machine_slow_against_its_record_runs_extra_rounds_then_says_so():
     result, _ = time_rounds(machine.call, protocol(rounds=2), probe=machine.probe, reference_ms=3.0)
     assert not result.steady and result.level == pytest.approx(1.5)
     assert len(result.used) == 2 * rounds_module.EXTRA_ROUNDS  # tried, then used all it had
+    # not scaled: a level this far off would extrapolate (a B3 once read 12x too fast so)
+    assert result.median_s == pytest.approx(result.measured_median_s)
     slow = verdict(1.0, 1.9, 0.0, 2, 0.05, False, slow_level=result.level)
     assert slow.quality == "noisy" and "slower speed level" in slow.reason
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from zoo.classify.classifier import classify, get_classifier
     from zoo.classify.evaluate import evaluate
     from zoo.classify.images import ImageError, decode_image
+    from zoo.latency.predict import model_for, predict_document
+    from zoo.latency.saved import saved_models
     from zoo.measure.orchestrate import (
         available_runtimes,
         measure,
@@ -74,6 +76,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("EXPLANATION_NOTE", "activation_map"), "zoo.classify.cam"),
     **dict.fromkeys(("ImageError", "decode_image"), "zoo.classify.images"),
     "evaluate": "zoo.classify.evaluate",
+    **dict.fromkeys(("model_for", "predict_document"), "zoo.latency.predict"),
+    "saved_models": "zoo.latency.saved",
     **dict.fromkeys(("available_weights", "how_to_get_weights"),
                     "zoo.weights.sources"),
 }  # fmt: skip
@@ -116,12 +120,15 @@ __all__ = [
     "how_to_get_weights",
     "jobs",
     "measure",
+    "model_for",
     "node_name",
     "precisions_on",
     "preferred_protocol",
+    "predict_document",
     "preferred_runtime",
     "protocol_key",
     "request_key",
+    "saved_models",
     "spec_from_multipliers",
     "spec_from_phi",
     "spec_from_timm",

@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard.explorer import figures as explorer_figures
 from dashboard.explorer import sections, state
 from dashboard.explorer import tables as explorer_tables
+from dashboard.explorer.prediction import prediction_section
 from dashboard.explorer.state import KEY
 from explorer import (
     ScaledNetwork,
@@ -261,6 +262,7 @@ def render() -> None:
     b0 = from_variant("b0")
     _headline(network, b0)
     _picture_and_table(network)
+    prediction_section(network)
     sections.formula_section(current, network)
     sections.equal_cost_section(network)
     sections.estimate_section(network)

@@ -133,6 +133,8 @@ class Classifier:
             calibration=calibration,
             prepare=lambda image: self.preprocess(image).numpy(),
         )
+        #: The precision the runtime reports it ran in (OpenVINO int8: "int8+f32").
+        self.ran_as: str = getattr(self._forward, "ran_as", precision)
 
     @classmethod
     def load(

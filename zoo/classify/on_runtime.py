@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from zoo.runtimes.calibration import CalibrationSource
 
-__all__ = ["check_classify_runtime", "runtime_forward"]
+__all__ = ["check_classify_precision", "check_classify_runtime", "runtime_forward"]
 
 
 def check_classify_runtime(runtime: object) -> str:
@@ -41,6 +41,17 @@ def check_classify_runtime(runtime: object) -> str:
     return str(runtime)
 
 
+def check_classify_precision(runtime: str, precision: str) -> None:
+    """A ``ZooError`` unless ``runtime`` classifies on the CPU in ``precision``."""
+    check_classify_runtime(runtime)
+    offered = get_runtime(runtime).precisions.get("cpu", ())
+    if precision not in offered:
+        raise ZooError(
+            f"runtime {runtime!r} cannot classify in {precision}: accepted {', '.join(offered)} "
+            f"on it; runtimes for {precision}: {', '.join(runtimes_for('cpu', precision))}"
+        )
+
+
 def runtime_forward(
     model: torch.nn.Module,
     runtime: str,
@@ -53,18 +64,13 @@ def runtime_forward(
     prepare: Callable[[Any], np.ndarray] | None = None,
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], Equivalence | None]:
     """``model``'s forward on ``runtime`` in ``precision`` (logits for an N×3×r×r batch, any N),
-    verified, and its check against eager fp32 (None: eager fp32 itself). int8 calibrates on
+    verified (its ``ran_as``: the precision the runtime reports), and its check against eager
+    fp32 (None: eager fp32 itself). int8 calibrates on
     ``calibration`` through ``prepare`` (the model's own preprocessing)."""
     import numpy as np
     import torch
 
-    check_classify_runtime(runtime)
-    offered = get_runtime(runtime).precisions.get("cpu", ())
-    if precision not in offered:
-        raise ZooError(
-            f"runtime {runtime!r} cannot classify in {precision}: accepted {', '.join(offered)} "
-            f"on it; runtimes for {precision}: {', '.join(runtimes_for('cpu', precision))}"
-        )
+    check_classify_precision(runtime, precision)
     if precision in QUANTIZED and calibration is None:
         raise ZooError(f"{precision} needs calibration images: give --calibration DIR")
     if precision != "fp32":
@@ -80,6 +86,7 @@ def runtime_forward(
             with torch.inference_mode(), autocast("cpu", precision):
                 return model(batch).float()
 
+        autocast_forward.ran_as = precision  # type: ignore[attr-defined]
         outputs = autocast_forward(torch.from_numpy(inputs)).numpy()
         return autocast_forward, _verified(
             compare(reference, outputs, precision, described), model_name, runtime, precision
@@ -115,6 +122,7 @@ def runtime_forward(
     def forward(batch: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(np.asarray(runner.predict(batch.contiguous().numpy())))
 
+    forward.ran_as = runner.info.get("runtime_precision", precision)  # type: ignore[attr-defined]
     return forward, check
 
 

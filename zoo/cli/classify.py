@@ -13,8 +13,8 @@ import argparse
 import os
 import re
 import sys
-from dataclasses import asdict
-from typing import TextIO
+from dataclasses import asdict, dataclass
+from typing import Any, TextIO
 
 from zoo.errors import ZooError
 from zoo.files import display_name, write_replacing
@@ -23,6 +23,8 @@ from zoo.records.runtimes import REFERENCE_RUNTIME, classify_runtimes
 
 #: Exit status: images were classified and printed, but some overlays could not be written.
 PARTIAL = 3
+#: The precisions classification runs at (fp16 needs CUDA, which classification does not use).
+CLASSIFY_PRECISIONS = ("fp32", "bf16", "int8")
 
 __all__ = ["add_parsers", "format_table", "results_to_json", "run"]
 
@@ -58,6 +60,20 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         "is used only after its logits matched eager PyTorch's on the bundled photos",
     )
     parser.add_argument(
+        "--precision",
+        choices=CLASSIFY_PRECISIONS,
+        default="fp32",
+        help="fp32 (default), bf16 (eager autocast, OpenVINO's hint; needs a CPU with bf16) or "
+        "int8 (onnxruntime/openvino, with --calibration DIR); a reduced precision also runs "
+        "eager fp32 on the same images and prints how many top-1 classes agree",
+    )
+    parser.add_argument(
+        "--calibration",
+        metavar="DIR",
+        default=None,
+        help="int8 only: a folder of images to calibrate the quantization on (300 are used)",
+    )
+    parser.add_argument(
         "--cam",
         metavar="OUT_DIR",
         default=None,
@@ -67,9 +83,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def results_to_json(results: list, cams: list[str | None] | None = None) -> list[dict]:
+def results_to_json(
+    results: list, cams: list[str | None] | None = None, agreement: Agreement | None = None
+) -> list[dict]:
     """The JSON form: one object per image with image, model, weights, top, error (and cam,
-    the overlay's path, when ``cams`` is given)."""
+    the overlay's path, when ``cams`` is given; precision and agrees_with_fp32, eager fp32's
+    top-1 against this one's, at a reduced precision)."""
     out = []
     for position, result in enumerate(results):
         record = {
@@ -81,16 +100,23 @@ def results_to_json(results: list, cams: list[str | None] | None = None) -> list
         }
         if cams is not None:
             record["cam"] = cams[position]
+        if agreement is not None:
+            record["precision"] = agreement.precision
+            record["agrees_with_fp32"] = agreement.agrees[position]
         out.append(record)
     return out
 
 
-def format_table(results: list, cams: list[str | None] | None = None) -> str:
+def format_table(
+    results: list, cams: list[str | None] | None = None, agreement: Agreement | None = None
+) -> str:
     """A plain-text table: a header line per image, then one row per class."""
     lines: list[str] = []
     if results:
         lines.append(f"model: {results[0].model}")
         lines.append(f"weights: {results[0].weights}")
+    if agreement is not None:
+        lines.append(agreement.line())
     for position, result in enumerate(results):
         lines.append("")
         lines.append(result.image)
@@ -103,7 +129,44 @@ def format_table(results: list, cams: list[str | None] | None = None) -> str:
             )
         if cams is not None and cams[position] is not None:
             lines.append(f"  where it looks (Grad-CAM, {_note()}): {cams[position]}")
+        if agreement is not None and agreement.agrees[position] is False:
+            lines.append("  (eager fp32's top-1 differs for this image)")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A reduced precision's top-1 against eager fp32's on the images classified, and the
+    runtime's own check on the bundled photos."""
+
+    precision: str
+    ran_as: str  # what the runtime reports it ran in
+    agrees: list[bool | None]  # per image (None: the image failed)
+    check: str  # the equivalence check's verdict on the bundled photos
+
+    def line(self) -> str:
+        scored = [a for a in self.agrees if a is not None]
+        share = f" ({100.0 * sum(scored) / len(scored):.0f} %)" if scored else ""
+        return (
+            f"precision: {self.precision} (ran as {self.ran_as}); top-1 agrees with eager fp32 "
+            f"on {sum(scored)} of {len(scored)} images{share}; check: {self.check}"
+        )
+
+
+def _agreement(args: argparse.Namespace, classifier: Any, results: list) -> Agreement:
+    """Eager fp32 on the same images: which top-1 classes agree."""
+    from zoo.classify.classifier import get_classifier
+
+    reference = get_classifier(args.model, args.weights).classify(args.images, 1)
+    agrees: list[bool | None] = []
+    for mine, theirs in zip(results, reference, strict=True):
+        if mine.error is not None or theirs.error is not None:
+            agrees.append(None)
+        else:
+            agrees.append(mine.top[0].index == theirs.top[0].index)
+    check = classifier.check
+    verdict = "no check (eager is the reference)" if check is None else check.reason
+    return Agreement(args.precision, classifier.ran_as, agrees, verdict)
 
 
 def _note() -> str:
@@ -167,6 +230,30 @@ def write_cams(args: argparse.Namespace, results: list) -> tuple[list[str | None
     return paths, problems
 
 
+def _reduced(args: argparse.Namespace) -> tuple[list, Agreement]:
+    """Classify at ``args.precision``, and eager fp32's agreement with it."""
+    from zoo.classify.classifier import get_classifier
+    from zoo.classify.on_runtime import check_classify_precision
+    from zoo.runtimes.calibration import CalibrationSource
+
+    check_classify_precision(args.runtime, args.precision)
+    calibration = None
+    if args.precision == "int8":
+        if args.calibration is None:
+            raise ZooError(
+                "int8 needs calibration images: give --calibration DIR (a folder of images "
+                "other than the ones you classify)"
+            )
+        calibration = CalibrationSource.of_folder(args.calibration)
+    elif args.calibration is not None:
+        raise ZooError("--calibration is for --precision int8 only")
+    classifier = get_classifier(
+        args.model, args.weights, args.runtime, precision=args.precision, calibration=calibration
+    )
+    results = classifier.classify(args.images, args.top)
+    return results, _agreement(args, classifier, results)
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Classify ``args.images``; print the results; return the exit status (see the module doc)."""
     from zoo.classify.classifier import classify
@@ -180,16 +267,23 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
         _cam_dir(args.cam)
         target_layer(get_classifier(args.model, args.weights).model)
-    results = classify(
-        args.images, args.model, weights_path=args.weights, top_k=args.top, runtime=args.runtime
-    )
+    if args.precision == "fp32":
+        if args.calibration is not None:
+            raise ZooError("--calibration is for --precision int8 only")
+        results = classify(
+            args.images, args.model, weights_path=args.weights, top_k=args.top, runtime=args.runtime
+        )
+        agreement = None
+    else:
+        results, agreement = _reduced(args)
     cams, problems = write_cams(args, results) if args.cam is not None else (None, [])
     if args.format == "json":
         # Built whole before writing, so a refusal never leaves half a document on stdout.
-        out.write(strict_dumps(results_to_json(results, cams), indent=2, ensure_ascii=False))
+        document = results_to_json(results, cams, agreement)
+        out.write(strict_dumps(document, indent=2, ensure_ascii=False))
         out.write("\n")
     else:
-        out.write(format_table(results, cams) + "\n")
+        out.write(format_table(results, cams, agreement) + "\n")
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if not any(result.error is None for result in results):

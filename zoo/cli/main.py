@@ -1,4 +1,5 @@
-"""``python -m zoo``: measure models, export the store, classify images, evaluate on a folder.
+"""``python -m zoo``: measure models, export the store, classify images, evaluate on a folder,
+calibrate and predict latency.
 
 Each subcommand lives in a module of this wing (``zoo.cli.measure``, ``zoo.cli.classify``, …)
 exposing ``add_parsers(subparsers)``; every handler returns an exit status. Bad input (a
@@ -16,13 +17,14 @@ from zoo.cli import cache as cli_cache
 from zoo.cli import classify as cli_classify
 from zoo.cli import evaluate as cli_evaluate
 from zoo.cli import jobs as cli_jobs
+from zoo.cli import latency as cli_latency
 from zoo.cli import measure as cli_measure
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (cli_measure, cli_classify, cli_evaluate, cli_jobs, cli_cache):
+    for module in (cli_measure, cli_classify, cli_evaluate, cli_jobs, cli_cache, cli_latency):
         module.add_parsers(sub)
     return parser
 

@@ -62,6 +62,7 @@ _KEPT, _PERCENTILE, _FAST_CLUSTER = 400, 10, 1.15
 class Round:
     samples: tuple[float, ...]  # seconds per batch, as timed
     level: float | None  # the probes around it (their mean) over the reference (None: no probe)
+    scaled: bool = True  # False: used as timed (a level too far off to scale by)
 
     @property
     def median_s(self) -> float:
@@ -70,7 +71,7 @@ class Round:
     @property
     def scale(self) -> float:
         """What turns this round's times into times at the reference level."""
-        return 1.0 / self.level if self.level else 1.0
+        return 1.0 / self.level if self.level and self.scaled else 1.0
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,8 @@ def time_rounds(
     ran over ``SLOW_LEVEL`` × the reference (``reference_ms``, else this run's best probe) are
     set aside, the next one waiting a little (``SLOW_PAUSE_S``, doubling, ``SLOW_WAIT_S`` in
     all); while fewer than ``NEEDED`` are acceptable, more are run, up to ``EXTRA_ROUNDS`` × as
-    many. One round is a plain run: no probe. Returns the rounds and every probe taken."""
+    many; when still too few, every round is used as timed (not scaled). One round is a plain
+    run: no probe. Returns the rounds and every probe taken."""
     call_s = None
     for _ in range(protocol.warmup_iters):
         started = time.perf_counter()
@@ -272,6 +274,11 @@ def time_rounds(
         ):
             break
     steady = len(good) >= needed
+    if steady:
+        used = tuple(Round(tuple(rounds[i][0]), levels[i]) for i in good)
+    else:  # every round, as timed: scaling by a level this far off would extrapolate
+        used = tuple(
+            Round(tuple(r[0]), level, False) for r, level in zip(rounds, levels, strict=True)
+        )
     chosen = good if steady else list(range(len(rounds)))
-    used = tuple(Round(tuple(rounds[i][0]), levels[i]) for i in chosen)
     return RoundsResult(used, len(rounds) - len(chosen), steady, reference), probes

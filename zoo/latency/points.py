@@ -1,0 +1,66 @@
+"""The measurements a latency model is fitted on, and the fit kept up to date: this machine's
+clean, verified EfficientNet rows in the store for one runtime, precision and batch.
+
+Why this machine only: a shared store holds other machines' rows under other environment keys
+and host names, and a model fitted across machines predicts neither (docs/latency-model.md).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from explorer import ScaledNetwork
+from zoo.latency.features import network_of
+from zoo.latency.fit import LatencyModel, fit_latency_model
+from zoo.records.environment import environment_for
+from zoo.records.measurement import Measurement
+from zoo.records.protocol import Protocol
+from zoo.store.measurement_store import MeasurementStore
+
+__all__ = ["fit_from_store", "points_for"]
+
+
+def _usable(row: Measurement, protocol: Protocol, machine: str, host: str) -> bool:
+    return (
+        row.environment_key == machine
+        and row.host == host
+        and row.runtime == protocol.runtime
+        and row.precision == protocol.precision
+        and row.batch_size == protocol.batch_size
+        and row.verified
+        and row.quality == "clean"
+        and not row.channels_last
+    )
+
+
+def points_for(
+    store: MeasurementStore, protocol: Protocol
+) -> tuple[list[tuple[ScaledNetwork, float]], list[str], dict[str, str]]:
+    """This machine's points for ``protocol``: (network, median ms) with their names, and the
+    machine's description (environment key, host, device name)."""
+    env = environment_for(protocol)
+    points, names = [], []
+    for row in store.rows(device=env.device):
+        if not _usable(row, protocol, env.key, env.host):
+            continue
+        network = network_of(row.model, row.resolution)
+        if network is not None:
+            points.append((network, row.latency_ms_median))
+            names.append(f"{row.model}@{row.resolution}")
+    machine = {"machine": env.key, "host": env.host, "device_name": env.device_name}
+    return points, names, machine
+
+
+def fit_from_store(store: MeasurementStore, protocol: Protocol) -> LatencyModel:
+    """A model fitted to this machine's points for ``protocol`` (a ``ZooError`` naming the
+    calibrate command when there are too few)."""
+    points, names, machine = points_for(store, protocol)
+    return fit_latency_model(
+        points,
+        **machine,
+        runtime=protocol.runtime,
+        precision=protocol.precision,
+        batch_size=protocol.batch_size,
+        models=tuple(names),
+        fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
