@@ -122,7 +122,9 @@ def operator_costs(network: ScaledNetwork) -> tuple[OperatorCost, ...]:
     tally.add("head", "pointwise", network.head.macs, in_ch * head, (in_ch + head) * size * size)
     tally.add("head", "other", 0, 0, head * size * size + head)
     classes = network.num_classes
-    tally.add("head", "pointwise", network.classifier.macs, head * classes + classes, head + classes)
+    tally.add(
+        "head", "pointwise", network.classifier.macs, head * classes + classes, head + classes
+    )
     return tally.costs()
 
 

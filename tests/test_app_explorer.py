@@ -171,7 +171,13 @@ def test_explorer_page_imports_no_torch():
         f"at = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
         "at.slider(key='explorer_phi').set_value(2.0).run()\n"
         "assert not at.exception, at.exception\n"
-        "bad = sorted({'torch', 'timm', 'zoo'} & set(sys.modules))\n"
+        # The predicted-latency section reads this machine's latency model through the zoo's
+        # pure-Python parts (records, specs, the latency wing): never torch, timm or a runtime.
+        "light = ('zoo', 'zoo.errors', 'zoo.files', 'zoo.jsontext', 'zoo.paths', 'zoo.models',\n"
+        "         'zoo.models.spec', 'zoo.latency', 'zoo.records')\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'timm', 'openvino',\n"
+        "    'onnxruntime') or (m.split('.')[0] == 'zoo' and m not in light\n"
+        "    and not m.startswith(('zoo.latency.', 'zoo.records.'))))\n"
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )
@@ -325,3 +331,25 @@ def test_picking_b7_says_why_phi_is_not_7():
     assert "picked by hand" in why[0] and "depth 3.1, width 2, 600 px" in why[0]
     at.slider(key="explorer_phi").set_value(3.0).run()  # φ no longer the variant's
     assert not [c.value for c in at.caption if "EfficientNet-B7 → φ" in c.value]
+
+
+def test_the_explorer_predicts_latency_from_this_machine_s_model_labelled_predicted(
+    tmp_path, monkeypatch
+):
+    from tests.test_latency_model import _model, _points
+    from zoo.latency.saved import save_model
+    from zoo.records.environment import host_name
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert any("python -m zoo calibrate" in info.value for info in at.info)
+    model = _model(_points(12, noise=0.03))
+    save_model(type(model)(**{**model.__dict__, "host": host_name()}))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.slider(key="explorer_phi").set_value(2.0).run()
+    assert not at.exception
+    shown = [m for m in at.metric if m.label.startswith("Predicted latency")]
+    assert len(shown) == 1 and shown[0].value.endswith(" ms")
+    predicted = model.predict_ms(from_phi(2.0))
+    assert float(shown[0].value.split()[0]) == pytest.approx(predicted, abs=0.01)
+    assert any("**Predicted**, not measured" in c.value for c in at.caption)

@@ -17,9 +17,9 @@ from explorer import ScaledNetwork
 __all__ = ["prediction_section"]
 
 
-@st.cache_resource(ttl=10, show_spinner=False)
 def _models() -> list:
-    """This host's saved latency models (read again every 10 s: a calibration may land)."""
+    """This host's saved latency models, read on every rerun (a few small files, about a
+    millisecond): a calibration that lands shows at once."""
     from zoo import host_name, saved_models
 
     found, _ = saved_models()

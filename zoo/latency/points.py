@@ -29,7 +29,7 @@ def _usable(row: Measurement, protocol: Protocol, machine: str, host: str) -> bo
         and row.batch_size == protocol.batch_size
         and row.verified
         and row.quality == "clean"
-        and not row.channels_last
+        and row.channels_last == protocol.channels_last
     )
 
 
