@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -258,5 +259,8 @@ def test_a_reduced_precision_says_how_often_it_agrees_with_fp32(images, tmp_path
     assert coffee["top"][0]["label"] == "espresso" and coffee["agrees_with_fp32"] is True
     assert main([*argv[:-2], "--precision", "bf16"]) == 0
     out = capsys.readouterr().out
-    assert "precision: bf16 (ran as bf16); top-1 agrees with eager fp32 on 2 of 2 images" in out
-    assert "espresso" in out
+    # the cat sits between Egyptian cat and tiger cat (37.6 % against 36.7 % in bf16): it may flip
+    line = r"precision: bf16 \(ran as bf16\); top-1 agrees with eager fp32 on ([12]) of 2 images"
+    found = re.search(line, out)
+    assert found is not None and "espresso" in out
+    assert (found.group(1) == "1") == ("eager fp32's top-1 differs for this image" in out)
