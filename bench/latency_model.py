@@ -63,14 +63,6 @@ def _test_networks(count: int, calibrated: set, max_gmacs: float) -> list:
     return chosen
 
 
-def _spec(net):
-    from zoo.models.spec import spec_from_multipliers, spec_from_phi
-
-    if net.phi is not None:
-        return spec_from_phi(net.phi, net.alpha, net.beta, net.gamma)
-    return spec_from_multipliers(net.width_multiplier, net.depth_multiplier, net.resolution)
-
-
 def _score(errors: list[float]) -> dict[str, float]:
     n = len(errors)
     return {
@@ -105,10 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     store_path = str(scratch / "m.sqlite")
     from zoo.latency.calibrate import calibrate, calibration_specs
     from zoo.latency.design import DEFAULT_MAX_GMACS
-    from zoo.latency.features import network_of_spec
     from zoo.latency.points import points_for
     from zoo.latency.predict import predict_document
     from zoo.measure.orchestrate import measure
+    from zoo.models.spec import network_for, spec_for_network
     from zoo.records.protocol import Protocol
     from zoo.store.measurement_store import MeasurementStore
 
@@ -125,14 +117,16 @@ def main(argv: list[str] | None = None) -> int:
             ok = False
             continue
         calibrate_s = time.monotonic() - started
-        design = [network_of_spec(s) for s in calibration_specs(args.configs)]
+        design = [network_for(s) for s in calibration_specs(args.configs)]
         seen = {(n.width_multiplier, n.depth_multiplier, n.resolution) for n in design}
         with MeasurementStore(store_path) as store:
             points, _, _ = points_for(store, protocol)
         intercept, per_gmac = _macs_only(points)
         rows, model_errors, macs_errors = [], [], []
         for net in _test_networks(args.tests, seen, DEFAULT_MAX_GMACS):
-            measured = measure(_spec(net), protocol).latency_ms_median  # not stored: not fitted on
+            measured = measure(
+                spec_for_network(net), protocol
+            ).latency_ms_median  # not stored: not fitted on
             predicted = model.predict_ms(net)
             baseline = intercept + per_gmac * net.macs / 1e9
             model_errors.append((predicted - measured) / measured)

@@ -15,10 +15,17 @@ from explorer.operators import OPERATOR_KINDS, operator_costs, part_names
 from zoo.cli.main import main
 from zoo.errors import ZooError
 from zoo.latency.design import DEFAULT_MAX_GMACS, calibration_design
-from zoo.latency.features import FEATURES, network_features, network_of
+from zoo.latency.features import FEATURES, network_features
 from zoo.latency.fit import MIN_POINTS, fit_latency_model, solve
 from zoo.latency.saved import load_model, model_path, save_model, saved_models
-from zoo.models.spec import spec_from_multipliers, spec_from_phi, spec_from_timm, spec_from_variant
+from zoo.models.spec import (
+    network_for,
+    spec_from_multipliers,
+    spec_from_name,
+    spec_from_phi,
+    spec_from_timm,
+    spec_from_variant,
+)
 from zoo.records.environment import environment_for
 from zoo.records.protocol import Protocol
 
@@ -87,6 +94,11 @@ def test_the_breakdown_adds_up_to_the_network(variant):
     assert all(c.bytes_moved("int8") * 4 == c.bytes_moved("fp32") for c in costs)
 
 
+def network_of(model: str, resolution: int):
+    spec = spec_from_name(model, resolution)
+    return None if spec is None else network_for(spec)
+
+
 def test_stored_names_lead_back_to_the_explorer_network():
     rng = random.Random(0)
     for _ in range(40):
@@ -96,6 +108,7 @@ def test_stored_names_lead_back_to_the_explorer_network():
             (spec_from_phi(phi, 1.2, 1.1, 1.15), from_phi(phi, 1.2, 1.1, 1.15)),
             (spec_from_multipliers(w, d, r), from_multipliers(w, d, r)),
         ):
+            assert spec_from_name(spec.model, spec.resolution).model == spec.model
             back = network_of(spec.model, spec.resolution)
             assert back is not None and back.macs == net.macs and back.params == net.params
     b3 = network_of(spec_from_variant("b3", 256).model, 256)

@@ -245,8 +245,6 @@ def _reduced(args: argparse.Namespace) -> tuple[list, Agreement]:
                 "other than the ones you classify)"
             )
         calibration = CalibrationSource.of_folder(args.calibration)
-    elif args.calibration is not None:
-        raise ZooError("--calibration is for --precision int8 only")
     classifier = get_classifier(
         args.model, args.weights, args.runtime, precision=args.precision, calibration=calibration
     )
@@ -267,9 +265,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
         _cam_dir(args.cam)
         target_layer(get_classifier(args.model, args.weights).model)
+    if args.calibration is not None and args.precision != "int8":
+        raise ZooError("--calibration is for --precision int8 only")
     if args.precision == "fp32":
-        if args.calibration is not None:
-            raise ZooError("--calibration is for --precision int8 only")
         results = classify(
             args.images, args.model, weights_path=args.weights, top_k=args.top, runtime=args.runtime
         )

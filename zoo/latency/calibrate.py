@@ -15,7 +15,7 @@ from zoo.latency.fit import MIN_POINTS, LatencyModel
 from zoo.latency.points import fit_from_store
 from zoo.latency.saved import save_model
 from zoo.measure.coverage import coverage
-from zoo.models.spec import ModelSpec, spec_from_multipliers, spec_from_phi
+from zoo.models.spec import ModelSpec, spec_for_network
 from zoo.records.protocol import Protocol
 from zoo.store.estimates import estimate_seconds
 from zoo.store.measurement_store import MeasurementStore
@@ -27,15 +27,9 @@ GROUP = "calibrate"
 
 def calibration_specs(configs: int, max_gmacs: float | None = None) -> list[ModelSpec]:
     """The design as model specs (the compound curve's points under their φ names)."""
-    specs = []
-    for net in calibration_design(configs, max_gmacs or DEFAULT_MAX_GMACS):
-        if net.phi is not None:
-            specs.append(spec_from_phi(net.phi, net.alpha, net.beta, net.gamma))
-        else:
-            specs.append(
-                spec_from_multipliers(net.width_multiplier, net.depth_multiplier, net.resolution)
-            )
-    return specs
+    return [
+        spec_for_network(n) for n in calibration_design(configs, max_gmacs or DEFAULT_MAX_GMACS)
+    ]
 
 
 def _within_budget(
@@ -105,7 +99,11 @@ def calibrate(
         def on_stall(_: list) -> bool:
             nonlocal restarts
             restarts += 1  # a worker that keeps stopping (memory, disk): give up after three
-            return restarts <= 3 and (ensure_worker(location) is not None or True)
+            if restarts > 3:
+                say("error: no worker finished the calibration's jobs (started three times)")
+                return False
+            ensure_worker(location)
+            return True
 
         def on_progress(current: list) -> None:
             nonlocal model

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from explorer import ScaledNetwork
-from zoo.latency.features import network_of
 from zoo.latency.fit import LatencyModel, fit_latency_model
+from zoo.models.spec import network_for, spec_from_name
 from zoo.records.environment import environment_for
 from zoo.records.measurement import Measurement
 from zoo.records.protocol import Protocol
@@ -43,7 +43,8 @@ def points_for(
     for row in store.rows(device=env.device):
         if not _usable(row, protocol, env.key, env.host):
             continue
-        network = network_of(row.model, row.resolution)
+        spec = spec_from_name(row.model, row.resolution)
+        network = network_for(spec) if spec is not None else None
         if network is not None:
             points.append((network, row.latency_ms_median))
             names.append(f"{row.model}@{row.resolution}")

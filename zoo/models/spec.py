@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -34,6 +35,8 @@ __all__ = [
     "ModelSpec",
     "check_timm_name",
     "network_for",
+    "spec_for_network",
+    "spec_from_name",
     "spec_from_multipliers",
     "spec_from_phi",
     "spec_from_timm",
@@ -255,3 +258,41 @@ def network_for(spec: ModelSpec) -> ScaledNetwork | None:
         if net.resolution == spec.resolution:
             return net
     return explorer.from_multipliers(spec.width_multiplier, spec.depth_multiplier, spec.resolution)
+
+
+_VARIANT_NAME = re.compile(r"efficientnet_(b[0-8]|l2)")
+_NUMBER = r"[-+0-9.e]+"
+_PHI_NAME = re.compile(
+    rf"efficientnet_phi(?P<phi>{_NUMBER})_a(?P<a>{_NUMBER})_b(?P<b>{_NUMBER})_g(?P<g>{_NUMBER})"
+)
+_MULTIPLIERS_NAME = re.compile(rf"efficientnet_w(?P<w>{_NUMBER})_d(?P<d>{_NUMBER})")
+
+
+def spec_from_name(model: str, resolution: int) -> ModelSpec | None:
+    """The EfficientNet spec a stored model name was made from (the names above), at
+    ``resolution``; None for a timm name or a name this module does not make. Names keep ten
+    significant digits, so the spec's name, not every float, round-trips.
+
+    >>> spec = spec_from_phi(-0.5)
+    >>> spec_from_name(spec.model, spec.resolution) == spec
+    True
+    """
+    try:
+        if match := _VARIANT_NAME.fullmatch(model):
+            return spec_from_variant(match.group(1), resolution)
+        if match := _PHI_NAME.fullmatch(model):
+            spec = spec_from_phi(*(float(match.group(k)) for k in ("phi", "a", "b", "g")))
+            return spec if spec.resolution == resolution else None
+        if match := _MULTIPLIERS_NAME.fullmatch(model):
+            return spec_from_multipliers(float(match["w"]), float(match["d"]), resolution)
+    except (ZooError, ValueError):
+        return None
+    return None
+
+
+def spec_for_network(net: ScaledNetwork) -> ModelSpec:
+    """The spec naming ``net`` as the explorer made it: by φ and α, β, γ when it has them, else
+    by its multipliers and resolution."""
+    if net.phi is not None:
+        return spec_from_phi(net.phi, net.alpha, net.beta, net.gamma)
+    return spec_from_multipliers(net.width_multiplier, net.depth_multiplier, net.resolution)
