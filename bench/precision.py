@@ -69,10 +69,10 @@ def _bare_in_process(spec, protocol, prepared) -> float:
     eager forward in this process would steal the runtime's cores)."""
     import torch
 
-    from zoo.measure.timing import _runner_here
+    from zoo.measure.timing import checked_runner
 
     torch.set_num_threads(protocol.threads)
-    runner, _, _ = _runner_here(spec, protocol, prepared)
+    runner, _, _, _ = checked_runner(spec, protocol, prepared)
     for _ in range(protocol.warmup_iters):
         runner.call()
     times = []

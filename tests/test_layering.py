@@ -36,11 +36,12 @@ ALLOWED: dict[str, set[str]] = {
     "zoo.workers": CORE | {"zoo.records", "zoo.models", "zoo.store", "zoo.measure"},
     "zoo.latency": CORE | {"zoo.records", "zoo.models", "zoo.store", "zoo.measure",
                            "zoo.workers", "explorer"},
+    "zoo.profile": CORE | {"zoo.records", "zoo.models", "zoo.runtimes", "zoo.measure", "explorer"},
     "zoo.cli": CORE | {"zoo." + w for w in ("records", "models", "runtimes", "store", "measure",
-                                          "weights", "classify", "workers", "latency")}
+                                          "weights", "classify", "workers", "latency", "profile")}
                | {"explorer"},
     "zoo": CORE | {"zoo." + w for w in ("records", "models", "runtimes", "store", "measure",
-                                      "weights", "classify", "workers", "latency")},
+                                      "weights", "classify", "workers", "latency", "profile")},
     "zoo.__main__": {"zoo.cli"},
     "dashboard": set(),
     "dashboard.text": set(),

@@ -18,7 +18,13 @@ from zoo.jsontext import strict_dumps
 from zoo.records.protocol import PRECISIONS, Protocol
 from zoo.records.runtimes import RUNTIMES
 
-__all__ = ["add_parsers", "run_calibrate", "run_predict"]
+__all__ = [
+    "add_network_options",
+    "add_parsers",
+    "network_from_args",
+    "run_calibrate",
+    "run_predict",
+]
 
 #: How many configurations a calibration measures by default, and at most.
 DEFAULT_CONFIGS = 20
@@ -52,6 +58,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Predicted latency of one configuration, with its interval and the fit's "
         "back-test (python -m zoo calibrate fits the model).",
     )
+    add_network_options(p)
+    _protocol_options(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(handler=run_predict)
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """One explorer configuration: --variant, --phi (with α, β, γ), or --width/--depth."""
     p.add_argument("--variant", default=None, metavar="bN")
     p.add_argument("--phi", type=float, default=None)
     p.add_argument("--alpha", type=float, default=PAPER_ALPHA)
@@ -60,18 +74,16 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--width", type=float, default=None, metavar="W")
     p.add_argument("--depth", type=float, default=None, metavar="D")
     p.add_argument("--resolution", type=int, default=None, metavar="PIXELS")
-    _protocol_options(p)
-    p.add_argument("--format", choices=("table", "json"), default="table")
-    p.set_defaults(handler=run_predict)
 
 
-def _network(args: argparse.Namespace) -> Any:
+def network_from_args(args: argparse.Namespace, what: str = "predict") -> Any:
+    """The explorer network ``add_network_options``' arguments name (a ``ZooError`` otherwise)."""
     from explorer import ScalingError, from_multipliers, from_phi, from_variant
 
     asked = [args.variant is not None, args.phi is not None, args.width is not None]
     if sum(asked) != 1 or (args.width is None) != (args.depth is None):
         raise ZooError(
-            "predict one configuration: accepted --variant bN, --phi P [--alpha --beta --gamma], "
+            f"{what} one configuration: accepted --variant bN, --phi P [--alpha --beta --gamma], "
             "or --width W --depth D [--resolution PIXELS]"
         )
     try:
@@ -92,7 +104,7 @@ def _network(args: argparse.Namespace) -> Any:
 def run_predict(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Print the prediction; exit 1 with one line naming ``calibrate`` when there is no model."""
     out = out or sys.stdout
-    network = _network(args)
+    network = network_from_args(args)
     protocol = Protocol(
         device="cpu", runtime=args.runtime, precision=args.precision, batch_size=args.batch_size
     )

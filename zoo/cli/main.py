@@ -1,5 +1,5 @@
 """``python -m zoo``: measure models, export the store, classify images, evaluate on a folder,
-calibrate and predict latency.
+calibrate and predict latency, profile where the time goes.
 
 Each subcommand lives in a module of this wing (``zoo.cli.measure``, ``zoo.cli.classify``, …)
 exposing ``add_parsers(subparsers)``; every handler returns an exit status. Bad input (a
@@ -19,12 +19,22 @@ from zoo.cli import evaluate as cli_evaluate
 from zoo.cli import jobs as cli_jobs
 from zoo.cli import latency as cli_latency
 from zoo.cli import measure as cli_measure
+from zoo.cli import profile as cli_profile
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m zoo", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (cli_measure, cli_classify, cli_evaluate, cli_jobs, cli_cache, cli_latency):
+    modules = (
+        cli_measure,
+        cli_classify,
+        cli_evaluate,
+        cli_jobs,
+        cli_cache,
+        cli_latency,
+        cli_profile,
+    )
+    for module in modules:
         module.add_parsers(sub)
     return parser
 

@@ -29,7 +29,7 @@ from zoo.records.protocol import QUANTIZED, Protocol, precisions_on
 from zoo.records.runtimes import BEST, base_runtime, device_kind, runtimes_for
 from zoo.runtimes.calibration import calibration_digest
 
-__all__ = ["precision_protocols", "protocol_from_args", "specs_from_args"]
+__all__ = ["calibration_fields", "precision_protocols", "protocol_from_args", "specs_from_args"]
 
 
 def protocol_from_args(args: argparse.Namespace) -> Protocol:
@@ -55,7 +55,7 @@ def protocol_from_args(args: argparse.Namespace) -> Protocol:
             "--calibration with --precision int8 (or best)"
         )
     if calibration is not None and args.precision != BEST:
-        options.update(_calibration(calibration))
+        options.update(calibration_fields(calibration))
     if args.iters is not None:
         options["max_iters"] = args.iters
         # --iters N asks for N samples: fewer only if N is below the default minimum.
@@ -69,7 +69,7 @@ def protocol_from_args(args: argparse.Namespace) -> Protocol:
     return Protocol(**options)
 
 
-def _calibration(folder: str) -> dict[str, str]:
+def calibration_fields(folder: str) -> dict[str, str]:
     """The protocol's calibration fields for ``folder`` (its images' digest, its absolute path)."""
     path = os.path.abspath(folder)
     return {"calibration": calibration_digest(path), "calibration_dir": path}
@@ -92,7 +92,7 @@ def precision_protocols(args: argparse.Namespace, protocol: Protocol) -> list[Pr
             if args.calibration is None:
                 print(f"{precision} left out: it needs --calibration DIR", file=sys.stderr)
                 continue
-            extra.update(_calibration(args.calibration))
+            extra.update(calibration_fields(args.calibration))
         if kind == "cpu":
             try:
                 check_cpu_precision(precision)

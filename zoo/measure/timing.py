@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["measure_in_process", "prepare_onnx", "time_call", "time_forward"]
+__all__ = ["checked_runner", "measure_in_process", "prepare_onnx", "time_call", "time_forward"]
 
 #: The random weights every measurement uses (the same network for every runtime).
 WEIGHTS_SEED = 0
@@ -155,11 +155,11 @@ def _verify(
     return compare(reference, outputs, protocol.precision, described)
 
 
-def _runner_here(
+def checked_runner(
     spec: ModelSpec, protocol: Protocol, prepared: dict[str, Any] | None
-) -> tuple[Runner, Equivalence | None, dict[str, Any]]:
+) -> tuple[Runner, Equivalence | None, dict[str, Any], RunnerSource]:
     """The protocol's runtime, ready; its equivalence check (None: eager fp32 is the reference
-    itself); the complexity and export figures."""
+    itself); the complexity and export figures; what the runner was built from."""
     import torch
 
     info = get_runtime(protocol.runtime)
@@ -184,7 +184,7 @@ def _runner_here(
         )
         figures = {k: prepared[k] for k in ("params", "macs", "macs_backend", "export_s")}
         figures["artifact_cached"] = prepared["artifact_cached"]
-        return runner, check, figures
+        return runner, check, figures, source
     complexity = count_complexity(spec)  # meta device: no real memory
     figures = {
         "params": complexity.params,
@@ -211,7 +211,7 @@ def _runner_here(
     if "artifact_cached" in runner.info:
         figures["artifact_cached"] = runner.info.pop("artifact_cached")
     check = _verify(runner, inputs, reference, described, protocol) if check_needed else None
-    return runner, check, figures
+    return runner, check, figures, source
 
 
 def measure_in_process(
@@ -236,7 +236,7 @@ def measure_in_process(
         # As timm's benchmark.py: let cuDNN pick the fastest kernels (during the warm-up).
         torch.backends.cudnn.benchmark = True
         torch.cuda.reset_peak_memory_stats(protocol.device)
-    runner, check, figures = _runner_here(spec, protocol, prepared)
+    runner, check, figures, _ = checked_runner(spec, protocol, prepared)
     result: dict[str, Any] = {
         **figures,
         "runtime_version": runner.info.get("runtime_version", ""),

@@ -23,6 +23,7 @@ __all__ = [
     "classify_runtimes",
     "device_kind",
     "get_runtime",
+    "profiled_runtimes",
     "runtimes_for",
 ]
 
@@ -44,6 +45,7 @@ class RuntimeInfo:
     preference: int | None = None  # rank when no runtime is named (lower first); None: never
     kernel_cache: str | None = None  # its own compiled-kernel cache's folder in the zoo's cache
     first_estimate_s: float = 30.0  # a job's seconds before any like it was timed (queue ETA)
+    profiler: str | None = None  # its own per-layer profiler (zoo profile); None: not profiled
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -53,14 +55,15 @@ class RuntimeInfo:
 _AUTOCAST = ("fp32", "bf16", "fp16")
 _RUNTIMES: tuple[RuntimeInfo, ...] = (
     RuntimeInfo("eager", {"cpu": ("fp32", "bf16"), "cuda": _AUTOCAST}, "eager", classifies=True,
-                reference=True, preference=2, first_estimate_s=15.0),
+                reference=True, preference=2, first_estimate_s=15.0, profiler="torch.profiler"),
     RuntimeInfo("compile", {"cpu": ("fp32",), "cuda": _AUTOCAST}, "compile", compiles=True,
                 first_estimate_s=120.0, kernel_cache="inductor"),
     RuntimeInfo("onnxruntime", {"cpu": ("fp32", "int8")}, "onnxruntime", package="onnxruntime",
-                exports_onnx=True, classifies=True, preference=1, first_estimate_s=25.0),
+                exports_onnx=True, classifies=True, preference=1, first_estimate_s=25.0,
+                profiler="ONNX Runtime's profiling"),
     RuntimeInfo("openvino", {"cpu": ("fp32", "bf16", "int8")}, "openvino", package="openvino",
                 exports_onnx=True, classifies=True, preference=0, first_estimate_s=25.0,
-                kernel_cache="openvino"),
+                kernel_cache="openvino", profiler="OpenVINO's performance counters"),
     RuntimeInfo("tensorrt", {"cuda": _AUTOCAST}, "tensorrt", package="torch-tensorrt",
                 install_from="requirements-gpu.txt", compiles=True, keeps_layout=True),
 )  # fmt: skip
@@ -109,6 +112,11 @@ def runtimes_for(device: str, precision: str | None = None) -> tuple[str, ...]:
             or any(precision in p for k, p in r.precisions.items() if kind in ("auto", k))
         )
     )
+
+
+def profiled_runtimes() -> tuple[str, ...]:
+    """The runtimes ``zoo profile`` can split into layers (those with a ``profiler``)."""
+    return tuple(r.name for r in _RUNTIMES if r.profiler is not None)
 
 
 def base_runtime(device: str, precision: str) -> str:

@@ -4,8 +4,11 @@ protocol's threads, one inter-op thread, every graph optimisation."""
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.records.protocol import Protocol
@@ -16,10 +19,15 @@ from zoo.runtimes.runner import Runner, RunnerSource
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["build_runner"]
+__all__ = ["build_runner", "profile_layers"]
+
+_WARMUP = 10
+_KERNEL = "_kernel_time"  # the suffix of a kernel's event in the profiling output
 
 
-def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
+def _session(source: RunnerSource, protocol: Protocol, profile_prefix: str | None = None) -> Any:
+    """The session the protocol asks for (``profile_prefix``: with ONNX Runtime's profiling on),
+    its build and quantisation seconds."""
     import onnxruntime as ort
 
     assert source.onnx_path is not None, "ONNX Runtime runs the ONNX export"
@@ -28,6 +36,9 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     path, quantize_s = source.onnx_path, None
     if protocol.precision == "int8":
         artifact = onnxruntime_int8(
@@ -45,7 +56,13 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
         raise ZooError(
             f"ONNX Runtime cannot load {source.onnx_path.name}: {operator_of(exc)}"
         ) from None
-    compile_s = time.perf_counter() - started
+    return session, time.perf_counter() - started, quantize_s
+
+
+def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
+    import onnxruntime as ort
+
+    session, compile_s, quantize_s = _session(source, protocol)
     feed = {INPUT_NAME: source.example}
 
     def predict(batch: np.ndarray) -> np.ndarray:
@@ -62,3 +79,23 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
             "quantize_s": quantize_s,
         },
     )
+
+
+def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> list[tuple[str, float]]:
+    """(node, ms per call) for each kernel ONNX Runtime ran, from its profiling output, in
+    execution order: the kernels' own durations (the executor's work between them, which the
+    profiler itself slows, is left out and shows as the gap to the whole-model latency)."""
+    feed = {INPUT_NAME: source.example}
+    with tempfile.TemporaryDirectory(prefix="effscale-ort-profile-") as folder:
+        session, _, _ = _session(source, protocol, str(Path(folder) / "profile"))
+        for _ in range(_WARMUP + calls):
+            session.run(None, feed)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    runs = [e for e in events if e.get("name") == "model_run"][-calls:]
+    first = runs[0]["ts"]
+    totals: dict[str, float] = {}
+    for event in sorted(events, key=lambda e: e.get("ts", 0)):
+        if event.get("cat") == "Node" and event["name"].endswith(_KERNEL) and event["ts"] >= first:
+            name = event["name"][: -len(_KERNEL)]
+            totals[name] = totals.get(name, 0.0) + event["dur"]
+    return [(name, us / len(runs) / 1000) for name, us in totals.items()]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.records.protocol import Protocol
@@ -21,10 +21,14 @@ from zoo.runtimes.runner import Runner, RunnerSource
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["build_runner"]
+__all__ = ["build_runner", "profile_layers"]
+
+_WARMUP = 10
 
 
-def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
+def _compile(source: RunnerSource, protocol: Protocol, extra: dict[str, object]) -> Any:
+    """The compiled model for the protocol (``extra``: more properties), the int8 weights'
+    buffer it needs kept alive, its compile and quantisation seconds, the precision it ran."""
     import openvino as ov
 
     assert source.onnx_path is not None, "OpenVINO runs the ONNX export"
@@ -37,6 +41,7 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
         "INFERENCE_NUM_THREADS": int(protocol.threads or 1),
         "PERFORMANCE_HINT": hint,
         "INFERENCE_PRECISION_HINT": "bf16" if protocol.precision == "bf16" else "f32",
+        **extra,
     }
     model: object = str(source.onnx_path)
     quantize_s, keep = None, None
@@ -62,6 +67,14 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
     # rest in that precision).
     floats = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
     precision = f"int8+{floats}" if protocol.precision == "int8" else floats
+    return compiled, keep, compile_s, quantize_s, precision
+
+
+def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
+    import openvino as ov
+
+    hint = "LATENCY" if protocol.batch_size == 1 else "THROUGHPUT"
+    compiled, keep, compile_s, quantize_s, precision = _compile(source, protocol, {})
     output = compiled.output(0)
     request = compiled.create_infer_request()
     example = source.example
@@ -96,3 +109,22 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
             "in_flight": in_flight,
         },
     )
+
+
+def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> list[tuple[str, float]]:
+    """(node, ms per call) for each node of the compiled graph that ran, from OpenVINO's
+    per-layer performance counters (``PERF_COUNT``), in execution order (batch 1, one request)."""
+    if protocol.batch_size != 1:
+        raise ZooError(f"a profile runs batch 1, not {protocol.batch_size}")
+    compiled, keep, *_ = _compile(source, protocol, {"PERF_COUNT": True})
+    request = compiled.create_infer_request()
+    totals: dict[str, float] = {}
+    for call in range(_WARMUP + calls):
+        request.infer({0: source.example})
+        if call < _WARMUP:
+            continue
+        for layer in request.get_profiling_info():
+            ms = layer.real_time.total_seconds() * 1000
+            totals[layer.node_name] = totals.get(layer.node_name, 0.0) + ms
+    _ = keep
+    return [(name, ms / calls) for name, ms in totals.items()]

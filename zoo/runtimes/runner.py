@@ -30,7 +30,9 @@ __all__ = [
     "autocast",
     "build_runner",
     "missing_package",
+    "profile_layers",
     "require",
+    "require_profiler",
     "torch_runner",
     "torch_sync",
 ]
@@ -109,6 +111,33 @@ def build_runner(runtime: str, source: RunnerSource, protocol: Protocol) -> Runn
         check_cpu_precision(protocol.precision)
     module = importlib.import_module(f"zoo.runtimes.{get_runtime(runtime).module}")
     return module.build_runner(source, protocol)
+
+
+def require_profiler(runtime: str) -> None:
+    """A ``ZooError`` naming the runtimes that can be profiled, unless ``runtime`` is one."""
+    from zoo.records.runtimes import profiled_runtimes
+
+    if get_runtime(runtime).profiler is None:
+        raise ZooError(
+            f"runtime {runtime!r} has no profiler whose layers map onto the network's modules "
+            f"(torch.compile and TensorRT fuse across them); accepted: "
+            f"{', '.join(profiled_runtimes())}"
+        )
+
+
+def profile_layers(
+    runtime: str, source: RunnerSource, protocol: Protocol, calls: int
+) -> list[tuple[str, float]]:
+    """(layer, ms per call) in execution order from ``runtime``'s own profiler (its registry
+    row's ``profiler``): module names for eager, graph node names for the ONNX runtimes."""
+    require_profiler(runtime)
+    require(runtime)
+    if not protocol.device.startswith("cuda"):
+        from zoo.records.environment import check_cpu_precision
+
+        check_cpu_precision(protocol.precision)
+    module = importlib.import_module(f"zoo.runtimes.{get_runtime(runtime).module}")
+    return module.profile_layers(source, protocol, calls)
 
 
 # --------------------------------------------------------------------------- PyTorch helpers
