@@ -174,7 +174,8 @@ def test_explorer_page_imports_no_torch():
         # The predicted-latency section reads this machine's latency model through the zoo's
         # pure-Python parts (records, specs, the latency wing): never torch, timm or a runtime.
         "light = ('zoo', 'zoo.errors', 'zoo.files', 'zoo.jsontext', 'zoo.paths', 'zoo.models',\n"
-        "         'zoo.models.spec', 'zoo.latency', 'zoo.records')\n"
+        "         'zoo.models.spec', 'zoo.latency', 'zoo.records', 'zoo.profile',\n"
+        "         'zoo.profile.saved')\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'timm', 'openvino',\n"
         "    'onnxruntime') or (m.split('.')[0] == 'zoo' and m not in light\n"
         "    and not m.startswith(('zoo.latency.', 'zoo.records.'))))\n"
@@ -353,3 +354,53 @@ def test_the_explorer_predicts_latency_from_this_machine_s_model_labelled_predic
     predicted = model.predict_ms(from_phi(2.0))
     assert float(shown[0].value.split()[0]) == pytest.approx(predicted, abs=0.01)
     assert any("**Predicted**, not measured" in c.value for c in at.caption)
+
+
+def test_a_profiled_configuration_shows_measured_stage_times_and_its_roofline(
+    tmp_path, monkeypatch
+):
+    from explorer.operators import operator_costs
+    from tests.test_latency_model import _model, _points
+    from zoo.latency.saved import save_model
+    from zoo.models.spec import spec_for_network
+    from zoo.profile.ceilings import Ceilings
+    from zoo.profile.saved import save_profile
+    from zoo.profile.stages import profile_document
+    from zoo.records.environment import host_name
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    net = from_phi(2.0)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.slider(key="explorer_phi").set_value(2.0).run()
+    hint = [c.value for c in at.caption if "Not profiled on this machine yet" in c.value]
+    assert len(hint) == 1 and "python -m zoo profile --phi 2 --alpha 1.2" in hint[0]
+    charts_before = len(at.get("plotly_chart"))
+    model = _model(_points(12, noise=0.03))
+    save_model(type(model)(**{**model.__dict__, "host": host_name()}))
+    costs = {(c.part, c.kind): (c.macs, c.bytes_moved()) for c in operator_costs(net)}
+    placed = [(part, kind, 0.5, True) for part, kind in costs]
+    document = profile_document(placed, costs, 10.0, Ceilings("fp32", 300.0, 25.0, "fp", "t"))
+    save_profile({
+        "model": spec_for_network(net).model, "resolution": net.resolution,
+        "runtime": "openvino", "precision": "fp32", "runtime_precision": "f32",
+        "profiler": "OpenVINO's performance counters", "threads": 2, "calls": 30,
+        "profiled_at": "2026-12-06T00:00:00Z", **document,
+    })  # fmt: skip
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.slider(key="explorer_phi").set_value(2.0).run()
+    assert not at.exception
+    assert any("**Measured** with OpenVINO's performance counters" in c.value for c in at.caption)
+    frames = [f.value for f in at.dataframe if "from" in f.value.columns]
+    assert len(frames) == 1
+    from zoo.latency.features import CALL_PART
+
+    rows = frames[0][frames[0]["part"] != CALL_PART]  # the per-call overhead has no stage
+    assert set(rows["from"]) == {"measured (OpenVINO's performance counters)"}
+    stem = frames[0][frames[0]["part"] == "stem"]
+    assert float(stem["time ms"].iloc[0]) == pytest.approx(document["parts"][0]["ms"], abs=1e-3)
+    assert len(at.get("plotly_chart")) == charts_before + 1  # the roofline
+    # Another configuration has no profile: its times stay predicted, labelled so.
+    at.slider(key="explorer_phi").set_value(1.0).run()
+    frames = [f.value for f in at.dataframe if "from" in f.value.columns]
+    assert set(frames[0]["from"]) == {"predicted"}
+    assert any("Not profiled on this machine yet" in c.value for c in at.caption)

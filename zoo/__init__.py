@@ -29,12 +29,14 @@ if TYPE_CHECKING:
     )
     from zoo.models.spec import (
         ModelSpec,
+        spec_for_network,
         spec_from_multipliers,
         spec_from_phi,
         spec_from_timm,
         spec_from_variant,
     )
     from zoo.paths import STORE_ENV
+    from zoo.profile.saved import load_profile
     from zoo.records.environment import cuda_present, host_name, node_name
     from zoo.records.measurement import Measurement
     from zoo.records.protocol import PRECISIONS, Protocol, precisions_on, protocol_key
@@ -52,8 +54,8 @@ if TYPE_CHECKING:
 
 #: Each public name → the module that defines it (imported when the name is first used).
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(("ModelSpec", "spec_from_multipliers", "spec_from_phi", "spec_from_timm",
-                     "spec_from_variant"), "zoo.models.spec"),
+    **dict.fromkeys(("ModelSpec", "spec_for_network", "spec_from_multipliers", "spec_from_phi",
+                     "spec_from_timm", "spec_from_variant"), "zoo.models.spec"),
     **dict.fromkeys(("PRECISIONS", "Protocol", "precisions_on", "protocol_key"),
                     "zoo.records.protocol"),
     **dict.fromkeys(("BEST", "REFERENCE_RUNTIME", "get_runtime"), "zoo.records.runtimes"),
@@ -78,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "zoo.classify.evaluate",
     **dict.fromkeys(("model_for", "predict_document"), "zoo.latency.predict"),
     "saved_models": "zoo.latency.saved",
+    "load_profile": "zoo.profile.saved",
     **dict.fromkeys(("available_weights", "how_to_get_weights"),
                     "zoo.weights.sources"),
 }  # fmt: skip
@@ -119,6 +122,7 @@ __all__ = [
     "host_name",
     "how_to_get_weights",
     "jobs",
+    "load_profile",
     "measure",
     "model_for",
     "node_name",
@@ -129,6 +133,7 @@ __all__ = [
     "protocol_key",
     "request_key",
     "saved_models",
+    "spec_for_network",
     "spec_from_multipliers",
     "spec_from_phi",
     "spec_from_timm",

@@ -15,6 +15,7 @@ from dashboard.explorer import figures as explorer_figures
 from dashboard.explorer import sections, state
 from dashboard.explorer import tables as explorer_tables
 from dashboard.explorer.prediction import prediction_section
+from dashboard.explorer.profile_view import profile_section
 from dashboard.explorer.state import KEY
 from explorer import (
     ScaledNetwork,
@@ -263,6 +264,7 @@ def render() -> None:
     _headline(network, b0)
     _picture_and_table(network)
     prediction_section(network)
+    profile_section(network)
     sections.formula_section(current, network)
     sections.equal_cost_section(network)
     sections.estimate_section(network)

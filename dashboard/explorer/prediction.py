@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard.explorer.profile_view import kept_profiles
 from dashboard.explorer.state import KEY
 from explorer import ScaledNetwork
 
@@ -66,11 +67,17 @@ def prediction_section(network: ScaledNetwork) -> None:
     )
     parts = document["parts_ms"]
     total = sum(parts.values()) or 1.0
+    profile = kept_profiles(network).get(f"{model.runtime} {model.precision}")
+    measured = {p["name"]: p["ms"] for p in profile["parts"]} if profile else {}
     frame = pd.DataFrame(
         {
             "part": list(parts),
-            "time ms (predicted)": [round(v, 3) for v in parts.values()],
-            "share %": [round(100.0 * v / total, 1) for v in parts.values()],
+            "time ms": [round(measured.get(p, v), 3) for p, v in parts.items()],
+            "from": [
+                f"measured ({profile['profiler']})" if p in measured else "predicted" for p in parts
+            ],
+            "predicted ms": [round(v, 3) for v in parts.values()],
+            "share % (predicted)": [round(100.0 * v / total, 1) for v in parts.values()],
         }
     )
     st.dataframe(frame, hide_index=True, key=KEY + "predicted_parts")

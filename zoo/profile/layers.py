@@ -106,7 +106,7 @@ def module_of_layer(layer: str, places: dict[str, Place]) -> str | None:
         return layer
     found = None
     for segment in layer.split("/")[1:]:
-        candidates = (segment, f"{found}.{segment}") if found else (segment,)
+        candidates = (f"{found}.{segment}", segment) if found else (segment,)
         deeper = next((c for c in candidates if c in places), None)
         if deeper is None:
             break

@@ -76,6 +76,6 @@ def load_profile(
     try:
         path = profile_path(model, resolution, runtime, precision)
         data = json.loads(read_regular(path, MAX_BYTES))
-    except (UnreadableFile, ValueError, ZooError):
+    except (UnreadableFile, ValueError, RecursionError, ZooError):
         return None
     return data if _checked(data, model, resolution, runtime, precision) else None
