@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from zoo.classify.classifier import classify, get_classifier
     from zoo.classify.evaluate import evaluate
     from zoo.classify.images import ImageError, decode_image
-    from zoo.latency.predict import model_for, predict_document
+    from zoo.latency.predict import calibrated_gmacs, model_for, predict_document
     from zoo.latency.saved import saved_models
     from zoo.measure.orchestrate import (
         available_runtimes,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         ModelSpec,
         spec_for_network,
         spec_from_multipliers,
+        spec_from_name,
         spec_from_phi,
         spec_from_timm,
         spec_from_variant,
@@ -54,8 +55,8 @@ if TYPE_CHECKING:
 
 #: Each public name → the module that defines it (imported when the name is first used).
 _EXPORTS: dict[str, str] = {
-    **dict.fromkeys(("ModelSpec", "spec_for_network", "spec_from_multipliers", "spec_from_phi",
-                     "spec_from_timm", "spec_from_variant"), "zoo.models.spec"),
+    **dict.fromkeys(("ModelSpec", "spec_for_network", "spec_from_multipliers", "spec_from_name",
+                     "spec_from_phi", "spec_from_timm", "spec_from_variant"), "zoo.models.spec"),
     **dict.fromkeys(("PRECISIONS", "Protocol", "precisions_on", "protocol_key"),
                     "zoo.records.protocol"),
     **dict.fromkeys(("BEST", "REFERENCE_RUNTIME", "get_runtime"), "zoo.records.runtimes"),
@@ -78,7 +79,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("EXPLANATION_NOTE", "activation_map"), "zoo.classify.cam"),
     **dict.fromkeys(("ImageError", "decode_image"), "zoo.classify.images"),
     "evaluate": "zoo.classify.evaluate",
-    **dict.fromkeys(("model_for", "predict_document"), "zoo.latency.predict"),
+    **dict.fromkeys(("calibrated_gmacs", "model_for", "predict_document"), "zoo.latency.predict"),
     "saved_models": "zoo.latency.saved",
     "load_profile": "zoo.profile.saved",
     **dict.fromkeys(("available_weights", "how_to_get_weights"),
@@ -129,12 +130,14 @@ __all__ = [
     "precisions_on",
     "preferred_protocol",
     "predict_document",
+    "calibrated_gmacs",
     "preferred_runtime",
     "protocol_key",
     "request_key",
     "saved_models",
     "spec_for_network",
     "spec_from_multipliers",
+    "spec_from_name",
     "spec_from_phi",
     "spec_from_timm",
     "spec_from_variant",

@@ -4,6 +4,7 @@ hover that names source, checkpoint, training data, input sizes and the latency'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -49,6 +50,7 @@ def compare_figure(
     accuracy_column: str = "top1_pct",
     user: pd.DataFrame | None = None,
     user_in_pareto: bool = False,
+    extra: Sequence[go.Scatter] = (),
 ) -> go.Figure:
     """Top-1 against latency, MACs or params (log x), coloured by family, Pareto front drawn.
 
@@ -68,7 +70,8 @@ def compare_figure(
     the source, checkpoint, training data and recipe, and says when the accuracy and the latency
     are not from the same network at the same input size. ``overlay``
     (``reference.published_gpu_frame``) adds timm's published GPU throughput as a separate series,
-    in ms per image within a large AMP batch.
+    in ms per image within a large AMP batch. ``extra`` traces (the predicted scaling curve) are
+    drawn too and fitted into the axes.
     """
 
     column, title = COMPARE_AXES[axis]
@@ -192,6 +195,8 @@ def compare_figure(
             "ms (log scale): this machine's median latency (coloured points); published RTX 4090 "
             "AMP, ms per image in a large batch (grey ×)"
         )
+    for trace in extra:
+        fig.add_trace(trace)
     xs, ys = drawn_values(fig)
     if not xs:
         fig.add_annotation(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import streamlit as st
 
-from dashboard.compare import measure_panel, table, url_state, your_configs
+from dashboard.compare import measure_panel, scaling_curve, table, url_state, your_configs
 from dashboard.compare.choices import BATCH_SIZES, KEY, CompareChoice
 from dashboard.compare.figure import COMPARE_AXES, compare_figure
 from dashboard.compare.machines import (
@@ -128,8 +128,9 @@ def render() -> None:
     reference, accuracy_column = at_precision(choice.precision)
     for warning in url_state.warnings():
         st.warning(f"URL: {warning}")
-    frame, user, overlaid = _chart(
-        view, reference, accuracy_column, choice, stored, user_configs, store
+    protocols = measure_panel.protocols_for(choice, _runtimes(choice.device))
+    frame, user, curve = _chart(
+        view, reference, accuracy_column, choice, stored, user_configs, store, protocols
     )
     _notes(view, frame, user)
     if "precision_accuracy" in frame.columns and choice.precision != "fp32" and len(frame):
@@ -141,7 +142,7 @@ def render() -> None:
             f"{choice.precision}`); the others (marker ×) at the published fp32 top-1, their "
             f"{choice.precision} accuracy not measured."
         )
-    protocols = measure_panel.protocols_for(choice, _runtimes(choice.device))
+    scaling_curve.budget_section(store, curve, protocols)
     measure_panel.view_missing(store, frame, protocols, choice, own=accuracy_column != "top1_pct")
     if store is not None:
         queue_panel.live(store, location, seen)
@@ -151,9 +152,9 @@ def render() -> None:
     table.section(frame, store, choice.device, view)
 
 
-def _chart(view, reference, accuracy_column, choice, stored, user_configs, store):
+def _chart(view, reference, accuracy_column, choice, stored, user_configs, store, protocols):
     """Draw the chart for ``choice``; the frame behind it, the user's configurations' frame, and
-    whether several machines are overlaid."""
+    the predicted scaling curve drawn on it (None when not drawn)."""
     rows = for_runtime(_matching(stored, choice.batch, choice.precision), choice.runtime)
     chosen_machines = _machine_choice(rows)
     measurements = _pick_series(of_machines(rows, chosen_machines[:1]), choice.any_runtime)
@@ -182,6 +183,9 @@ def _chart(view, reference, accuracy_column, choice, stored, user_configs, store
                 f"{choice.runtime} here yet for these models, so the chart shows MACs; “Measure "
                 "what this view is missing” below queues the latency points."
             )
+    curve = None
+    if drawn == "latency" and not overlaid and not own_axis and protocols:
+        curve = scaling_curve.curve_for(choice, protocols, rows)
     if overlaid:
         figure = machines_figure(
             frame, drawn, batch_size=choice.batch, accuracy_column=accuracy_column
@@ -206,9 +210,10 @@ def _chart(view, reference, accuracy_column, choice, stored, user_configs, store
             accuracy_column=accuracy_column,
             user=user,
             user_in_pareto=include_user,
+            extra=scaling_curve.curve_traces(curve) if curve is not None else (),
         )
     st.plotly_chart(figure, key=KEY + "chart")
-    return frame, user, overlaid
+    return frame, user, curve
 
 
 def _notes(view: str, frame: pd.DataFrame, user: pd.DataFrame) -> None:

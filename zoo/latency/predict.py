@@ -10,7 +10,7 @@ from typing import Any
 
 from zoo.records.protocol import Protocol
 
-__all__ = ["model_for", "predict_document"]
+__all__ = ["calibrated_gmacs", "model_for", "predict_document"]
 
 
 def model_for(protocol: Protocol) -> Any:
@@ -22,6 +22,21 @@ def model_for(protocol: Protocol) -> Any:
         environment_for(protocol).key, protocol.runtime, protocol.precision, protocol.batch_size
     )
     return load_model(path) if path.exists() else None
+
+
+def calibrated_gmacs(model: Any) -> tuple[float, float] | None:
+    """The GMACs range of the configurations ``model`` was fitted on (their stored names), or None
+    when none of them is one the explorer describes."""
+    from zoo.models.spec import network_for, spec_from_name
+
+    found = []
+    for entry in model.models:
+        name, _, px = entry.rpartition("@")
+        spec = spec_from_name(name, int(px)) if px.isdigit() else None
+        net = network_for(spec) if spec is not None else None
+        if net is not None:
+            found.append(net.macs / 1e9)
+    return (min(found), max(found)) if found else None
 
 
 def predict_document(model: Any, network: Any) -> dict[str, Any]:
