@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "zoo.classify": CORE | {"zoo.records", "zoo.models", "zoo.runtimes", "zoo.weights", "data"},
     "zoo.workers": CORE | {"zoo.records", "zoo.models", "zoo.store", "zoo.measure"},
     "zoo.latency": CORE | {"zoo.records", "zoo.models", "zoo.store", "zoo.measure",
-                           "zoo.workers", "explorer"},
+                           "zoo.workers", "zoo.profile", "explorer"},
     "zoo.profile": CORE | {"zoo.records", "zoo.models", "zoo.runtimes", "zoo.measure", "explorer"},
     "zoo.cli": CORE | {"zoo." + w for w in ("records", "models", "runtimes", "store", "measure",
                                           "weights", "classify", "workers", "latency", "profile")}

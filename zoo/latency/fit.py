@@ -17,8 +17,18 @@ from zoo.latency.features import network_features, part_features
 
 #: Fewer points than this give no model (five coefficients and a held-out point need more).
 MIN_POINTS = 7
+#: How much one profiled part's equation weighs against a whole-model measurement's.
+PART_WEIGHT = 0.5
 
-__all__ = ["MIN_POINTS", "BackTest", "LatencyModel", "fit_latency_model", "solve"]
+__all__ = [
+    "MIN_POINTS",
+    "PART_WEIGHT",
+    "BackTest",
+    "Part",
+    "LatencyModel",
+    "fit_latency_model",
+    "solve",
+]
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,16 @@ class BackTest:
     mape_pct: float  # mean absolute percentage error
     low: float  # the 10th percentile of the held-out relative errors (e.g. -0.06)
     high: float  # the 90th
+
+
+@dataclass(frozen=True)
+class Part:
+    """One profiled part of a calibration point: its features and measured ms (``point``: the
+    index of the whole-model measurement it belongs to, held out with it in the back-test)."""
+
+    point: int
+    features: tuple[float, ...]
+    ms: float
 
 
 @dataclass(frozen=True)
@@ -47,6 +67,7 @@ class LatencyModel:
     backtest: BackTest
     models: tuple[str, ...] = field(default=())  # what it was fitted on (name@px)
     fitted_at: str = ""
+    profiled: tuple[str, ...] = field(default=())  # of those, whose per-part profile was used
 
     def predict_ms(self, network: ScaledNetwork) -> float:
         """The predicted median latency of one call (``batch_size`` images), in ms."""
@@ -67,24 +88,35 @@ class LatencyModel:
         }
 
 
-def solve(rows: list[list[float]], latencies: list[float]) -> tuple[float, ...]:
-    """Non-negative least squares on the relative error: min Σ ((x·c − y) / y)², c ≥ 0."""
+def solve(
+    rows: list[list[float]], latencies: list[float], parts: list[Part] = ()
+) -> tuple[float, ...]:
+    """Non-negative least squares on the relative error: min Σ ((x·c − y) / y)², c ≥ 0; each
+    profiled part adds ``PART_WEIGHT`` · (x_p·c − y_p) / y, relative to its whole point's y."""
     import numpy as np
     from scipy.optimize import nnls
 
     x = np.asarray(rows, dtype=float)
     y = np.asarray(latencies, dtype=float)
-    scale = x.max(axis=0)
+    a, b = x / y[:, None], np.ones_like(y)
+    if parts:
+        whole = np.asarray([latencies[p.point] for p in parts])
+        weight = PART_WEIGHT / whole
+        a = np.vstack([a, np.asarray([p.features for p in parts]) * weight[:, None]])
+        b = np.concatenate([b, np.asarray([p.ms for p in parts]) * weight])
+    scale = np.abs(a).max(axis=0)
     scale[scale == 0] = 1.0
-    coefficients, _ = nnls((x / scale) / y[:, None], np.ones_like(y))
+    coefficients, _ = nnls(a / scale, b)
     return tuple(float(c) for c in coefficients / scale)
 
 
-def _backtest(rows: list[list[float]], latencies: list[float]) -> BackTest:
+def _backtest(rows: list[list[float]], latencies: list[float], parts: list[Part] = ()) -> BackTest:
     errors = []
     for held in range(len(rows)):
         keep = [i for i in range(len(rows)) if i != held]
-        c = solve([rows[i] for i in keep], [latencies[i] for i in keep])
+        renumber = {old: new for new, old in enumerate(keep)}
+        kept_parts = [Part(renumber[p.point], p.features, p.ms) for p in parts if p.point != held]
+        c = solve([rows[i] for i in keep], [latencies[i] for i in keep], kept_parts)
         predicted = sum(a * b for a, b in zip(c, rows[held], strict=True))
         errors.append((predicted - latencies[held]) / latencies[held])
     ordered = sorted(errors)
@@ -116,8 +148,11 @@ def fit_latency_model(
     batch_size: int,
     models: tuple[str, ...] = (),
     fitted_at: str = "",
+    parts: list[Part] = (),
+    profiled: tuple[str, ...] = (),
 ) -> LatencyModel:
-    """Fit to ``points`` (network, measured median ms), at least ``MIN_POINTS`` of them."""
+    """Fit to ``points`` (network, measured median ms), at least ``MIN_POINTS`` of them, and to
+    the profiled ``parts`` of some of them (``profiled`` names those)."""
     if len(points) < MIN_POINTS:
         raise ZooError(
             f"a latency model needs at least {MIN_POINTS} measured EfficientNet configurations "
@@ -135,8 +170,9 @@ def fit_latency_model(
         runtime=runtime,
         precision=precision,
         batch_size=batch_size,
-        coefficients=solve(rows, latencies),
-        backtest=_backtest(rows, latencies),
+        coefficients=solve(rows, latencies, list(parts)),
+        backtest=_backtest(rows, latencies, list(parts)),
         models=models,
         fitted_at=fitted_at,
+        profiled=profiled,
     )

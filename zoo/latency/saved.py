@@ -75,6 +75,9 @@ def _parse(document: object) -> LatencyModel:
     models = document.get("models")
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ValueError("models is not a list of names")
+    profiled = document.get("profiled", [])  # absent in models saved before profiles were fitted
+    if not isinstance(profiled, list) or not all(isinstance(m, str) for m in profiled):
+        raise ValueError("profiled is not a list of names")
     test = {k: _number(v, f"backtest.{k}") for k, v in backtest.items()}
     test["points"] = int(_number(backtest["points"], "backtest.points", 0))
     return LatencyModel(
@@ -83,6 +86,7 @@ def _parse(document: object) -> LatencyModel:
         coefficients=tuple(_number(c, "a coefficient", 0.0) for c in coefficients),
         backtest=BackTest(**test),
         models=tuple(models),
+        profiled=tuple(profiled),
     )
 
 
