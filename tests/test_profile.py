@@ -231,12 +231,6 @@ def test_b0_is_profiled_on_each_cpu_runtime_and_kept_for_the_explorer(runtime, c
     assert math.isclose(sum(p["share_pct"] for p in doc["parts"]), 100.0, rel_tol=1e-6)
     assert doc["ceilings"]["peak_gflops"] > 0 and doc["ceilings"]["bandwidth_gbs"] > 0
     assert doc["profiler"] and doc["runtime"] == runtime
-    correction = doc["profiler_correction"]
-    if runtime == "onnxruntime":  # its profiler's own cost is measured and taken off, stated
-        assert correction["overhead_us_per_kernel"] >= 0 and correction["kernels_per_call"] > 50
-        assert correction["uncorrected_ms"] >= doc["profiled_ms"]
-    else:
-        assert correction is None
     # Every layer lands in a stage: the depthwise convolutions are found in every stage
     assert all("depthwise" in p["kinds_ms"] for p in doc["parts"][1:-1])
     kept = load_profile(doc["model"], 224, runtime, "fp32")

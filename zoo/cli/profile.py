@@ -70,17 +70,6 @@ def _rate(value: float | None, width: int, digits: int = 1) -> str:
     return f"{value:{width}.{digits}f}" if value is not None else " " * (width - 1) + "—"
 
 
-def _correction_line(correction: dict[str, Any] | None) -> str:
-    if not correction:
-        return ""
-    return (
-        f"the profiler's own cost taken off: {correction['overhead_us_per_kernel']:.1f} us per "
-        f"kernel ({correction['profiled_call_ms']:.2f} ms a call profiled against "
-        f"{correction['plain_call_ms']:.2f} plain, {correction['kernels_per_call']:.0f} kernels); "
-        f"uncorrected, the parts sum to {correction['uncorrected_ms']:.2f} ms\n"
-    )
-
-
 def write_table(document: dict[str, Any], out: TextIO) -> None:
     """The profile as the terminal shows it."""
     c = document["ceilings"]
@@ -92,7 +81,6 @@ def write_table(document: dict[str, Any], out: TextIO) -> None:
         f"whole model {document['whole_ms']:.2f} ms (the protocol's timed loop); the parts sum "
         f"to {document['profiled_ms']:.2f} ms ({gap:+.1f} %: "
         f"{'agrees' if document['agrees'] else 'DOES NOT agree'} within 15 %)\n"
-        f"{_correction_line(document.get('profiler_correction'))}"
         f"ceilings on this machine: {c['peak_gflops']:.0f} GFLOP/s ({c['precision']} matmul), "
         f"{c['bandwidth_gbs']:.1f} GB/s (streaming copy); ridge {c['ridge_flop_per_byte']:.1f} "
         f"FLOP/byte\nMACs and bytes: {document['counted']}\n\n"

@@ -49,8 +49,7 @@ def profile_in_process(
             f"{protocol.runtime}'s outputs differ from eager fp32 ({check.reason}): not profiled"
         )
     whole = [time_call(runner.call, protocol, sync=runner.sync).latency_ms_median]
-    times = profile_layers(protocol.runtime, source, protocol, calls)
-    layers = times.layers
+    layers = profile_layers(protocol.runtime, source, protocol, calls)
     whole.append(time_call(runner.call, protocol, sync=runner.sync).latency_ms_median)
     places = module_places(build_model(spec, device="meta"))
     costs, counted = part_costs(spec, protocol.precision)
@@ -59,7 +58,6 @@ def profile_in_process(
         "costs": [(part, kind, macs, nbytes) for (part, kind), (macs, nbytes) in costs.items()],
         "counted": counted,
         "whole_ms_runs": whole,
-        "correction": times.correction,
         "runtime_precision": runner.info.get("runtime_precision", protocol.precision),
         "runtime_version": runner.info.get("runtime_version", ""),
         "equivalence": check.as_fields() if check is not None else None,
@@ -112,7 +110,6 @@ def profile(spec: ModelSpec, protocol: Protocol, calls: int = DEFAULT_CALLS) -> 
         "profiler": info.profiler,
         "calls": calls,
         "whole_ms_runs": raw["whole_ms_runs"],
-        "profiler_correction": raw["correction"],
         "whole_protocol": "the protocol's timed loop (median), once before and once after the "
         "profiled calls, on the same runner; their mean",
         "counted": COUNTED[raw["counted"]],

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.records.protocol import Protocol
-from zoo.runtimes.runner import LayerTimes, Runner, RunnerSource, torch_runner
+from zoo.runtimes.runner import Runner, RunnerSource, torch_runner
 
 if TYPE_CHECKING:
     import torch
@@ -66,7 +66,7 @@ def _owners(model: torch.nn.Module, call: Callable[[], object]) -> list[tuple[st
     return owners
 
 
-def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> LayerTimes:
+def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> list[tuple[str, float]]:
     """(module, ms per call) for each top-level operator under torch.profiler, in execution
     order. An operator's time runs from the end of the one before it, so the Python and dispatch
     between operators count where they are spent; the modules are found in one extra call whose
@@ -98,6 +98,4 @@ def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> Laye
         for i, event in enumerate(top[start : start + len(owners)]):
             totals[i] += event.time_range.end - end
             end = event.time_range.end
-    return LayerTimes(
-        [(owner, total / calls / 1000) for (_, owner), total in zip(owners, totals, strict=True)]
-    )
+    return [(owner, total / calls / 1000) for (_, owner), total in zip(owners, totals, strict=True)]

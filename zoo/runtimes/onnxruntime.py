@@ -5,7 +5,6 @@ protocol's threads, one inter-op thread, every graph optimisation."""
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from zoo.errors import ZooError
 from zoo.records.protocol import Protocol
 from zoo.runtimes.onnx_export import INPUT_NAME, operator_of
 from zoo.runtimes.quantize import onnxruntime_int8
-from zoo.runtimes.runner import LayerTimes, Runner, RunnerSource
+from zoo.runtimes.runner import Runner, RunnerSource
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,7 +23,6 @@ __all__ = ["build_runner", "profile_layers"]
 
 _WARMUP = 10
 _KERNEL = "_kernel_time"  # the suffix of a kernel's event in the profiling output
-_BLOCKS = 4  # profiled and plain calls alternate in this many blocks each
 
 
 def _session(source: RunnerSource, protocol: Protocol, profile_prefix: str | None = None) -> Any:
@@ -83,55 +81,21 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
     )
 
 
-def _timed(session: Any, feed: dict, count: int, into: list[float]) -> None:
-    session.run(None, feed)  # untimed: the other session's threads settle first
-    for _ in range(count):
-        started = time.perf_counter()
-        session.run(None, feed)
-        into.append(time.perf_counter() - started)
-
-
-def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> LayerTimes:
+def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> list[tuple[str, float]]:
     """(node, ms per call) for each kernel ONNX Runtime ran, from its profiling output, in
-    execution order, corrected for the profiler's own cost: profiling slows every kernel (it
-    records thread-pool statistics per kernel), so the same calls are timed with and without it,
-    interleaved, and the difference per kernel is taken off each kernel (stated in the result).
-    The executor's work between kernels is left out and shows as the gap to the whole model."""
+    execution order: the kernels' own durations (the executor's work between them, which the
+    profiler itself slows, is left out and shows as the gap to the whole-model latency)."""
     feed = {INPUT_NAME: source.example}
-    plain, _, _ = _session(source, protocol)
-    profiled_s: list[float] = []
-    plain_s: list[float] = []
     with tempfile.TemporaryDirectory(prefix="effscale-ort-profile-") as folder:
         session, _, _ = _session(source, protocol, str(Path(folder) / "profile"))
-        for _ in range(_WARMUP):
+        for _ in range(_WARMUP + calls):
             session.run(None, feed)
-            plain.run(None, feed)
-        for _ in range(_BLOCKS):
-            _timed(session, feed, max(1, calls // _BLOCKS), profiled_s)
-            _timed(plain, feed, max(1, calls // _BLOCKS), plain_s)
         events = json.loads(Path(session.end_profiling()).read_text())
-    runs = [e for e in events if e.get("name") == "model_run"][_WARMUP:]
+    runs = [e for e in events if e.get("name") == "model_run"][-calls:]
     first = runs[0]["ts"]
     totals: dict[str, float] = {}
-    kernels = 0
     for event in sorted(events, key=lambda e: e.get("ts", 0)):
         if event.get("cat") == "Node" and event["name"].endswith(_KERNEL) and event["ts"] >= first:
             name = event["name"][: -len(_KERNEL)]
             totals[name] = totals.get(name, 0.0) + event["dur"]
-            kernels += 1
-    per_run = kernels / len(runs)
-    slower_ms = 1000 * (statistics.median(profiled_s) - statistics.median(plain_s))
-    overhead_ms = max(0.0, slower_ms / per_run)
-    uncorrected = [(name, us / len(runs) / 1000) for name, us in totals.items()]
-    return LayerTimes(
-        [(name, max(0.0, ms - overhead_ms)) for name, ms in uncorrected],
-        {
-            "overhead_us_per_kernel": 1000 * overhead_ms,
-            "kernels_per_call": per_run,
-            "profiled_call_ms": 1000 * statistics.median(profiled_s),
-            "plain_call_ms": 1000 * statistics.median(plain_s),
-            "uncorrected_ms": sum(ms for _, ms in uncorrected),
-            "method": f"the same calls timed with and without profiling, interleaved in "
-            f"{_BLOCKS} blocks each (medians); the difference per kernel taken off each kernel",
-        },
-    )
+    return [(name, us / len(runs) / 1000) for name, us in totals.items()]

@@ -16,7 +16,7 @@ from zoo.records.runtimes import get_runtime
 from zoo.runtimes.artifacts import runtime_cache_dir
 from zoo.runtimes.onnx_export import operator_of
 from zoo.runtimes.quantize import openvino_int8, read_openvino_ir
-from zoo.runtimes.runner import LayerTimes, Runner, RunnerSource
+from zoo.runtimes.runner import Runner, RunnerSource
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,7 +111,7 @@ def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:
     )
 
 
-def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> LayerTimes:
+def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> list[tuple[str, float]]:
     """(node, ms per call) for each node of the compiled graph that ran, from OpenVINO's
     per-layer performance counters (``PERF_COUNT``), in execution order (batch 1, one request)."""
     if protocol.batch_size != 1:
@@ -127,4 +127,4 @@ def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> Laye
             ms = layer.real_time.total_seconds() * 1000
             totals[layer.node_name] = totals.get(layer.node_name, 0.0) + ms
     _ = keep
-    return LayerTimes([(name, ms / calls) for name, ms in totals.items()])
+    return [(name, ms / calls) for name, ms in totals.items()]

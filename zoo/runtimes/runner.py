@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "LayerTimes",
     "Runner",
     "RunnerSource",
     "autocast",
@@ -126,18 +125,9 @@ def require_profiler(runtime: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class LayerTimes:
-    """What a runtime's profiler measured: (layer, ms per call) in execution order, and how the
-    times were corrected for the profiler's own overhead (None: as the profiler reported them)."""
-
-    layers: list[tuple[str, float]]
-    correction: dict[str, Any] | None = None
-
-
 def profile_layers(
     runtime: str, source: RunnerSource, protocol: Protocol, calls: int
-) -> LayerTimes:
+) -> list[tuple[str, float]]:
     """(layer, ms per call) in execution order from ``runtime``'s own profiler (its registry
     row's ``profiler``): module names for eager, graph node names for the ONNX runtimes."""
     require_profiler(runtime)
