@@ -184,7 +184,8 @@ def _chart(view, reference, accuracy_column, choice, stored, user_configs, store
                 "what this view is missing” below queues the latency points."
             )
     curve = None
-    if drawn == "latency" and not overlaid and not own_axis and protocols:
+    here = choice.device in _devices()  # a latency model is this machine's, for its devices
+    if drawn == "latency" and not overlaid and not own_axis and protocols and here:
         curve = scaling_curve.curve_for(choice, protocols, rows)
     if overlaid:
         figure = machines_figure(
