@@ -40,7 +40,6 @@ class Curve:
     frame: pd.DataFrame
     measured: pd.DataFrame
     models: tuple[Any, ...]
-    calibrated_gmacs: tuple[float, float] | None
 
 
 def phis() -> list[float]:
@@ -77,15 +76,19 @@ def _row(models: tuple[Any, ...], phi: float, gmacs_range, fit) -> dict[str, obj
     }
 
 
-def _curve_frame(models: tuple[Any, ...], gmacs_range) -> pd.DataFrame:
+def _curve_frame(models: tuple[Any, ...]) -> pd.DataFrame:
+    from zoo import calibrated_gmacs
+
+    ranges = [r for r in (calibrated_gmacs(m) for m in models) if r is not None]
+    gmacs_range = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None
     fit = published_fit()
     return pd.DataFrame([_row(models, phi, gmacs_range, fit) for phi in phis()])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cached_frame(key: tuple, _models: tuple[Any, ...], gmacs_range) -> pd.DataFrame:
+def _cached_frame(key: tuple, _models: tuple[Any, ...]) -> pd.DataFrame:
     """``_curve_frame``, once per set of fitted models (``key`` names them and their fits)."""
-    return _curve_frame(_models, gmacs_range)
+    return _curve_frame(_models)
 
 
 def _on_curve(m: dict) -> float | None:
@@ -136,7 +139,7 @@ def curve_for(
 ) -> Curve | None:
     """The curve for the chart's runtime, precision and batch on this machine, or None (and a
     line naming the calibrate command) when this machine has no latency model for them."""
-    from zoo import calibrated_gmacs, model_for
+    from zoo import model_for
 
     models = tuple(m for m in (model_for(p) for p in protocols) if m is not None)
     if not models:
@@ -147,12 +150,10 @@ def curve_for(
             f"--runtime {runtime} --precision {choice.precision}` fits one (background jobs)."
         )
         return None
-    ranges = [r for r in (calibrated_gmacs(m) for m in models) if r is not None]
-    gmacs_range = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if ranges else None
     key = tuple((m.machine, m.runtime, m.precision, m.batch_size, m.fitted_at) for m in models)
     key += (tuple(m.coefficients for m in models),)
-    frame = _cached_frame(key, models, gmacs_range)
-    return Curve(frame, measured_frame(models, measurements), models, gmacs_range)
+    frame = _cached_frame(key, models)
+    return Curve(frame, measured_frame(models, measurements), models)
 
 
 def _hover(r: Any) -> str:
