@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"\n{name} on {runtime} ({doc['runtime_precision']}, {doc['profiler']}): whole "
                 f"{doc['whole_ms']:.2f} ms (runs {', '.join(f'{v:.2f}' for v in doc['whole_ms_runs'])}), "
                 f"stages sum {doc['profiled_ms']:.2f} ms, gap {doc['gap_pct']:+.1f} %; ceilings "
-                f"{c['peak_gflops']:.0f} GFLOP/s, {c['bandwidth_gbs']:.1f} GB/s"
+                f"{c['peak_gflops']:.0f} GFLOP/s, {c['bandwidth_gbs']:.1f} GB/s\n  parts: "
+                f"{doc['parts_timed']}; the profiler's own layer times sum to "
+                f"{doc['profiler_ms']:.2f} ms ({100 * (doc['profiler_ms'] / doc['whole_ms'] - 1):+.1f} %)"
             )
             for p in doc["parts"]:
                 roof = f"{p['roofline_pct']:5.0f} %" if p["roofline_pct"] is not None else "    —  "

@@ -235,3 +235,24 @@ def test_b0_is_profiled_on_each_cpu_runtime_and_kept_for_the_explorer(runtime, c
     assert all("depthwise" in p["kinds_ms"] for p in doc["parts"][1:-1])
     kept = load_profile(doc["model"], 224, runtime, "fp32")
     assert kept is not None and kept["whole_ms"] == doc["whole_ms"]
+    # ONNX Runtime's profiler slows its kernels: its parts are timed alone, the profiler's sum
+    # kept beside; the others' parts are their profilers' sums
+    assert ("run alone" in doc["parts_timed"]) == (runtime == "onnxruntime")
+    assert doc["profiler_ms"] > 0
+
+
+def test_parts_timed_alone_keep_the_profilers_split_within_each_part():
+    from zoo.profile.run import scaled_to_parts
+
+    placed = [("stem", "conv", 1.0, True), ("stage 1", "depthwise", 3.0, True),
+              ("stage 1", "se", 1.0, True)]  # fmt: skip
+    scaled = scaled_to_parts(placed, {"stem": 0.5, "stage 1": 2.0, "head": 0.25})
+    assert scaled == [
+        ("stem", "conv", 0.5, True),
+        ("stage 1", "depthwise", 1.5, True),
+        ("stage 1", "se", 0.5, True),
+        ("head", "other", 0.25, False),  # timed alone, no profiled layer: kept, not dropped
+    ]
+    doc = profile_document(scaled, {}, 3.0, CEILINGS)
+    assert doc["profiled_ms"] == pytest.approx(2.75)
+    assert doc["gap_pct"] == pytest.approx(100 * (2.75 / 3.0 - 1))

@@ -70,6 +70,16 @@ def _rate(value: float | None, width: int, digits: int = 1) -> str:
     return f"{value:{width}.{digits}f}" if value is not None else " " * (width - 1) + "—"
 
 
+def _how_parts(document: dict[str, Any]) -> str:
+    """How the part times were taken (older saved profiles do not say: by the profiler)."""
+    how = document.get("parts_timed")
+    if not how:
+        return ""
+    profiler = document.get("profiler_ms")
+    tail = f"; the profiler's layer times sum to {profiler:.2f} ms" if profiler else ""
+    return f"parts: {how}{tail}\n"
+
+
 def write_table(document: dict[str, Any], out: TextIO) -> None:
     """The profile as the terminal shows it."""
     c = document["ceilings"]
@@ -81,6 +91,7 @@ def write_table(document: dict[str, Any], out: TextIO) -> None:
         f"whole model {document['whole_ms']:.2f} ms (the protocol's timed loop); the parts sum "
         f"to {document['profiled_ms']:.2f} ms ({gap:+.1f} %: "
         f"{'agrees' if document['agrees'] else 'DOES NOT agree'} within 15 %)\n"
+        f"{_how_parts(document)}"
         f"ceilings on this machine: {c['peak_gflops']:.0f} GFLOP/s ({c['precision']} matmul), "
         f"{c['bandwidth_gbs']:.1f} GB/s (streaming copy); ridge {c['ridge_flop_per_byte']:.1f} "
         f"FLOP/byte\nMACs and bytes: {document['counted']}\n\n"

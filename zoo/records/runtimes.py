@@ -46,6 +46,7 @@ class RuntimeInfo:
     kernel_cache: str | None = None  # its own compiled-kernel cache's folder in the zoo's cache
     first_estimate_s: float = 30.0  # a job's seconds before any like it was timed (queue ETA)
     profiler: str | None = None  # its own per-layer profiler (zoo profile); None: not profiled
+    parts_alone: bool = False  # its profiler slows its kernels: zoo profile times each part alone
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -60,7 +61,7 @@ _RUNTIMES: tuple[RuntimeInfo, ...] = (
                 first_estimate_s=120.0, kernel_cache="inductor"),
     RuntimeInfo("onnxruntime", {"cpu": ("fp32", "int8")}, "onnxruntime", package="onnxruntime",
                 exports_onnx=True, classifies=True, preference=1, first_estimate_s=25.0,
-                profiler="ONNX Runtime's profiling"),
+                profiler="ONNX Runtime's profiling", parts_alone=True),
     RuntimeInfo("openvino", {"cpu": ("fp32", "bf16", "int8")}, "openvino", package="openvino",
                 exports_onnx=True, classifies=True, preference=0, first_estimate_s=25.0,
                 kernel_cache="openvino", profiler="OpenVINO's performance counters"),

@@ -7,30 +7,30 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import ZooError
 from zoo.records.protocol import Protocol
 from zoo.runtimes.onnx_export import INPUT_NAME, operator_of
+from zoo.runtimes.onnx_parts import cut_parts
 from zoo.runtimes.quantize import onnxruntime_int8
 from zoo.runtimes.runner import Runner, RunnerSource
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["build_runner", "profile_layers"]
+__all__ = ["build_runner", "profile_layers", "time_parts"]
 
 _WARMUP = 10
 _KERNEL = "_kernel_time"  # the suffix of a kernel's event in the profiling output
 
 
-def _session(source: RunnerSource, protocol: Protocol, profile_prefix: str | None = None) -> Any:
-    """The session the protocol asks for (``profile_prefix``: with ONNX Runtime's profiling on),
-    its build and quantisation seconds."""
+def _options(protocol: Protocol, profile_prefix: str | None = None) -> Any:
+    """The protocol's session options (``profile_prefix``: with ONNX Runtime's profiling on)."""
     import onnxruntime as ort
 
-    assert source.onnx_path is not None, "ONNX Runtime runs the ONNX export"
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(protocol.threads or 1)
     options.inter_op_num_threads = 1
@@ -39,16 +39,31 @@ def _session(source: RunnerSource, protocol: Protocol, profile_prefix: str | Non
     if profile_prefix is not None:
         options.enable_profiling = True
         options.profile_file_prefix = profile_prefix
-    path, quantize_s = source.onnx_path, None
-    if protocol.precision == "int8":
-        artifact = onnxruntime_int8(
-            source.onnx_path,
-            source.onnx_sha256,
-            str(protocol.calibration),
-            protocol.batch_size,
-            source.calibration_set(protocol),
-        )
-        path, quantize_s = artifact.path, (artifact.build_s if not artifact.cached else 0.0)
+    return options
+
+
+def _model_file(source: RunnerSource, protocol: Protocol) -> tuple[Path, float | None]:
+    """The file the session loads (int8: the quantized artefact) and the quantisation seconds."""
+    assert source.onnx_path is not None, "ONNX Runtime runs the ONNX export"
+    if protocol.precision != "int8":
+        return source.onnx_path, None
+    artifact = onnxruntime_int8(
+        source.onnx_path,
+        source.onnx_sha256,
+        str(protocol.calibration),
+        protocol.batch_size,
+        source.calibration_set(protocol),
+    )
+    return artifact.path, (artifact.build_s if not artifact.cached else 0.0)
+
+
+def _session(source: RunnerSource, protocol: Protocol, profile_prefix: str | None = None) -> Any:
+    """The session the protocol asks for (``profile_prefix``: with ONNX Runtime's profiling on),
+    its build and quantisation seconds."""
+    import onnxruntime as ort
+
+    options = _options(protocol, profile_prefix)
+    path, quantize_s = _model_file(source, protocol)
     started = time.perf_counter()
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -99,3 +114,26 @@ def profile_layers(source: RunnerSource, protocol: Protocol, calls: int) -> list
             name = event["name"][: -len(_KERNEL)]
             totals[name] = totals.get(name, 0.0) + event["dur"]
     return [(name, us / len(runs) / 1000) for name, us in totals.items()]
+
+
+def time_parts(
+    source: RunnerSource,
+    protocol: Protocol,
+    part_of: Callable[[str], str | None],
+    timer: Callable[[Callable[[], object]], float],
+) -> dict[str, float]:
+    """Each part of the network (``part_of``: a graph node's part) run alone, on a session of
+    its own with the protocol's options, timed by ``timer`` (a call → ms); one session at a time
+    (two sessions' spinning thread pools slow each other)."""
+    import onnxruntime as ort
+
+    path, _ = _model_file(source, protocol)
+    times: dict[str, float] = {}
+    for piece in cut_parts(path, part_of):
+        session = ort.InferenceSession(
+            piece.model, _options(protocol), providers=["CPUExecutionProvider"]
+        )
+        feeds = piece.feeds()
+        times[piece.part] = timer(lambda s=session, f=feeds: s.run(None, f))
+        del session
+    return times

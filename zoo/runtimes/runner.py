@@ -33,6 +33,7 @@ __all__ = [
     "profile_layers",
     "require",
     "require_profiler",
+    "time_parts",
     "torch_runner",
     "torch_sync",
 ]
@@ -138,6 +139,21 @@ def profile_layers(
         check_cpu_precision(protocol.precision)
     module = importlib.import_module(f"zoo.runtimes.{get_runtime(runtime).module}")
     return module.profile_layers(source, protocol, calls)
+
+
+def time_parts(
+    runtime: str,
+    source: RunnerSource,
+    protocol: Protocol,
+    part_of: Callable[[str], str | None],
+    timer: Callable[[Callable[[], object]], float],
+) -> dict[str, float]:
+    """Each part of the network run alone and timed by ``timer`` (part → ms), for a runtime whose
+    profiler slows the kernels it times (its registry row's ``parts_alone``)."""
+    if not get_runtime(runtime).parts_alone:
+        raise ZooError(f"runtime {runtime!r} profiles its parts in place, not alone")
+    module = importlib.import_module(f"zoo.runtimes.{get_runtime(runtime).module}")
+    return module.time_parts(source, protocol, part_of, timer)
 
 
 # --------------------------------------------------------------------------- PyTorch helpers
