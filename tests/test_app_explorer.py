@@ -404,3 +404,15 @@ def test_a_profiled_configuration_shows_measured_stage_times_and_its_roofline(
     frames = [f.value for f in at.dataframe if "from" in f.value.columns]
     assert set(frames[0]["from"]) == {"predicted"}
     assert any("Not profiled on this machine yet" in c.value for c in at.caption)
+
+
+def test_a_profile_timed_stage_by_stage_says_so_not_just_its_profiler():
+    from dashboard.explorer.profile_view import how_measured
+
+    plain = {"profiler": "OpenVINO's performance counters", "parts_timed": "each part: the sum"}
+    alone = {"profiler": "ONNX Runtime's profiling", "parts_timed": "each part run alone (…)"}
+    assert how_measured(plain) == "OpenVINO's performance counters"
+    assert how_measured({"profiler": "torch.profiler"}) == "torch.profiler"  # older kept files
+    assert how_measured(alone) == (
+        "each stage run alone (split by kind with ONNX Runtime's profiling)"
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.explorer.profile_view import kept_profiles
+from dashboard.explorer.profile_view import how_measured, kept_profiles
 from dashboard.explorer.state import KEY
 from explorer import ScaledNetwork
 
@@ -74,7 +74,8 @@ def prediction_section(network: ScaledNetwork) -> None:
             "part": list(parts),
             "time ms": [round(measured.get(p, v), 3) for p, v in parts.items()],
             "from": [
-                f"measured ({profile['profiler']})" if p in measured else "predicted" for p in parts
+                f"measured ({how_measured(profile)})" if p in measured else "predicted"
+                for p in parts
             ],
             "predicted ms": [round(v, 3) for v in parts.values()],
             "share % (predicted)": [round(100.0 * v / total, 1) for v in parts.values()],

@@ -38,6 +38,14 @@ def kept_profiles(network: ScaledNetwork) -> dict[str, dict[str, Any]]:
     return found
 
 
+def how_measured(document: dict[str, Any]) -> str:
+    """How a kept profile's stage times were taken: by the runtime's profiler, or (where that
+    profiler slows the kernels it times) each stage run alone, split by kind by the profiler."""
+    if "run alone" in str(document.get("parts_timed", "")):
+        return f"each stage run alone (split by kind with {document['profiler']})"
+    return str(document["profiler"])
+
+
 def profile_command(network: ScaledNetwork) -> str:
     """The command that profiles ``network``."""
     if network.phi is not None:
@@ -124,7 +132,7 @@ def profile_section(network: ScaledNetwork) -> None:
     choice = st.selectbox("Profile", list(found), key=KEY + "profile_choice")
     document = found[choice]
     st.caption(
-        f"**Measured** with {document['profiler']} on {document['runtime']} "
+        f"**Measured** with {how_measured(document)} on {document['runtime']} "
         f"({document['runtime_precision']}), batch 1, {document['threads']} threads, "
         f"{document['calls']} calls, {document['profiled_at']}. The stages sum to "
         f"{document['profiled_ms']:.2f} ms against {document['whole_ms']:.2f} ms for the whole "
