@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["GraphPart", "cut_parts"]
 
 #: ONNX element types a part's input may have, and the numpy type it is fed as.
-_FEEDABLE = {1: "float32", 2: "uint8", 3: "int8", 10: "float16", 16: "bfloat16"}
+_FEEDABLE = {1: "float32", 2: "uint8", 3: "int8", 10: "float16"}
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,13 @@ def cut_parts(path: Path, part_of: Callable[[str], str | None]) -> list[GraphPar
         for name in ins:
             if name not in shapes or shapes[name][1] not in _FEEDABLE:
                 raise ZooError(f"part {part!r} of {path.name}: input {name!r} has no static "
-                               "shape or a type that can be fed")  # fmt: skip
+                               "shape or a type that can be fed; accepted: a fixed shape of "
+                               f"{', '.join(_FEEDABLE.values())}")  # fmt: skip
             dims, elem = shapes[name]
             typed.append((name, dims, _FEEDABLE[elem]))
-        sub = extractor.extract_model(ins, outs)
+        try:
+            sub = extractor.extract_model(ins, outs)
+        except ValueError as exc:  # a tensor the graph does not describe
+            raise ZooError(f"part {part!r} of {path.name} cannot be cut out: {exc}") from None
         cut.append(GraphPart(part, sub.SerializeToString(), tuple(typed), len(mine)))
     return cut
