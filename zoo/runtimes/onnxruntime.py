@@ -130,9 +130,14 @@ def time_parts(
     path, _ = _model_file(source, protocol)
     times: dict[str, float] = {}
     for piece in cut_parts(path, part_of):
-        session = ort.InferenceSession(
-            piece.model, _options(protocol), providers=["CPUExecutionProvider"]
-        )
+        try:
+            session = ort.InferenceSession(
+                piece.model, _options(protocol), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # noqa: BLE001 - a cut ONNX Runtime cannot load
+            raise ZooError(
+                f"ONNX Runtime cannot load {piece.part!r} of {path.name} alone: {operator_of(exc)}"
+            ) from None
         feeds = piece.feeds()
         times[piece.part] = timer(lambda s=session, f=feeds: s.run(None, f))
         del session
