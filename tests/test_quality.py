@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from zoo.measure import orchestrate
-from zoo.measure import quiet as quiet_rules
 from zoo.measure.orchestrate import measure
 from zoo.measure.quiet import MAX_OTHERS_CORES, others_cores_now, verdict
+from zoo.measure.rounds import AGREE_ENV
 from zoo.models.spec import spec_from_variant
 from zoo.records.protocol import Protocol
 from zoo.store.measurement_store import MeasurementStore
@@ -45,8 +45,9 @@ def test_a_hogged_measurement_is_noisy_never_served_clean_and_remeasured(
     start_hog, stop_hog = hog
     monkeypatch.setattr(orchestrate, "QUIET_WAIT_S", 2.0)  # give up waiting quickly
     # The subject here is the others-cores rule; the rounds' own agreement rule (1.10x) has its
-    # tests in test_rounds.py, and this VM's noise alone spread a quiet B0 1.11x on CI.
-    monkeypatch.setattr(quiet_rules, "AGREE", 1.30)
+    # tests in test_rounds.py, and this VM's noise alone spread a quiet B0 1.11x and 1.19x on CI.
+    # An environment variable, not a patch: the verdict is given in the measuring process.
+    monkeypatch.setenv(AGREE_ENV, "1.30")
     monkeypatch.setenv("EFFSCALE_LOCK", str(tmp_path / "lock"))
     spec = spec_from_variant("b0")
     for _ in range(4):  # not stored: the baseline (this VM has its own noise: a few tries)

@@ -15,6 +15,7 @@ from zoo.measure import rounds as rounds_module
 from zoo.measure.quiet import verdict
 from zoo.measure.rounds import (
     AGREE,
+    AGREE_ENV,
     SLOW_LEVEL,
     reference_level,
     remember_probes,
@@ -121,6 +122,20 @@ def test_rounds_that_disagree_are_noisy_with_the_reason_and_agreeing_ones_clean(
     assert "1.30×" in disagree.reason
     agree = verdict(1.0, 1.9, 0.0, 2, 0.05, False, rounds_spread=1.04)
     assert agree.quality == "clean", agree.reason
+
+
+def test_an_operator_may_accept_more_disagreement_and_a_bad_setting_is_refused(monkeypatch):
+    monkeypatch.delenv(AGREE_ENV, raising=False)
+    assert verdict(1.0, 1.9, 0.0, 2, 0.05, False, rounds_spread=1.2).quality == "noisy"
+    monkeypatch.setenv(AGREE_ENV, "1.3")  # read when judged (in the measuring process)
+    relaxed = verdict(1.0, 1.9, 0.0, 2, 0.05, False, rounds_spread=1.2)
+    assert relaxed.quality == "clean", relaxed.reason
+    still = verdict(1.0, 1.9, 0.0, 2, 0.05, False, rounds_spread=1.35)
+    assert still.quality == "noisy" and "accepted ≤ 1.30×" in still.reason
+    for bad in ("fast", "0.9", "3", "nan"):
+        monkeypatch.setenv(AGREE_ENV, bad)
+        with pytest.raises(ZooError, match=rf"{AGREE_ENV}=.*1\.0 to 2\.0"):
+            verdict(1.0, 1.9, 0.0, 2, 0.05, False, rounds_spread=1.0)
 
 
 def test_a_protocol_too_short_for_two_rounds_is_one_run_without_a_probe():

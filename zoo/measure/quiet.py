@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from zoo.measure.rounds import AGREE, SLOW_LEVEL
+from zoo.measure.rounds import SLOW_LEVEL, agree_limit
 
 __all__ = [
     "MAX_OTHERS_CORES",
@@ -98,7 +98,7 @@ def verdict(
     slow_level: float | None = None,
 ) -> Quality:
     """Clean or noisy, and why. ``rounds_spread``: the used rounds' slowest median over their
-    fastest, scaled (they must agree within ``AGREE``); ``slow_level``: set when too few rounds
+    fastest, scaled (they must agree within ``agree_limit()``); ``slow_level``: set when too few rounds
     ran at an acceptable speed level, the level they ran at.
 
     >>> verdict(1.0, 1.8, 0.05, 2, 0.1, False).quality
@@ -127,10 +127,11 @@ def verdict(
             f"the machine stayed at a slower speed level: its probe ran {slow_level:.2f}× its "
             f"reference (accepted ≤ {SLOW_LEVEL:.2f}×)"
         )
-    if rounds_spread is not None and rounds_spread > AGREE:
+    agree = agree_limit()
+    if rounds_spread is not None and rounds_spread > agree:
         reasons.append(
             f"its rounds disagree: the slowest round's median (scaled to the reference speed) "
-            f"is {rounds_spread:.2f}× the fastest's (accepted ≤ {AGREE:.2f}×)"
+            f"is {rounds_spread:.2f}× the fastest's (accepted ≤ {agree:.2f}×)"
         )
     return Quality(
         quality="noisy" if reasons else "clean",

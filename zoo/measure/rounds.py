@@ -18,14 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.errors import ZooError
 from zoo.paths import data_dir
 from zoo.records.protocol import Protocol
 
 __all__ = [
     "AGREE",
+    "AGREE_ENV",
     "MIN_ROUND_SAMPLES",
     "SLOW_LEVEL",
     "RoundsResult",
+    "agree_limit",
     "probe_ms",
     "reference_level",
     "remember_probes",
@@ -38,6 +41,9 @@ SLOW_LEVEL = 1.25
 #: Scaled rounds used for a figure must agree: the slowest within this factor of the fastest,
 #: else the result is flagged.
 AGREE = 1.10
+#: An operator whose machine is noisier may accept more (read when a result is judged, in the
+#: measuring process): a factor from 1.0 to ``_AGREE_MAX``.
+AGREE_ENV, _AGREE_MAX = "EFFSCALE_ROUNDS_AGREE", 2.0
 #: Rounds at an acceptable level wanted before a measurement stops (fewer when the protocol
 #: allows fewer rounds in all).
 NEEDED = 3
@@ -109,6 +115,27 @@ class RoundsResult:
         """The speed level the rounds ran at: their median probe over the reference."""
         levels = [r.level for r in self.used if r.level is not None]
         return statistics.median(levels) if levels else None
+
+
+def agree_limit() -> float:
+    """How far the used rounds may disagree: ``AGREE``, or ``EFFSCALE_ROUNDS_AGREE`` when set.
+
+    >>> agree_limit() == AGREE or AGREE_ENV in os.environ
+    True
+    """
+    raw = os.environ.get(AGREE_ENV, "").strip()
+    if not raw:
+        return AGREE
+    try:
+        limit = float(raw)
+    except ValueError:
+        limit = math.nan
+    if not 1.0 <= limit <= _AGREE_MAX:
+        raise ZooError(
+            f"{AGREE_ENV}={raw!r} is not accepted: the slowest round's median over the fastest's, "
+            f"a number from 1.0 to {_AGREE_MAX} (default {AGREE})"
+        )
+    return limit
 
 
 def probe_ms(threads: int) -> float:
