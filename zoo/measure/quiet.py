@@ -98,8 +98,8 @@ def verdict(
     slow_level: float | None = None,
 ) -> Quality:
     """Clean or noisy, and why. ``rounds_spread``: the used rounds' slowest median over their
-    fastest, scaled (they must agree within ``agree_limit()``); ``slow_level``: set when too few rounds
-    ran at an acceptable speed level, the level they ran at.
+    fastest, scaled (they must agree within ``agree_limit()``); ``slow_level``: set when too few
+    rounds ran at an acceptable speed level, the level they ran at.
 
     >>> verdict(1.0, 1.8, 0.05, 2, 0.1, False).quality
     'clean'
