@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 from zoo.errors import ZooError
 from zoo.files import file_sha256
 from zoo.measure.quiet import LoadProbe, verdict
-from zoo.measure.rounds import probe_ms, reference_level, remember_probes, time_rounds
+from zoo.measure.rounds import (
+    agree_limit,
+    probe_ms,
+    reference_level,
+    remember_probes,
+    time_rounds,
+)
 from zoo.models.build import build_model, settle_batchnorm
 from zoo.models.complexity import count_complexity
 from zoo.models.spec import ModelSpec
@@ -229,6 +235,7 @@ def measure_in_process(
     import torch
 
     assert protocol.threads is not None
+    agree_limit()  # a bad EFFSCALE_ROUNDS_AGREE is refused before any work, not after the timing
     torch.set_num_threads(protocol.threads)
     on_cuda = protocol.device.startswith("cuda")
     rss_before = psutil.Process().memory_info().rss
