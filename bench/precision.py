@@ -4,18 +4,20 @@ same runtime and artefact, in one run.
 Five models at 224 px, batch 1, the protocol's threads, random weights (latency only):
 EfficientNet-B0, B3 (at 300 px), MobileNetV3-Large, ResNet-50, EfficientNet-Lite0. For each,
 OpenVINO fp32 / bf16 / int8 (NNCF), ONNX Runtime fp32 / int8 (QDQ) and eager fp32 / bf16, each
-measured by the zoo (rounds, probes, isolation) and, right after, timed by a bare loop of the
-zoo's own runner over the same artefact (``time.perf_counter`` around ``call()``, median);
-passes interleaved. The zoo's figure compared is as timed (the stored one is also scaled to the
-machine's reference speed level, which a bare loop is not), from its fastest clean pass, against
-the bare loop's fastest over the same passes. Printed: per cell the zoo's median, the bare
-loop's, their ratio, and the speed-up over the runtime's fp32. Targets: zoo/bare within 10 %; OpenVINO bf16 ≥ 1.4× its
-fp32 for B0; OpenVINO int8 ≥ 3× its fp32 for ResNet-50.
+measured by the zoo (rounds, probes, isolation) and timed by a bare loop of the zoo's own runner
+over the same artefact (``time.perf_counter`` around ``call()``, median), back to back: the zoo
+first in passes 1, 3, …, the bare loop first in the others; the cells' order reversed every pass
+(so an even number of passes balances both orders). The
+zoo's figure compared is as timed (the stored one is also scaled to the machine's reference speed
+level, which a bare loop is not). Every comparison is paired: per pass, the zoo over the bare loop
+timed next to it, and a precision's speed-up over the fp32 cell timed next to it; the verdicts
+take the median over the passes (the fastest-over-passes figures are printed too). Targets: zoo/bare
+within 10 % in every cell; OpenVINO bf16 ≥ 1.4× its fp32 for B0; int8 ≥ 3× for ResNet-50.
 
-Run: ``python -m bench.precision [--passes 2] [--calibration DIR] [--models M ...]
+Run: ``python -m bench.precision [--passes 6] [--calibration DIR] [--models M ...]
 [--runtimes R ...] [--json FILE]`` (the default calibration images: the bundled photos and
-scikit-image's; about 10 minutes on 2 cores). The bare loop runs in a fresh process, as the zoo's
-timing does.
+scikit-image's; about 5 minutes a pass on 2 cores). The bare loop runs in a fresh process, as the
+zoo's timing does. Why paired medians: docs/benchmarks.md, 'Precision on this CPU'.
 """
 
 from __future__ import annotations
@@ -101,13 +103,15 @@ def _bare_ms(spec, protocol) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--passes", type=int, default=6)
     parser.add_argument("--calibration", default=None, metavar="DIR")
     parser.add_argument("--json", default=None, help="write every figure to this file")
     names = [m for m, _ in MODELS]
     parser.add_argument("--models", nargs="+", choices=names, default=names, metavar="MODEL")
     parser.add_argument("--runtimes", nargs="+", default=None, metavar="RUNTIME")
     args = parser.parse_args(argv)
+    if args.passes < 1:
+        parser.error(f"--passes must be a whole number ≥ 1, got {args.passes}")
     models = [(m, px) for m, px in MODELS if m in args.models]
     cells_run = [c for c in CELLS if args.runtimes is None or c[0] in args.runtimes]
     scratch = Path(tempfile.mkdtemp(prefix="effscale-bench-precision-"))
@@ -127,10 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = default_threads()
     torch.set_num_threads(threads)
     base = Protocol(device="cpu", threads=threads, rounds=4, max_iters=40, max_seconds=4.0)
-    zoo_ms: dict[tuple[str, str, str], list[tuple[bool, float]]] = {}
-    scaled_ms: dict[tuple[str, str, str], list[tuple[bool, float]]] = {}
-    bare_ms: dict[tuple[str, str, str], list[float]] = {}
-    agreement: dict[tuple[str, str, str], float | None] = {}
+    runs: dict[tuple[str, str, str], list[dict]] = {}
     started = time.monotonic()
     with MeasurementStore(scratch / "m.sqlite") as store:
         for n in range(args.passes):
@@ -142,44 +143,56 @@ def main(argv: list[str] | None = None) -> int:
                     if precision == "int8":
                         extra = {"calibration": digest, "calibration_dir": str(calibration)}
                     protocol = replace(base, runtime=runtime, precision=precision, **extra)
-                    key = (model, runtime, precision)
+                    bare = _bare_ms(spec, protocol) if n % 2 else None  # odd passes: bare first
                     m = measure(spec, protocol, store=store, remeasure=True)
+                    if bare is None:
+                        bare = _bare_ms(spec, protocol)
                     # As timed (before the zoo scales it to the machine's reference speed level):
-                    # the bare loop is not scaled; a noisy run is kept apart from clean ones.
-                    timed = m.latency_ms_measured or m.latency_ms_median
-                    zoo_ms.setdefault(key, []).append((m.quality != "clean", timed))
-                    noisy = m.quality != "clean"
-                    scaled_ms.setdefault(key, []).append((noisy, m.latency_ms_median))
-                    agreement[key] = m.equiv_top1_pct
-                    bare_ms.setdefault(key, []).append(_bare_ms(spec, protocol))
-                    print(f"pass {n + 1} {model:>22} {runtime:>11} {precision}: zoo {timed:7.2f} "
-                          f"ms as timed, {m.latency_ms_median:7.2f} stored "
-                          f"({m.runtime_precision}, {m.quality}), "
-                          f"bare {bare_ms[key][-1]:7.2f} ms", flush=True)  # fmt: skip
+                    # the bare loop is not scaled.
+                    run = {
+                        "zoo_ms": m.latency_ms_measured or m.latency_ms_median,
+                        "stored_ms": m.latency_ms_median,
+                        "bare_ms": bare,
+                        "quality": m.quality,
+                        "runtime_precision": m.runtime_precision,
+                        "top1_agreement_pct": m.equiv_top1_pct,
+                    }
+                    runs.setdefault((model, runtime, precision), []).append(run)
+                    print(f"pass {n + 1} {model:>22} {runtime:>11} {precision}: zoo "
+                          f"{run['zoo_ms']:7.2f} ms as timed, {run['stored_ms']:7.2f} stored "
+                          f"({m.runtime_precision}, {m.quality}), bare {bare:7.2f} ms "
+                          f"({'first' if n % 2 else 'second'})", flush=True)  # fmt: skip
     print(f"\n{len(models)} models × {len(cells_run)} cells × {args.passes} passes, "
           f"{time.monotonic() - started:.0f} s; calibration {calibration} ({digest})\n")  # fmt: skip
     rows, ok = [], True
-    header = f"{'model':>22} {'runtime':>11} {'prec':>4} {'zoo ms':>8} {'bare ms':>8} "
-    print(header + f"{'zoo/bare':>8} {'vs fp32':>8} {'top-1 agree':>11} {'stored ms':>9}")
+    print(f"{'model':>22} {'runtime':>11} {'prec':>4} {'zoo ms':>8} {'bare ms':>8} {'zoo/bare':>8} "
+          f"{'per pass':>{5 * args.passes}} {'min/min':>7} {'vs fp32':>8} {'top-1':>6} "
+          f"{'clean':>5}")  # fmt: skip
     for model, _ in models:
         for runtime, precision in cells_run:
-            key = (model, runtime, precision)
-            zoo, bare = _paired(zoo_ms[key], bare_ms[key])
-            stored = _best(scaled_ms[key])
-            fp32 = _best(zoo_ms.get((model, runtime, "fp32"), [(False, float("nan"))]))
-            ratio, speedup = zoo / bare, fp32 / zoo
+            cell = runs[(model, runtime, precision)]
+            ratios = [r["zoo_ms"] / r["bare_ms"] for r in cell]
+            ratio = statistics.median(ratios)
             ok &= abs(ratio - 1.0) <= 0.10
-            agree = agreement[key]
+            zoo = statistics.median(r["zoo_ms"] for r in cell)
+            bare = statistics.median(r["bare_ms"] for r in cell)
+            fastest = min(r["zoo_ms"] for r in cell) / min(r["bare_ms"] for r in cell)
+            speedup = _speedup(runs, model, runtime, precision)
+            agree = cell[-1]["top1_agreement_pct"]
+            clean = sum(r["quality"] == "clean" for r in cell)
             print(f"{model:>22} {runtime:>11} {precision:>4} {zoo:8.2f} {bare:8.2f} {ratio:8.2f} "
-                  f"{speedup:7.2f}× {'' if agree is None else f'{agree:.0f} %':>11} "
-                  f"{stored:9.2f}")  # fmt: skip
+                  f"{' '.join(f'{x:4.2f}' for x in ratios):>{5 * args.passes}} {fastest:7.2f} "
+                  f"{'' if speedup is None else f'{speedup:7.2f}×':>8} "
+                  f"{'' if agree is None else f'{agree:.0f} %':>6} {clean:>3}/{len(cell)}")  # fmt: skip
             rows.append({"model": model, "runtime": runtime, "precision": precision,
-                         "zoo_ms": zoo, "bare_ms": bare, "zoo_over_bare": ratio,
-                         "zoo_stored_ms": stored,
-                         "speedup_over_fp32": speedup, "top1_agreement_pct": agree})  # fmt: skip
-    bf16 = _speedup(zoo_ms, "efficientnet_b0", "bf16")
-    int8 = _speedup(zoo_ms, "resnet50", "int8")
-    print(f"\nzoo within 10 % of the bare loop everywhere: {'PASS' if ok else 'FAIL'}")
+                         "zoo_ms_median": zoo, "bare_ms_median": bare, "zoo_over_bare": ratio,
+                         "zoo_over_bare_per_pass": ratios, "fastest_over_fastest": fastest,
+                         "speedup_over_fp32": speedup, "top1_agreement_pct": agree,
+                         "passes": cell})  # fmt: skip
+    bf16 = _speedup(runs, "efficientnet_b0", "openvino", "bf16")
+    int8 = _speedup(runs, "resnet50", "openvino", "int8")
+    print(f"\nzoo within 10 % of the bare loop in every cell (median of the paired passes): "
+          f"{'PASS' if ok else 'FAIL'}")  # fmt: skip
     print(f"OpenVINO bf16 over fp32, B0: {_verdict(bf16, 1.4)}")
     print(f"OpenVINO int8 over fp32, ResNet-50: {_verdict(int8, 3.0)}")
     if args.json:
@@ -188,25 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok and (bf16 or 0) >= 1.4 and (int8 or 0) >= 3.0 else 1
 
 
-def _speedup(zoo_ms: dict, model: str, precision: str) -> float | None:
-    """OpenVINO fp32 over ``precision`` for ``model`` (None: not in this run)."""
-    fp32, other = (
-        zoo_ms.get((model, "openvino", "fp32")),
-        zoo_ms.get((model, "openvino", precision)),
-    )
-    return _best(fp32) / _best(other) if fp32 and other else None
-
-
-def _paired(zoo: list[tuple[bool, float]], bare: list[float]) -> tuple[float, float]:
-    """The zoo's fastest clean pass and the bare loop's fastest over the same passes (every pass
-    when none was clean): both sides get the same number of draws."""
-    passes = [i for i, (noisy, _) in enumerate(zoo) if not noisy] or list(range(len(zoo)))
-    return min(zoo[i][1] for i in passes), min(bare[i] for i in passes)
-
-
-def _best(runs: list[tuple[bool, float]]) -> float:
-    """The fastest clean pass (the fastest noisy one when no pass was clean)."""
-    return min(runs)[1]
+def _speedup(runs: dict, model: str, runtime: str, precision: str) -> float | None:
+    """The median over the passes of the runtime's fp32 over ``precision``, each pass's two zoo
+    figures timed next to each other (None: fp32 itself, or not in this run)."""
+    fp32, other = runs.get((model, runtime, "fp32")), runs.get((model, runtime, precision))
+    if precision == "fp32" or not fp32 or not other:
+        return None
+    return statistics.median(a["zoo_ms"] / b["zoo_ms"] for a, b in zip(fp32, other, strict=True))
 
 
 def _verdict(speedup: float | None, target: float) -> str:
