@@ -6,17 +6,17 @@ EfficientNet-B0, B3 (at 300 px), MobileNetV3-Large, ResNet-50, EfficientNet-Lite
 OpenVINO fp32 / bf16 / int8 (NNCF), ONNX Runtime fp32 / int8 (QDQ) and eager fp32 / bf16, each
 measured by the zoo (rounds, probes, isolation) and timed by a bare loop of the zoo's own runner
 over the same artefact (``time.perf_counter`` around ``call()``, median), back to back: the zoo
-first in passes 1, 3, …, the bare loop first in the others; the cells' order reversed every pass
-(so an even number of passes balances both orders). The
-zoo's figure compared is as timed (the stored one is also scaled to the machine's reference speed
-level, which a bare loop is not). Every comparison is paired: per pass, the zoo over the bare loop
-timed next to it, and a precision's speed-up over the fp32 cell timed next to it; the verdicts
-take the median over the passes (the fastest-over-passes figures are printed too). Targets: zoo/bare
-within 10 % in every cell; OpenVINO bf16 ≥ 1.4× its fp32 for B0; int8 ≥ 3× for ResNet-50.
+first in passes 1, 3, …, the bare loop first in the others (an even number of passes balances
+both orders); the cells' order reversed every pass. The zoo's figure compared is as timed (the
+stored one is also scaled to the machine's reference speed level, which a bare loop is not).
+Every comparison is paired: per pass, the zoo over the bare loop timed next to it, and a
+precision's speed-up over the fp32 cell timed next to it; the verdicts take the median over the
+passes (the fastest-over-passes ratio is printed too, as min/min). Targets: zoo/bare within 10 %
+in every cell; OpenVINO bf16 ≥ 1.4× its fp32 for B0; int8 ≥ 3× for ResNet-50.
 
 Run: ``python -m bench.precision [--passes 6] [--calibration DIR] [--models M ...]
 [--runtimes R ...] [--json FILE]`` (the default calibration images: the bundled photos and
-scikit-image's; about 5 minutes a pass on 2 cores). The bare loop runs in a fresh process, as the
+scikit-image's; 4 to 5 minutes a pass on 2 cores). The bare loop runs in a fresh process, as the
 zoo's timing does. Why paired medians: docs/benchmarks.md, 'Precision on this CPU'.
 """
 
