@@ -203,7 +203,7 @@ def test_a_first_visit_fills_every_view_without_measuring_by_hand(tmp_path):
                 chart = chart.json_value()
                 drawn = {s.removesuffix(" ?") for t in chart["traces"] for s in t["text"]}
                 assert set(wanted) <= drawn, (
-                    sorted(wanted - drawn),
+                    sorted(set(wanted) - drawn),
                     [(j.label, j.error) for j in _jobs(store, states=("failed",))],
                 )
                 missing = page.get_by_role("button", name="Measure what this view is missing")
