@@ -17,6 +17,7 @@ from zoo.runtimes.artifacts import runtime_cache_dir
 from zoo.runtimes.onnx_export import operator_of
 from zoo.runtimes.quantize import openvino_int8, read_openvino_ir
 from zoo.runtimes.runner import Runner, RunnerSource
+from zoo.runtimes.signal_stack import kept_signal_stack
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,42 +33,43 @@ def _compile(source: RunnerSource, protocol: Protocol, extra: dict[str, object])
     import openvino as ov
 
     assert source.onnx_path is not None, "OpenVINO runs the ONNX export"
-    hint = "LATENCY" if protocol.batch_size == 1 else "THROUGHPUT"
-    core = ov.Core()
-    cache = get_runtime(protocol.runtime).kernel_cache
-    if cache is not None:
-        core.set_property({"CACHE_DIR": str(runtime_cache_dir(cache))})
-    config = {
-        "INFERENCE_NUM_THREADS": int(protocol.threads or 1),
-        "PERFORMANCE_HINT": hint,
-        "INFERENCE_PRECISION_HINT": "bf16" if protocol.precision == "bf16" else "f32",
-        **extra,
-    }
-    model: object = str(source.onnx_path)
-    quantize_s, keep = None, None
-    if protocol.precision == "int8":
-        artifact = openvino_int8(
-            source.onnx_path,
-            source.onnx_sha256,
-            str(protocol.calibration),
-            protocol.batch_size,
-            source.calibration_set(protocol),
-        )
-        quantize_s = artifact.build_s if not artifact.cached else 0.0
-        model, keep = read_openvino_ir(core, artifact.path)
-    started = time.perf_counter()
-    try:
-        compiled = core.compile_model(model, "CPU", config)
-    except Exception as exc:  # noqa: BLE001 - a model OpenVINO cannot compile
-        raise ZooError(
-            f"OpenVINO cannot compile {source.onnx_path.name}: {operator_of(exc)}"
-        ) from None
-    compile_s = time.perf_counter() - started
-    # What it ran in: "f32" or "bf16" for the float parts (int8: the quantized layers, the
-    # rest in that precision).
-    floats = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
-    precision = f"int8+{floats}" if protocol.precision == "int8" else floats
-    return compiled, keep, compile_s, quantize_s, precision
+    with kept_signal_stack():  # the plugin created here must not own this thread's stack
+        hint = "LATENCY" if protocol.batch_size == 1 else "THROUGHPUT"
+        core = ov.Core()
+        cache = get_runtime(protocol.runtime).kernel_cache
+        if cache is not None:
+            core.set_property({"CACHE_DIR": str(runtime_cache_dir(cache))})
+        config = {
+            "INFERENCE_NUM_THREADS": int(protocol.threads or 1),
+            "PERFORMANCE_HINT": hint,
+            "INFERENCE_PRECISION_HINT": "bf16" if protocol.precision == "bf16" else "f32",
+            **extra,
+        }
+        model: object = str(source.onnx_path)
+        quantize_s, keep = None, None
+        if protocol.precision == "int8":
+            artifact = openvino_int8(
+                source.onnx_path,
+                source.onnx_sha256,
+                str(protocol.calibration),
+                protocol.batch_size,
+                source.calibration_set(protocol),
+            )
+            quantize_s = artifact.build_s if not artifact.cached else 0.0
+            model, keep = read_openvino_ir(core, artifact.path)
+        started = time.perf_counter()
+        try:
+            compiled = core.compile_model(model, "CPU", config)
+        except Exception as exc:  # noqa: BLE001 - a model OpenVINO cannot compile
+            raise ZooError(
+                f"OpenVINO cannot compile {source.onnx_path.name}: {operator_of(exc)}"
+            ) from None
+        compile_s = time.perf_counter() - started
+        # What it ran in: "f32" or "bf16" for the float parts (int8: the quantized layers, the
+        # rest in that precision).
+        floats = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+        precision = f"int8+{floats}" if protocol.precision == "int8" else floats
+        return compiled, keep, compile_s, quantize_s, precision
 
 
 def build_runner(source: RunnerSource, protocol: Protocol) -> Runner:

@@ -19,6 +19,7 @@ from zoo.errors import ZooError
 from zoo.records.environment import package_version
 from zoo.runtimes.artifacts import Artifact, artifact_key, cached_file
 from zoo.runtimes.onnx_export import INPUT_NAME, operator_of
+from zoo.runtimes.signal_stack import kept_signal_stack
 
 if TYPE_CHECKING:
     import numpy as np
@@ -123,8 +124,9 @@ def openvino_int8(
         images = calibration().images
         model = ov.Core().read_model(str(onnx_path))
         data = list(batches(images, batch_size))
-        try:  # NNCF draws its progress on stdout, where the zoo's JSON and CSV go
-            with contextlib.redirect_stdout(sys.stderr):
+        try:  # NNCF draws its progress on stdout, where the zoo's JSON and CSV go; its
+            # OpenVINO plugins must not own this thread's signal stack
+            with contextlib.redirect_stdout(sys.stderr), kept_signal_stack():
                 quantized = nncf.quantize(model, nncf.Dataset(data), subset_size=len(data))
         except Exception as exc:  # noqa: BLE001 - NNCF raises many kinds
             raise ZooError(f"NNCF could not quantize the export: {operator_of(exc)}") from None
