@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = r"""
 import faulthandler, gc, signal, sys, threading, time
 faulthandler.enable()
+from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -40,8 +41,8 @@ if how == "zoo":
     from zoo.records.protocol import Protocol
     from zoo.runtimes.openvino import build_runner
     from zoo.runtimes.runner import RunnerSource
-    held = [build_runner(RunnerSource(example=example, onnx_path=__import__("pathlib").Path(path)),
-                         Protocol(device="cpu", runtime="openvino"))]
+    source = RunnerSource(example=example, onnx_path=Path(path))
+    held = [build_runner(source, Protocol(device="cpu", runtime="openvino"))]
     held[0].call()
 else:
     import openvino as ov
